@@ -1,0 +1,187 @@
+"""The one settings object. Every process builds it once and passes the parts down.
+
+Environment variables use the prefix ``STANDINGS_`` and ``__`` for nesting, e.g.
+``STANDINGS_KAFKA__BOOTSTRAP_SERVERS``. Kafka settings render into librdkafka dicts here
+and nowhere else, so every member of a consumer group derives its config the same way.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+APP_VERSION = "0.1.0"
+
+
+class KafkaSettings(BaseModel):
+    bootstrap_servers: str = "127.0.0.1:9092"
+    topic: str = "match-events"
+    dlq_topic: str = "match-events.dlq"
+    partitions: int = Field(default=6, ge=1)
+    replication_factor: int = Field(default=1, ge=1)
+    client_id: str = "standings"
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_ca_location: str | None = None
+    # Neither embedded broker answers a fetch early; the default 500 ms dominates latency.
+    fetch_wait_max_ms: int = Field(default=5, ge=0)
+    linger_ms: int = Field(default=0, ge=0)
+    queue_buffering_max_messages: int = Field(default=100_000, ge=1)
+    # Extra librdkafka properties for operators (e.g. a real cluster's tuning).
+    extra: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _sasl_complete(self) -> KafkaSettings:
+        if self.security_protocol.startswith("SASL") and not (
+            self.sasl_mechanism and self.sasl_username and self.sasl_password
+        ):
+            raise ValueError("SASL security protocol needs sasl_mechanism, sasl_username and sasl_password")
+        return self
+
+    def common_config(self) -> dict[str, Any]:
+        conf: dict[str, Any] = {
+            "bootstrap.servers": self.bootstrap_servers,
+            "client.id": self.client_id,
+            "security.protocol": self.security_protocol,
+        }
+        if self.sasl_mechanism:
+            conf["sasl.mechanism"] = self.sasl_mechanism
+            conf["sasl.username"] = self.sasl_username
+            conf["sasl.password"] = self.sasl_password.get_secret_value() if self.sasl_password else None
+        if self.ssl_ca_location:
+            conf["ssl.ca.location"] = self.ssl_ca_location
+        conf.update(self.extra)
+        return conf
+
+    def producer_config(self) -> dict[str, Any]:
+        conf = self.common_config()
+        conf.update(
+            {
+                "enable.idempotence": True,
+                "acks": "all",
+                "linger.ms": self.linger_ms,
+                "queue.buffering.max.messages": self.queue_buffering_max_messages,
+            }
+        )
+        return conf
+
+    def consumer_config(self, group_id: str, consumer: ConsumerSettings) -> dict[str, Any]:
+        conf = self.common_config()
+        conf.update(
+            {
+                "group.id": group_id,
+                "enable.auto.commit": False,
+                "enable.auto.offset.store": False,
+                "auto.offset.reset": "earliest",
+                "partition.assignment.strategy": consumer.assignment_strategy,
+                "max.poll.interval.ms": consumer.max_poll_interval_ms,
+                "session.timeout.ms": consumer.session_timeout_ms,
+                "heartbeat.interval.ms": max(100, consumer.session_timeout_ms // 3),
+                "fetch.wait.max.ms": self.fetch_wait_max_ms,
+                "fetch.min.bytes": 1,
+            }
+        )
+        return conf
+
+
+class ConsumerSettings(BaseModel):
+    """Consumer-group knobs; the fingerprint of these is compared across group members."""
+
+    max_poll_interval_ms: int = Field(default=300_000, ge=1000)
+    session_timeout_ms: int = Field(default=45_000, ge=1000)
+    assignment_strategy: str = "cooperative-sticky"
+    batch_size: int = Field(default=2000, ge=1)
+    batch_timeout_s: float = Field(default=0.05, gt=0)
+
+
+class DatabaseSettings(BaseModel):
+    url: SecretStr = SecretStr("postgresql+psycopg://postgres@127.0.0.1:5432/standings")
+    pool_size: int = Field(default=5, ge=1)
+    connect_timeout_s: int = Field(default=5, ge=1)
+    sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] | None = None
+    sslrootcert: str | None = None
+
+    def sqlalchemy_url(self) -> str:
+        url = self.url.get_secret_value()
+        if url.startswith("postgresql://"):
+            url = "postgresql+psycopg://" + url[len("postgresql://") :]
+        return url
+
+    def connect_args(self) -> dict[str, Any]:
+        args: dict[str, Any] = {"connect_timeout": self.connect_timeout_s}
+        if self.sslmode:
+            args["sslmode"] = self.sslmode
+        if self.sslrootcert:
+            args["sslrootcert"] = self.sslrootcert
+        return args
+
+
+class SearchSettings(BaseModel):
+    url: str = "http://127.0.0.1:9200"
+    username: str | None = None
+    password: SecretStr | None = None
+    api_key: SecretStr | None = None
+    ca_certs: str | None = None
+    # Plain application/json instead of the client's vnd.elasticsearch compat media type
+    # (needed for the OpenSearch-compatible embedded engine; real Elasticsearch takes either).
+    plain_json_media_type: bool = False
+    alias: str = "rankings"
+    request_timeout_s: float = Field(default=10.0, gt=0)
+    breaker_failure_threshold: int = Field(default=3, ge=1)
+    breaker_half_open_after_s: float = Field(default=30.0, gt=0)
+    freshness_slo_s: float = Field(default=60.0, gt=0)
+    bulk_chunk_size: int = Field(default=2000, ge=1)
+    bulk_concurrency: int = Field(default=2, ge=1)
+
+
+class ProjectorSettings(BaseModel):
+    group_id: str = "standings-projector"
+    consumer: ConsumerSettings = Field(default_factory=ConsumerSettings)
+    ruleset: str = "combat-default"
+
+
+class IndexerSettings(BaseModel):
+    poll_interval_s: float = Field(default=0.2, gt=0)
+    batch_size: int = Field(default=2000, ge=1)
+
+
+class IntakeSettings(BaseModel):
+    delivery_timeout_s: float = Field(default=2.0, gt=0)
+    rate_limit_per_s: float = Field(default=50.0, gt=0)
+    rate_limit_burst: int = Field(default=100, ge=1)
+    max_body_bytes: int = Field(default=16_384, ge=256)
+    producer_id: str = "intake"
+
+
+class ApiSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = 8000
+    cors_origins: list[str] = Field(default_factory=list)
+    stale_after_s: float = Field(default=10.0, gt=0)
+    sse_heartbeat_s: float = Field(default=15.0, gt=0)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="STANDINGS_", env_nested_delimiter="__", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    log_level: str = "INFO"
+    log_json: bool = True
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    search: SearchSettings = Field(default_factory=SearchSettings)
+    projector: ProjectorSettings = Field(default_factory=ProjectorSettings)
+    indexer: IndexerSettings = Field(default_factory=IndexerSettings)
+    intake: IntakeSettings = Field(default_factory=IntakeSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    token_pepper: SecretStr = SecretStr("dev-only-pepper")
+
+    @model_validator(mode="after")
+    def _no_placeholder_secrets_in_production(self) -> Settings:
+        if self.environment == "production" and self.token_pepper.get_secret_value() == "dev-only-pepper":
+            raise ValueError("STANDINGS_TOKEN_PEPPER must be set to a real secret in production")
+        return self
