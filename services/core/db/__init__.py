@@ -1,0 +1,1 @@
+"""PostgreSQL adapter: schema, engine, migrations and repositories (every query lives in a repository)."""

@@ -1,0 +1,282 @@
+"""PostgreSQL schema (system of record). Changed only through Alembic migrations."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    func,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+TS = DateTime(timezone=True)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {dict[str, Any]: JSONB, dt.datetime: TS}
+
+
+class Tournament(Base):
+    __tablename__ = "tournaments"
+    tournament_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    tier: Mapped[str] = mapped_column(String(16))
+    start_date: Mapped[dt.date] = mapped_column(Date)
+    end_date: Mapped[dt.date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16), server_default="scheduled")
+    ruleset: Mapped[str] = mapped_column(String(64), server_default="combat-default")
+    finalized_at: Mapped[dt.datetime | None] = mapped_column(TS)
+    __table_args__ = (
+        CheckConstraint("tier in ('world','continental','national','open')", name="tier"),
+        CheckConstraint("status in ('scheduled','live','finalized')", name="status"),
+        CheckConstraint("end_date >= start_date", name="dates"),
+    )
+
+
+class Division(Base):
+    __tablename__ = "divisions"
+    tournament_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("tournaments.tournament_id", ondelete="CASCADE"), primary_key=True
+    )
+    division_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    category: Mapped[str] = mapped_column(String(64))
+    formats: Mapped[list[str]] = mapped_column(ARRAY(String(16)))
+    # Bumped on every committed change; the read API's ETag.
+    version: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    last_event_at: Mapped[dt.datetime | None] = mapped_column(TS)
+    last_partition: Mapped[int | None] = mapped_column(Integer)
+    last_offset: Mapped[int | None] = mapped_column(BigInteger)
+    updated_at: Mapped[dt.datetime | None] = mapped_column(TS)
+    __table_args__ = (Index(None, "category"),)
+
+
+class Athlete(Base):
+    __tablename__ = "athletes"
+    athlete_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    full_name: Mapped[str] = mapped_column(Text)
+    country: Mapped[str] = mapped_column(String(3))
+    club: Mapped[str | None] = mapped_column(Text)
+    __table_args__ = (CheckConstraint("country ~ '^[A-Z]{3}$'", name="country_alpha3"),)
+
+
+class DivisionEntry(Base):
+    """An athlete entered in a division (a standings row exists even before their first bout)."""
+
+    __tablename__ = "division_entries"
+    tournament_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    division_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    athlete_id: Mapped[str] = mapped_column(String(64), ForeignKey("athletes.athlete_id"), primary_key=True)
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tournament_id", "division_id"],
+            ["divisions.tournament_id", "divisions.division_id"],
+            ondelete="CASCADE",
+        ),
+    )
+
+
+class BoutRow(Base):
+    __tablename__ = "bouts"
+    bout_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tournament_id: Mapped[str] = mapped_column(String(64))
+    division_id: Mapped[str] = mapped_column(String(64))
+    mat: Mapped[int] = mapped_column(Integer, server_default="1")
+    bout_order: Mapped[int] = mapped_column(Integer, server_default="0")
+    red_athlete_id: Mapped[str] = mapped_column(String(64), ForeignKey("athletes.athlete_id"))
+    blue_athlete_id: Mapped[str] = mapped_column(String(64), ForeignKey("athletes.athlete_id"))
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tournament_id", "division_id"],
+            ["divisions.tournament_id", "divisions.division_id"],
+            ondelete="CASCADE",
+        ),
+        CheckConstraint("red_athlete_id <> blue_athlete_id", name="distinct_athletes"),
+        Index(None, "tournament_id", "division_id"),
+    )
+
+
+class ResultRow(Base):
+    """Every applied revision of a bout (result or void). ``is_effective`` marks the one that counts."""
+
+    __tablename__ = "results"
+    bout_id: Mapped[str] = mapped_column(String(64), ForeignKey("bouts.bout_id"), primary_key=True)
+    revision: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    event_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    is_effective: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    occurred_at: Mapped[dt.datetime] = mapped_column(TS)
+    source_partition: Mapped[int] = mapped_column(Integer)
+    source_offset: Mapped[int] = mapped_column(BigInteger)
+    applied_at: Mapped[dt.datetime] = mapped_column(TS, server_default=func.now())
+    __table_args__ = (
+        CheckConstraint("kind in ('result','void')", name="kind"),
+        CheckConstraint("revision >= 1", name="revision_positive"),
+        Index(None, "source_partition", "source_offset"),
+    )
+
+
+class ResultConflict(Base):
+    """A second, different payload for an already applied (bout, revision): kept, never merged."""
+
+    __tablename__ = "result_conflicts"
+    conflict_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    tournament_id: Mapped[str] = mapped_column(String(64))
+    division_id: Mapped[str] = mapped_column(String(64))
+    bout_id: Mapped[str] = mapped_column(String(64))
+    revision: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(8))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    applied_payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    source_partition: Mapped[int] = mapped_column(Integer)
+    source_offset: Mapped[int] = mapped_column(BigInteger)
+    detected_at: Mapped[dt.datetime] = mapped_column(TS, server_default=func.now())
+    __table_args__ = (
+        # One conflict row per distinct message: a replayed conflict is not recorded twice.
+        Index(None, "source_partition", "source_offset", unique=True),
+        Index(None, "tournament_id", "division_id"),
+    )
+
+
+class StandingsRow(Base):
+    __tablename__ = "standings_rows"
+    tournament_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    division_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    athlete_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    rank: Mapped[int] = mapped_column(Integer)
+    previous_rank: Mapped[int | None] = mapped_column(Integer)
+    bouts: Mapped[int] = mapped_column(Integer)
+    wins: Mapped[int] = mapped_column(Integer)
+    losses: Mapped[int] = mapped_column(Integer)
+    draws: Mapped[int] = mapped_column(Integer)
+    points: Mapped[int] = mapped_column(Integer)
+    finishes: Mapped[int] = mapped_column(Integer)
+    tp_for: Mapped[int] = mapped_column(Integer)
+    tp_against: Mapped[int] = mapped_column(Integer)
+    tie_unresolved: Mapped[bool] = mapped_column(Boolean)
+
+
+class RankingAward(Base):
+    """Placing points a division awarded to an athlete; provisional while the tournament is live."""
+
+    __tablename__ = "ranking_awards"
+    tournament_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    division_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    athlete_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    category: Mapped[str] = mapped_column(String(64))
+    placing: Mapped[int] = mapped_column(Integer)
+    points: Mapped[float] = mapped_column(Numeric(10, 1, asdecimal=False))
+    end_date: Mapped[dt.date] = mapped_column(Date)
+    provisional: Mapped[bool] = mapped_column(Boolean)
+    awarded_at: Mapped[dt.datetime] = mapped_column(TS, server_default=func.now())
+    __table_args__ = (Index(None, "category", "athlete_id"),)
+
+
+class Ranking(Base):
+    __tablename__ = "rankings"
+    category: Mapped[str] = mapped_column(String(64), primary_key=True)
+    athlete_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    rank: Mapped[int] = mapped_column(Integer)
+    points: Mapped[float] = mapped_column(Numeric(10, 1, asdecimal=False))
+    best_award: Mapped[float] = mapped_column(Numeric(10, 1, asdecimal=False))
+    awards: Mapped[int] = mapped_column(Integer)
+    provisional_points: Mapped[float] = mapped_column(Numeric(10, 1, asdecimal=False), server_default="0")
+    ranking_date: Mapped[dt.date] = mapped_column(Date)
+    # Monotonic per document: the search index write uses it as the external version.
+    version: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[dt.datetime] = mapped_column(TS, server_default=func.now())
+
+
+class RankingChange(Base):
+    """Outbox of ranking documents to (re)index, written in the projector's transaction.
+
+    Rows are appended under a transaction-level advisory lock so ids commit in order and the
+    indexer's position (highest id done) never skips a row committed late.
+    """
+
+    __tablename__ = "ranking_changes"
+    change_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    category: Mapped[str] = mapped_column(String(64))
+    athlete_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(TS, server_default=func.now())
+
+
+class ConsumerPosition(Base):
+    """Position of a consumer in a log: Kafka (group, topic, partition) or the ranking outbox."""
+
+    __tablename__ = "consumer_positions"
+    consumer_group: Mapped[str] = mapped_column(String(128), primary_key=True)
+    topic: Mapped[str] = mapped_column(String(128), primary_key=True)
+    partition: Mapped[int] = mapped_column(Integer, primary_key=True)
+    next_offset: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[dt.datetime] = mapped_column(TS, server_default=func.now())
+
+
+class ConsumerMember(Base):
+    """Heartbeat and effective-config fingerprint of each consumer-group member (drift detection)."""
+
+    __tablename__ = "consumer_members"
+    consumer_group: Mapped[str] = mapped_column(String(128), primary_key=True)
+    member_id: Mapped[str] = mapped_column(String(256), primary_key=True)
+    host: Mapped[str] = mapped_column(Text)
+    pid: Mapped[int] = mapped_column(Integer)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    config: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    assigned: Mapped[list[int]] = mapped_column(ARRAY(Integer))
+    lag: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    started_at: Mapped[dt.datetime] = mapped_column(TS, server_default=func.now())
+    heartbeat_at: Mapped[dt.datetime] = mapped_column(TS, server_default=func.now())
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+    token_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(128), unique=True)
+    name: Mapped[str] = mapped_column(Text)
+    role: Mapped[str] = mapped_column(String(16))
+    tournaments: Mapped[list[str]] = mapped_column(ARRAY(String(64)), server_default="{}")
+    created_at: Mapped[dt.datetime] = mapped_column(TS, server_default=func.now())
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(TS)
+    __table_args__ = (CheckConstraint("role in ('referee','ops','admin')", name="role"),)
+
+
+class ReindexJob(Base):
+    __tablename__ = "reindex_jobs"
+    job_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16))
+    index_name: Mapped[str | None] = mapped_column(String(128))
+    total: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    done: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    caught_up: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    error: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[dt.datetime] = mapped_column(TS, server_default=func.now())
+    finished_at: Mapped[dt.datetime | None] = mapped_column(TS)
+
+
+metadata = Base.metadata
