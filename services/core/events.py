@@ -63,7 +63,7 @@ class _Envelope(msgspec.Struct, forbid_unknown_fields=True, frozen=True, tag_fie
     division_id: Slug
 
 
-class ResultRecorded(_Envelope, tag="result_recorded"):
+class ResultRecorded(_Envelope, frozen=True, tag="result_recorded"):
     bout_id: Id
     revision: RevisionNo
     result: ResultPayload
@@ -81,7 +81,7 @@ class ResultRecorded(_Envelope, tag="result_recorded"):
         )
 
 
-class ResultVoided(_Envelope, tag="result_voided"):
+class ResultVoided(_Envelope, frozen=True, tag="result_voided"):
     bout_id: Id
     revision: RevisionNo
 
@@ -89,7 +89,7 @@ class ResultVoided(_Envelope, tag="result_voided"):
         return BoutVoid(bout_id=self.bout_id, revision=self.revision)
 
 
-class TournamentFinalized(_Envelope, tag="tournament_finalized"):
+class TournamentFinalized(_Envelope, frozen=True, tag="tournament_finalized"):
     pass
 
 
@@ -125,9 +125,7 @@ def now_utc() -> datetime:
     return datetime.now(UTC)
 
 
-def result_recorded(
-    tournament_id: str, division_id: str, result: BoutResult, occurred_at: datetime
-) -> ResultRecorded:
+def result_recorded(tournament_id: str, division_id: str, result: BoutResult, occurred_at: datetime) -> ResultRecorded:
     return ResultRecorded(
         schema_version=SCHEMA_VERSION,
         event_id=event_id_for(result.bout_id, result.revision),
