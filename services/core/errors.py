@@ -44,6 +44,10 @@ class PayloadTooLarge(AppError):
     status, title, type_slug = 413, "Payload too large", "payload-too-large"
 
 
+class UnsupportedMediaType(AppError):
+    status, title, type_slug = 415, "Unsupported media type", "unsupported-media-type"
+
+
 class Unprocessable(AppError):
     status, title, type_slug = 422, "Unprocessable content", "validation"
 

@@ -103,3 +103,7 @@ def _upsert(session: Session, model: type, rows: Iterable[dict[str, object]], ke
     updates = {c: stmt.excluded[c] for c in batch[0] if c not in keys}
     stmt = stmt.on_conflict_do_update(index_elements=keys, set_=updates) if updates else stmt.on_conflict_do_nothing()
     session.execute(stmt)
+
+
+def list_tournaments(session: Session) -> list[Tournament]:
+    return list(session.scalars(select(Tournament).order_by(Tournament.start_date.desc(), Tournament.tournament_id)))

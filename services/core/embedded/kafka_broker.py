@@ -67,9 +67,7 @@ def broker_ready(bootstrap: str, timeout: float = 0.5, config: Mapping[str, Any]
 class TansuBroker:
     """A memory-only tansu broker on 127.0.0.1, run as a child process in its own process group."""
 
-    def __init__(
-        self, port: int, log_path: Path, *, binary: str | None = None, die_with_parent: bool = True
-    ) -> None:
+    def __init__(self, port: int, log_path: Path, *, binary: str | None = None, die_with_parent: bool = True) -> None:
         self.port = port
         self.log_path = log_path
         self.startup_s: float | None = None

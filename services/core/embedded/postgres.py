@@ -91,9 +91,7 @@ class EmbeddedPostgres:
         self._atexit_registered = False
 
     @classmethod
-    def start(
-        cls, datadir: Path, *, database: str = DEFAULT_DATABASE, stop_at_exit: bool = True
-    ) -> EmbeddedPostgres:
+    def start(cls, datadir: Path, *, database: str = DEFAULT_DATABASE, stop_at_exit: bool = True) -> EmbeddedPostgres:
         """Start (initdb on first use) the server in ``datadir`` and create ``database`` if missing.
 
         An already running server on the same data dir (e.g. left by a killed launcher) is reused.

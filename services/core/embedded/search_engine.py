@@ -59,9 +59,7 @@ class OsmemEngine:
     Its stdin is not used (``-no-stdin-watch``).
     """
 
-    def __init__(
-        self, port: int, log_path: Path, *, binary: str | None = None, die_with_parent: bool = True
-    ) -> None:
+    def __init__(self, port: int, log_path: Path, *, binary: str | None = None, die_with_parent: bool = True) -> None:
         self.port = port
         self.log_path = log_path
         self.startup_s: float | None = None

@@ -131,7 +131,7 @@ def spawn(args: Sequence[str], log_path: Path, *, die_with_parent: bool) -> subp
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            preexec_fn=_die_with_parent_hook() if die_with_parent else None,  # noqa: PLW1509
+            preexec_fn=_die_with_parent_hook() if die_with_parent else None,
         )
 
 
@@ -151,9 +151,7 @@ def terminate_group(
         _signal_group(pid, signal.SIGKILL)  # stragglers left in the group, if any
 
 
-def kill_group(
-    pid: int, what: str, *, proc: subprocess.Popen[bytes] | None = None, timeout: float = 10.0
-) -> None:
+def kill_group(pid: int, what: str, *, proc: subprocess.Popen[bytes] | None = None, timeout: float = 10.0) -> None:
     """SIGKILL the process group led by ``pid`` and wait (bounded) until the leader is gone."""
     _signal_group(pid, signal.SIGKILL)
     _wait_gone(pid, proc, timeout, f"{what} exit after SIGKILL")

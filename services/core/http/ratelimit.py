@@ -16,7 +16,6 @@ from fastapi import Depends, Request
 from services.core.auth import Principal
 from services.core.errors import RateLimited
 from services.core.http.auth import require_principal
-from services.core.metrics import RESULTS_REJECTED
 
 
 @dataclass(slots=True)
@@ -54,7 +53,6 @@ class TokenBucketLimiter:
         """Raise RateLimited (429 + Retry-After) when ``key`` has no token left."""
         wait = self.try_acquire(key)
         if wait > 0:
-            RESULTS_REJECTED.labels("rate_limited").inc()
             raise RateLimited(wait)
 
 

@@ -1,0 +1,207 @@
+"""Request and response bodies of the intake API. Strict: unknown fields and coercions are refused."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from services.core.domain.results import (
+    MAX_SCORE,
+    BoutResult,
+    BoutVoid,
+    InvalidResult,
+    Method,
+    Score,
+    Winner,
+    check_result_fields,
+)
+
+MAX_REVISION = 1_000_000
+MAX_DURATION_S = 86_400
+SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
+
+RevisionField = Annotated[int, Field(ge=1, le=MAX_REVISION, description="1 for the first result, +1 per correction")]
+Points = Annotated[int, Field(ge=0, le=MAX_SCORE)]
+
+_STRICT = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class ScoreIn(BaseModel):
+    model_config = _STRICT
+    red: Points
+    blue: Points
+
+
+class ResultIn(BaseModel):
+    """A bout's result at ``revision``; winner, method and score must agree (one rule, in the domain)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        frozen=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "revision": 1,
+                    "winner": "red",
+                    "method": "points",
+                    "score": {"red": 5, "blue": 2},
+                    "duration_s": 240,
+                    "referee_id": "ref-017",
+                }
+            ]
+        },
+    )
+    revision: RevisionField
+    # Enums come from JSON strings; strict mode would demand enum instances.
+    winner: Annotated[Winner, Field(strict=False)]
+    method: Annotated[Method, Field(strict=False)]
+    score: ScoreIn
+    duration_s: Annotated[int, Field(ge=0, le=MAX_DURATION_S)] | None = None
+    referee_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+
+    @model_validator(mode="after")
+    def _fields_agree(self) -> ResultIn:
+        try:
+            check_result_fields(self.winner, self.method, Score(self.score.red, self.score.blue), self.revision)
+        except InvalidResult as exc:
+            raise ValueError(str(exc)) from None
+        return self
+
+    def to_domain(self, bout_id: str) -> BoutResult:
+        return BoutResult(
+            bout_id=bout_id,
+            revision=self.revision,
+            winner=self.winner,
+            method=self.method,
+            score=Score(self.score.red, self.score.blue),
+            duration_s=self.duration_s,
+            referee_id=self.referee_id,
+        )
+
+
+class VoidIn(BaseModel):
+    """Annul the bout at ``revision`` (a later, higher result revision reinstates it)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, json_schema_extra={"examples": [{"revision": 2}]})
+    revision: RevisionField
+
+    def to_domain(self, bout_id: str) -> BoutVoid:
+        return BoutVoid(bout_id=bout_id, revision=self.revision)
+
+
+class AcceptedOut(BaseModel):
+    """The event is durably on the topic (its delivery report arrived); standings follow shortly."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "event_id": "0f8e0c52-6d5b-5c1e-9a57-3c1b2d4e5f60",
+                    "partition": 3,
+                    "offset": 1042,
+                    "bout_id": "b-0001",
+                    "revision": 1,
+                }
+            ]
+        }
+    )
+    event_id: uuid.UUID
+    partition: int
+    offset: int
+    bout_id: str
+    revision: int
+
+
+class FinalizedDivisionOut(BaseModel):
+    event_id: uuid.UUID
+    division_id: str
+    partition: int
+    offset: int
+
+
+class FinalizeOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "tournament_id": "euro-open-2026",
+                    "events": [
+                        {
+                            "event_id": "5b1f8a1e-2c7e-5d0a-8f3b-9e6d4c2a1b00",
+                            "division_id": "m-73kg",
+                            "partition": 1,
+                            "offset": 88,
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+    tournament_id: str
+    events: list[FinalizedDivisionOut]
+
+
+class ValidationIssue(BaseModel):
+    loc: list[str]
+    msg: str
+    type: str | None = None
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details (``application/problem+json``)."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    errors: list[ValidationIssue] | None = None
+    applied_revision: int | None = None
+
+
+def _problem_example(status: int, slug: str, title: str, detail: str, **extra: Any) -> dict[str, Any]:
+    body = {
+        "type": f"https://standings.example/problems/{slug}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": "/v1/tournaments/euro-open-2026/bouts/b-0001/results",
+    }
+    body.update(extra)
+    return {
+        "model": Problem,
+        "description": title,
+        "content": {"application/problem+json": {"example": body}},
+    }
+
+
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: _problem_example(401, "unauthorized", "Authentication required", "a bearer token is required"),
+    403: _problem_example(403, "forbidden", "Forbidden", "this token may not write results for tournament 'x'"),
+    404: _problem_example(404, "not-found", "Not found", "bout 'b-9' does not exist in tournament 'euro-open-2026'"),
+    409: _problem_example(
+        409,
+        "conflict",
+        "Conflict",
+        "revision 1 of bout 'b-0001' is already applied with a different result; post revision 2 to correct it",
+        applied_revision=1,
+    ),
+    413: _problem_example(413, "payload-too-large", "Payload too large", "request body exceeds 16384 bytes"),
+    415: _problem_example(415, "unsupported-media-type", "Unsupported media type", "send application/json"),
+    422: _problem_example(
+        422,
+        "validation",
+        "Unprocessable content",
+        "the request does not match the schema",
+        errors=[{"loc": ["body"], "msg": "Value error, method 'draw' needs winner 'draw'", "type": "value_error"}],
+    ),
+    429: _problem_example(429, "rate-limited", "Too many requests", "rate limit exceeded; retry in 1 s"),
+    503: _problem_example(503, "unavailable", "Service unavailable", "the event broker is unavailable"),
+}
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    return {s: PROBLEM_RESPONSES[s] for s in statuses}

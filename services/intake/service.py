@@ -1,0 +1,188 @@
+"""Intake use cases: validate a post against registration and applied revisions, then produce it.
+
+The intake never writes results itself; the projector is the only writer. What it guards here
+is the referee's feedback loop: a post that contradicts a revision the projector has already
+applied gets a 409 naming that revision instead of a 202 that would only become a recorded
+conflict later. Everything else is produced, including identical reposts (same event id;
+the projector absorbs duplicates), so a client retry after a timeout is always safe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any, Protocol, TypeVar
+
+import anyio.to_thread
+from sqlalchemy.orm import Session, sessionmaker
+
+from services.core import events
+from services.core.domain.results import (
+    BoutResult,
+    BoutVoid,
+    Method,
+    Revision,
+    Score,
+    Winner,
+    is_same_payload,
+)
+from services.core.errors import Conflict, NotFound
+from services.core.kafka.producer import Delivery, trace_id_of, traceparent_for
+from services.core.logging import get_logger
+from services.intake import repository
+from services.intake.repository import AppliedRevision
+from services.intake.schemas import AcceptedOut, FinalizedDivisionOut, FinalizeOut, ResultIn, VoidIn
+
+log = get_logger(__name__)
+T = TypeVar("T")
+
+
+class EventSender(Protocol):
+    """The port the intake produces through (EventProducer in production)."""
+
+    async def send(self, event: events.MatchEvent, *, traceparent: str | None = None) -> Delivery: ...
+
+
+def stored_revision(bout_id: str, applied: AppliedRevision) -> Revision | None:
+    """The domain value of an applied ``results`` row (None when its payload is unreadable).
+
+    Accepts the result fields at the top level of the payload or under ``result``.
+    """
+    if applied.kind == "void":
+        return BoutVoid(bout_id, applied.revision)
+    payload = applied.payload
+    inner = payload.get("result")
+    if isinstance(inner, dict):
+        payload = inner
+    try:
+        score = payload["score"]
+        return BoutResult(
+            bout_id=bout_id,
+            revision=applied.revision,
+            winner=Winner(payload["winner"]),
+            method=Method(payload["method"]),
+            score=Score(int(score["red"]), int(score["blue"])),
+            duration_s=payload.get("duration_s"),
+            referee_id=payload.get("referee_id"),
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def check_against_applied(posted: Revision, applied: Sequence[AppliedRevision]) -> None:
+    """Raise Conflict (409) unless ``posted`` is new or identical to what is applied at its revision.
+
+    ``applied`` holds the bout's applied revisions at or above the posted one.
+    """
+    if not applied:
+        return
+    latest = max(a.revision for a in applied)
+    at_posted = next((a for a in applied if a.revision == posted.revision), None)
+    if at_posted is not None:
+        stored = stored_revision(posted.bout_id, at_posted)
+        if stored is not None and is_same_payload(posted, stored):
+            return
+        detail = (
+            f"revision {posted.revision} of bout {posted.bout_id!r} is already applied with a different "
+            f"{at_posted.kind}; post revision {latest + 1} to correct it"
+        )
+    else:
+        detail = (
+            f"bout {posted.bout_id!r} is already at revision {latest}; "
+            f"revision {posted.revision} is stale, post revision {latest + 1} to correct it"
+        )
+    raise Conflict(detail, applied_revision=latest)
+
+
+class IntakeService:
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        sender: EventSender,
+        *,
+        clock: Callable[[], datetime] = events.now_utc,
+    ) -> None:
+        self._session_factory = session_factory
+        self._sender = sender
+        self._clock = clock
+
+    async def record_result(
+        self, tournament_id: str, bout_id: str, body: ResultIn, *, traceparent: str | None = None
+    ) -> AcceptedOut:
+        posted = body.to_domain(bout_id)
+        division_id = await self._run(self._guard, tournament_id, posted)
+        event = events.result_recorded(tournament_id, division_id, posted, self._clock())
+        return await self._produce(event, bout_id, posted.revision, traceparent)
+
+    async def void_result(
+        self, tournament_id: str, bout_id: str, body: VoidIn, *, traceparent: str | None = None
+    ) -> AcceptedOut:
+        posted = body.to_domain(bout_id)
+        division_id = await self._run(self._guard, tournament_id, posted)
+        event = events.result_voided(tournament_id, division_id, posted, self._clock())
+        return await self._produce(event, bout_id, posted.revision, traceparent)
+
+    async def finalize(self, tournament_id: str, *, traceparent: str | None = None) -> FinalizeOut:
+        """One ``tournament_finalized`` per division, so each division's partition sees it in order."""
+        divisions = await self._run(self._divisions, tournament_id)
+        trace = traceparent_for(traceparent)
+        now = self._clock()
+        finalize_events = [events.tournament_finalized(tournament_id, d, now) for d in divisions]
+        deliveries = await asyncio.gather(*(self._sender.send(e, traceparent=trace) for e in finalize_events))
+        out = [
+            FinalizedDivisionOut(
+                event_id=e.event_id, division_id=e.division_id, partition=d.partition, offset=d.offset
+            )
+            for e, d in zip(finalize_events, deliveries, strict=True)
+        ]
+        log.info("tournament_finalize_accepted", tournament_id=tournament_id, divisions=len(out), trace_id=trace_id_of(trace))
+        return FinalizeOut(tournament_id=tournament_id, events=out)
+
+    # -- internals -------------------------------------------------------------------------
+
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        return await anyio.to_thread.run_sync(fn, *args)
+
+    def _guard(self, tournament_id: str, posted: Revision) -> str:
+        """The bout's division, after the 404 and 409 checks."""
+        with self._session_factory() as session:
+            bout = repository.bout(session, posted.bout_id)
+            if bout is None or bout.tournament_id != tournament_id:
+                raise NotFound(f"bout {posted.bout_id!r} does not exist in tournament {tournament_id!r}")
+            check_against_applied(posted, repository.applied_revisions_from(session, posted.bout_id, posted.revision))
+            return bout.division_id
+
+    def _divisions(self, tournament_id: str) -> list[str]:
+        with self._session_factory() as session:
+            if not repository.tournament_exists(session, tournament_id):
+                raise NotFound(f"tournament {tournament_id!r} does not exist")
+            divisions = repository.division_ids(session, tournament_id)
+        if not divisions:
+            raise Conflict(f"tournament {tournament_id!r} has no divisions to finalize")
+        return divisions
+
+    async def _produce(
+        self, event: events.ResultRecorded | events.ResultVoided, bout_id: str, revision: int, traceparent: str | None
+    ) -> AcceptedOut:
+        trace = traceparent_for(traceparent)
+        delivery = await self._sender.send(event, traceparent=trace)
+        log.info(
+            "revision_accepted",
+            event_type="result_voided" if isinstance(event, events.ResultVoided) else "result_recorded",
+            event_id=str(event.event_id),
+            tournament_id=event.tournament_id,
+            division_id=event.division_id,
+            bout_id=bout_id,
+            revision=revision,
+            partition=delivery.partition,
+            offset=delivery.offset,
+            trace_id=trace_id_of(trace),
+        )
+        return AcceptedOut(
+            event_id=event.event_id,
+            partition=delivery.partition,
+            offset=delivery.offset,
+            bout_id=bout_id,
+            revision=revision,
+        )
