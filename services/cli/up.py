@@ -41,6 +41,9 @@ def up(
     stop = threading.Event()
     try:
         os.environ.update(stack.settings_env())
+        # tansu's first group join waits for the full rebalance timeout: keep it short for the demo.
+        os.environ.setdefault("STANDINGS_PROJECTOR__CONSUMER__MAX_POLL_INTERVAL_MS", "6000")
+        os.environ.setdefault("STANDINGS_PROJECTOR__CONSUMER__SESSION_TIMEOUT_MS", "6000")
         settings = Settings()
         topics = {settings.kafka.topic: settings.kafka.partitions, settings.kafka.dlq_topic: 1}
         from services.core.embedded.kafka_broker import ensure_topics

@@ -14,8 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-TOKEN_PREFIX = "stk_"
-TOKEN_ID_PREFIX = "tok_"
+TOKEN_PREFIX = "stk_"  # noqa: S105 (a prefix, not a secret)
+TOKEN_ID_PREFIX = "tok_"  # noqa: S105
 _TOKEN_BYTES = 32
 # Anything longer than this cannot be one of ours; refuse it before hashing or a DB lookup.
 MAX_TOKEN_LENGTH = 128

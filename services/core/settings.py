@@ -142,11 +142,27 @@ class ProjectorSettings(BaseModel):
     group_id: str = "standings-projector"
     consumer: ConsumerSettings = Field(default_factory=ConsumerSettings)
     ruleset: str = "combat-default"
+    # /livez, /readyz and /metrics of the projector process.
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=9102, ge=0, le=65535)
+    # A batch still running after this long pauses the partitions and keeps polling (heartbeats).
+    pause_after_s: float = Field(default=0.5, gt=0)
+    member_heartbeat_s: float = Field(default=5.0, gt=0)
+    lag_interval_s: float = Field(default=5.0, gt=0)
+    dlq_flush_timeout_s: float = Field(default=10.0, gt=0)
+    # SIGTERM: how long an in-flight batch may take to finish before it is abandoned (rolled back).
+    shutdown_grace_s: float = Field(default=20.0, ge=0)
+    retry_max_backoff_s: float = Field(default=5.0, gt=0)
+    # Test hook (fault tests only): sleep, while polling, between the DB commit and the Kafka commit.
+    test_pause_after_db_commit_s: float = Field(default=0.0, ge=0)
 
 
 class IndexerSettings(BaseModel):
     poll_interval_s: float = Field(default=0.2, gt=0)
     batch_size: int = Field(default=2000, ge=1)
+    # Health endpoint (/livez, /readyz, /metrics); port 0 picks a free port (tests).
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=9103, ge=0, le=65535)
 
 
 class IntakeSettings(BaseModel):
@@ -155,6 +171,7 @@ class IntakeSettings(BaseModel):
     rate_limit_burst: int = Field(default=100, ge=1)
     max_body_bytes: int = Field(default=16_384, ge=256)
     producer_id: str = "intake"
+    port: int = Field(default=8001, ge=1, le=65535)
 
 
 class ApiSettings(BaseModel):
@@ -163,6 +180,11 @@ class ApiSettings(BaseModel):
     cors_origins: list[str] = Field(default_factory=list)
     stale_after_s: float = Field(default=10.0, gt=0)
     sse_heartbeat_s: float = Field(default=15.0, gt=0)
+    # Read API freshness (services/api/freshness.py): how often the projector's lag reports are read,
+    # and how old a member's heartbeat may be before its partitions count as behind.
+    lag_poll_s: float = Field(default=1.0, gt=0)
+    projector_heartbeat_stale_s: float = Field(default=30.0, gt=0)
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)  # admin/registration import bodies
 
 
 class Settings(BaseSettings):
@@ -184,4 +206,6 @@ class Settings(BaseSettings):
     def _no_placeholder_secrets_in_production(self) -> Settings:
         if self.environment == "production" and self.token_pepper.get_secret_value() == "dev-only-pepper":
             raise ValueError("STANDINGS_TOKEN_PEPPER must be set to a real secret in production")
+        if self.environment == "production" and self.projector.test_pause_after_db_commit_s:
+            raise ValueError("STANDINGS_PROJECTOR__TEST_PAUSE_AFTER_DB_COMMIT_S is a test hook; unset it in production")
         return self

@@ -85,7 +85,9 @@ class ResultIn(BaseModel):
 class VoidIn(BaseModel):
     """Annul the bout at ``revision`` (a later, higher result revision reinstates it)."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, json_schema_extra={"examples": [{"revision": 2}]})
+    model_config = ConfigDict(
+        extra="forbid", strict=True, frozen=True, json_schema_extra={"examples": [{"revision": 2}]}
+    )
     revision: RevisionField
 
     def to_domain(self, bout_id: str) -> BoutVoid:

@@ -131,12 +131,12 @@ class IntakeService:
         finalize_events = [events.tournament_finalized(tournament_id, d, now) for d in divisions]
         deliveries = await asyncio.gather(*(self._sender.send(e, traceparent=trace) for e in finalize_events))
         out = [
-            FinalizedDivisionOut(
-                event_id=e.event_id, division_id=e.division_id, partition=d.partition, offset=d.offset
-            )
+            FinalizedDivisionOut(event_id=e.event_id, division_id=e.division_id, partition=d.partition, offset=d.offset)
             for e, d in zip(finalize_events, deliveries, strict=True)
         ]
-        log.info("tournament_finalize_accepted", tournament_id=tournament_id, divisions=len(out), trace_id=trace_id_of(trace))
+        log.info(
+            "tournament_finalize_accepted", tournament_id=tournament_id, divisions=len(out), trace_id=trace_id_of(trace)
+        )
         return FinalizeOut(tournament_id=tournament_id, events=out)
 
     # -- internals -------------------------------------------------------------------------

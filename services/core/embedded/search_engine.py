@@ -20,6 +20,7 @@ from services.core.embedded.waiting import (
     free_port,
     kill_group,
     log_tail,
+    port_free,
     spawn,
     terminate_group,
     wait_until,
@@ -138,6 +139,8 @@ class OsmemEngine:
         args = [binary, "-addr", f"127.0.0.1:{self.port}", "-no-stdin-watch"]
         if self._die_with_parent:
             args += ["-parent-pid", str(os.getpid())]
+        if not port_free(self.port):
+            raise ComponentStartError(COMPONENT, f"port {self.port} is in use", "choose another port or stop its user")
         started = time.monotonic()
         try:
             proc = spawn(args, self.log_path, die_with_parent=False)
@@ -149,7 +152,7 @@ class OsmemEngine:
             if proc.poll() is not None:
                 raise ComponentStartError(
                     COMPONENT,
-                    f"server exited during startup with code {proc.returncode} (port {self.port} in use?)",
+                    f"server exited during startup with code {proc.returncode} ",
                     log_tail=log_tail(self.log_path),
                 )
             return search_ready(self.url, timeout=0.5)

@@ -228,9 +228,9 @@ def read_state(state_dir: Path) -> dict[str, Any] | None:
 
 
 def _still_running(state: Mapping[str, Any]) -> bool:
-    """A live launcher (other than us), or a detached stack whose servers still run."""
+    """A live launcher (this process included), or a detached stack whose servers still run."""
     launcher = state.get("launcher", {})
-    if launcher.get("pid") != os.getpid() and _same_process(launcher):
+    if _same_process(launcher):
         return True
     return bool(launcher.get("detached")) and any(_same_process(state.get(n, {})) for n in ("kafka", "search"))
 

@@ -25,9 +25,7 @@ class _Bucket:
 
 
 class TokenBucketLimiter:
-    def __init__(
-        self, rate_per_s: float, burst: int, *, clock: Callable[[], float] = time.monotonic
-    ) -> None:
+    def __init__(self, rate_per_s: float, burst: int, *, clock: Callable[[], float] = time.monotonic) -> None:
         if rate_per_s <= 0 or burst < 1:
             raise ValueError("rate_per_s must be > 0 and burst >= 1")
         self.rate_per_s = rate_per_s

@@ -58,8 +58,6 @@ def ensure_topics(kafka: KafkaSettings, timeout: float = 10.0) -> list[str]:
         except Exception as exc:  # e.g. concurrent.futures.TimeoutError
             failures.append(f"{name}: {type(exc).__name__} {exc}")
     if failures:
-        raise TopicSetupError(
-            f"could not create topics on {kafka.bootstrap_servers}: " + "; ".join(sorted(failures))
-        )
+        raise TopicSetupError(f"could not create topics on {kafka.bootstrap_servers}: " + "; ".join(sorted(failures)))
     log.info("topics_created", topics=sorted(created))
     return sorted(created)

@@ -10,6 +10,8 @@ fine because event ids are deterministic and the projector absorbs the client's 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import math
 import re
 import secrets
@@ -27,6 +29,7 @@ from services.core.metrics import PRODUCER_DELIVERY_SECONDS, PRODUCER_FAILURES
 from services.core.settings import Settings
 
 log = get_logger(__name__)
+_librdkafka_log = logging.getLogger("librdkafka.producer")
 
 _TRACEPARENT = re.compile(r"^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
 _BROKER_DOWN_CODES = frozenset({KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT, KafkaError._RESOLVE})
@@ -71,7 +74,7 @@ class EventProducer:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._fatal: KafkaError | None = None
-        self._last_delivery_at: float | None = None
+        self._broker_down = False
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -83,6 +86,7 @@ class EventProducer:
         # Reconnect quickly after a broker restart; the default backoff grows to 10 s.
         conf.setdefault("reconnect.backoff.max.ms", 1000)
         conf["error_cb"] = self._on_error
+        conf["logger"] = _librdkafka_log  # librdkafka's own lines go through logging, not raw stderr
         return conf
 
     def start(self) -> None:
@@ -118,33 +122,53 @@ class EventProducer:
     def _poll_loop(self) -> None:
         while not self._stop.is_set():
             producer = self._producer
-            if producer is None:
-                return
+            if producer is None:  # being replaced after a fatal error
+                self._stop.wait(0.01)
+                continue
             try:
                 producer.poll(0.1)
-            except Exception:  # a callback bug must not kill delivery reports for everyone
+            except KafkaException as exc:
+                self._note_exception(exc)
+            except Exception:  # a callback bug must not stop delivery reports for everyone
                 log.exception("producer_poll_failed")
 
     def _on_error(self, err: KafkaError) -> None:
+        """librdkafka's error callback (poll thread). Logs transitions, not every reconnect attempt."""
         if err.fatal():
-            self._fatal = err
-            log.error("producer_fatal_error", error=str(err))
-        elif err.code() in _BROKER_DOWN_CODES:
-            log.warning("producer_broker_error", error=str(err))
-        else:
+            self._mark_fatal(err)
+        elif err.code() == KafkaError._ALL_BROKERS_DOWN:
+            if not self._broker_down:
+                self._broker_down = True
+                log.warning("producer_brokers_down", error=str(err))
+        elif err.code() not in _BROKER_DOWN_CODES:
             log.warning("producer_error", error=str(err))
 
+    def _note_exception(self, exc: KafkaException) -> None:
+        err = exc.args[0] if exc.args else None
+        if isinstance(err, KafkaError) and (err.fatal() or err.code() == KafkaError._FATAL):
+            self._mark_fatal(err)
+        else:
+            log.warning("producer_error", error=str(exc))
+
+    def _mark_fatal(self, err: KafkaError) -> None:
+        if self._fatal is None:
+            log.error("producer_fatal_error", error=str(err))
+        self._fatal = err
+
     def _client(self) -> Producer:
-        """The live client; a producer that hit a fatal error (e.g. fenced) is replaced."""
+        """The live client. One that hit a fatal error is replaced: an idempotent producer cannot recover
+        in place (e.g. its producer id is unknown to a broker that lost its state), a new one can."""
         if self._fatal is not None:
             with self._lock:
-                old, self._producer = self._producer, None
-                self._fatal = None
+                old = self._producer
+                if old is not None and self._fatal is not None:
+                    self._producer = self._factory(self.config())
+                    self._fatal = None
+                    log.warning("producer_recreated_after_fatal_error")
+                else:
+                    old = None
             if old is not None:
-                old.flush(0)
-            with self._lock:
-                self._producer = self._factory(self.config())
-            log.warning("producer_recreated_after_fatal_error")
+                old.flush(0)  # in-flight requests of the old client time out on their own
         producer = self._producer
         if producer is None:
             PRODUCER_FAILURES.labels("not_started").inc()
@@ -165,32 +189,32 @@ class EventProducer:
             outcome: Delivery | KafkaError = (
                 err if err is not None else Delivery(int(msg.partition() or 0), int(msg.offset() or 0))
             )
-            try:
+            with contextlib.suppress(RuntimeError):  # loop closed: nobody is waiting any more
                 loop.call_soon_threadsafe(_settle, future, outcome)
-            except RuntimeError:  # loop closed: nobody is waiting any more
-                pass
 
-        headers = [
+        headers: list[tuple[str, str | bytes | None]] = [
             ("traceparent", traceparent_for(traceparent).encode()),
             ("producer-id", self.producer_id.encode()),
             ("event-type", _event_type(event).encode()),
             ("schema-version", str(event.schema_version).encode()),
         ]
-        try:
-            producer.produce(
-                self.topic,
-                value=events.encode(event),
-                key=events.partition_key(event.tournament_id, event.division_id).encode(),
-                headers=headers,
-                on_delivery=on_delivery,
-            )
-        except BufferError:
-            PRODUCER_FAILURES.labels("queue_full").inc()
-            raise ServiceUnavailable("the event queue is full; retry shortly", self.retry_after_s) from None
-        except KafkaException as exc:
-            PRODUCER_FAILURES.labels("produce_error").inc()
-            log.warning("produce_failed", error=str(exc), event_id=str(event.event_id))
-            raise ServiceUnavailable("the event broker rejected the message", self.retry_after_s) from None
+        value = events.encode(event)
+        key = events.partition_key(event.tournament_id, event.division_id).encode()
+        for attempt in (1, 2):
+            try:
+                producer.produce(self.topic, value=value, key=key, headers=headers, on_delivery=on_delivery)
+                break
+            except BufferError:
+                PRODUCER_FAILURES.labels("queue_full").inc()
+                raise ServiceUnavailable("the event queue is full; retry shortly", self.retry_after_s) from None
+            except KafkaException as exc:
+                self._note_exception(exc)
+                if self._fatal is not None and attempt == 1:
+                    producer = self._client()  # nothing was sent: retry once on a fresh client
+                    continue
+                PRODUCER_FAILURES.labels("produce_error").inc()
+                log.warning("produce_failed", error=str(exc), event_id=str(event.event_id))
+                raise ServiceUnavailable("the event broker rejected the message", self.retry_after_s) from None
 
         try:
             outcome = await asyncio.wait_for(asyncio.shield(future), self.delivery_timeout_s)
@@ -206,7 +230,9 @@ class EventProducer:
             log.warning("delivery_failed", event_id=str(event.event_id), error=str(outcome))
             raise ServiceUnavailable("the event broker is unavailable", self.retry_after_s)
         PRODUCER_DELIVERY_SECONDS.observe(time.perf_counter() - started)
-        self._last_delivery_at = time.monotonic()
+        if self._broker_down:
+            self._broker_down = False
+            log.info("producer_brokers_up")
         return outcome
 
     # -- health ------------------------------------------------------------------------

@@ -1,0 +1,228 @@
+"""The read API process: standings (ETag/SSE), overlay pages, admin/registration, health, metrics.
+
+Routers are plain modules exposing ``router``; optional ones (rankings, ops) are included when
+their module exists. A router module may also expose ``lifespan(app)`` (an async context
+manager) for resources it owns, e.g. a search client; it runs inside the app's lifespan, after
+the shared context (``app.state.ctx``) is built.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import importlib.util
+import time
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
+from types import ModuleType
+
+import anyio
+from fastapi import APIRouter, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import Engine, text
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from services.api.context import ApiContext, CtxDep, build_context
+from services.api.freshness import LagMonitor
+from services.api.notifications import NotificationListener, libpq_conninfo
+from services.api.schemas import HealthOut, problems
+from services.core.db.engine import make_engine, make_session_factory
+from services.core.db.migrate import require_migrated
+from services.core.errors import ServiceUnavailable
+from services.core.http.auth import TokenAuthenticator
+from services.core.http.problems import BodySizeLimit, install_problem_handlers
+from services.core.logging import get_logger
+from services.core.metrics import HTTP_REQUEST_SECONDS
+from services.core.settings import APP_VERSION, Settings
+
+log = get_logger(__name__)
+
+SERVICE = "api"
+READY_CHECK_TIMEOUT_S = 2.0
+LISTEN_STARTUP_WAIT_S = 5.0
+
+# Always included, in this order (the hot standings routes first: Starlette matches in order).
+CORE_ROUTER_MODULES = (
+    "services.api.standings_routes",
+    "services.api.admin_routes",
+    "services.api.pages_routes",
+)
+# Included when present: other engineers' routers plug in here without touching this file.
+OPTIONAL_ROUTER_MODULES = ("services.api.rankings_routes", "services.api.ops_routes")
+
+
+def _router_modules() -> list[ModuleType]:
+    modules = [importlib.import_module(name) for name in CORE_ROUTER_MODULES]
+    for name in OPTIONAL_ROUTER_MODULES:
+        if importlib.util.find_spec(name) is not None:
+            modules.append(importlib.import_module(name))
+    return modules
+
+
+class RequestMetrics:
+    """Request duration by route template (bounded labels) and status; plain ASGI (no per-request task)."""
+
+    def __init__(self, app: ASGIApp, service: str = SERVICE) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_status)
+        finally:
+            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            HTTP_REQUEST_SECONDS.labels(self.service, route, str(status)).observe(time.perf_counter() - started)
+
+
+def _check_database(engine: Engine) -> str | None:
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:
+        return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+    return None
+
+
+def _health_router() -> APIRouter:
+    router = APIRouter(tags=["health"])
+
+    @router.get("/livez", response_model=HealthOut, summary="Liveness: the process serves HTTP")
+    async def livez() -> HealthOut:
+        return HealthOut(status="ok")
+
+    @router.get(
+        "/readyz",
+        response_model=HealthOut,
+        summary="Readiness: PostgreSQL answers and the LISTEN connection (cache invalidation) is alive",
+        description="503 problem+json naming each failing check. Without LISTEN the standings cache is off and "
+        "every read goes to PostgreSQL, so the instance should not take broadcast traffic.",
+        responses=problems(503),
+    )
+    async def readyz(ctx: CtxDep) -> HealthOut:
+        checks: dict[str, str] = {}
+        failures: dict[str, str] = {}
+        db: str | None = f"no answer within {READY_CHECK_TIMEOUT_S:.0f} s"
+        with anyio.move_on_after(READY_CHECK_TIMEOUT_S):
+            db = await anyio.to_thread.run_sync(_check_database, ctx.engine, abandon_on_cancel=True)
+        if db is None:
+            checks["postgres"] = "ok"
+        else:
+            failures["postgres"] = db
+        if ctx.listener is not None and ctx.listener.connected:
+            checks["listen"] = "ok"
+        else:
+            failures["listen"] = "LISTEN standings_changed connection is down (reconnecting)"
+        if failures:
+            raise ServiceUnavailable(
+                "not ready: " + "; ".join(f"{k}: {v}" for k, v in sorted(failures.items())), checks=failures
+            )
+        return HealthOut(status="ready", checks=checks)
+
+    @router.get(
+        "/metrics",
+        summary="Prometheus metrics",
+        response_class=Response,
+        responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text format"}},
+    )
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+async def _start_listener(ctx: ApiContext, engine: Engine, settings: Settings) -> NotificationListener:
+    listener = NotificationListener(
+        libpq_conninfo(engine.url),
+        on_change=ctx.on_change,
+        on_connected=ctx.on_connected,
+        on_disconnected=ctx.on_disconnected,
+        connect_kwargs=settings.database.connect_args(),
+    )
+    listener.start(asyncio.get_running_loop())
+    ctx.listener = listener
+    if not await anyio.to_thread.run_sync(listener.wait_connected, LISTEN_STARTUP_WAIT_S):
+        log.warning("listen_not_connected_at_startup", wait_s=LISTEN_STARTUP_WAIT_S)
+    return listener
+
+
+def create_app(settings: Settings, *, engine: Engine | None = None, routers: Sequence[APIRouter] = ()) -> FastAPI:
+    """Build the read API. The engine is created in the lifespan unless passed in (then the caller owns it).
+
+    ``routers`` are extra routers to include (tests, embedding); modules listed in
+    OPTIONAL_ROUTER_MODULES are included automatically when they exist.
+    """
+    modules = _router_modules()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = engine or make_engine(settings.database)
+        listener: NotificationListener | None = None
+        monitor: LagMonitor | None = None
+        try:
+            await anyio.to_thread.run_sync(require_migrated, db)
+            ctx = build_context(settings, db)
+            app.state.ctx = ctx
+            app.state.settings = settings
+            app.state.engine = db
+            app.state.authenticator = TokenAuthenticator(
+                make_session_factory(db), settings.token_pepper.get_secret_value()
+            )
+            listener = await _start_listener(ctx, db, settings)
+            monitor = LagMonitor(db, settings.projector.group_id, ctx.freshness, settings.api.lag_poll_s)
+            monitor.start()
+            async with AsyncExitStack() as stack:
+                for module in modules:
+                    module_lifespan = getattr(module, "lifespan", None)
+                    if module_lifespan is not None:
+                        await stack.enter_async_context(module_lifespan(app))
+                log.info("api_started", routers=[m.__name__ for m in modules])
+                yield
+        finally:
+            if monitor is not None:
+                await monitor.stop()
+            if listener is not None:
+                await anyio.to_thread.run_sync(listener.stop, 5.0)
+            if engine is None:
+                db.dispose()
+
+    app = FastAPI(
+        title="Standings read API",
+        version=APP_VERSION,
+        summary="Live tournament standings for broadcast overlays and the public; registration admin",
+        lifespan=lifespan,
+    )
+    install_problem_handlers(app)
+    for module in modules:
+        app.include_router(module.router)
+    for extra in routers:
+        app.include_router(extra)
+    app.include_router(_health_router())
+    static = getattr(modules[CORE_ROUTER_MODULES.index("services.api.pages_routes")], "mount_static", None)
+    if static is not None:
+        static(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.api.max_body_bytes)
+    if settings.api.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.api.cors_origins,
+            allow_methods=["GET", "HEAD", "OPTIONS"],
+            allow_headers=["If-None-Match", "Last-Event-ID", "Authorization", "Content-Type"],
+            expose_headers=["ETag"],
+            max_age=600,
+        )
+    app.add_middleware(RequestMetrics)
+    return app

@@ -1,0 +1,81 @@
+"""What the API's routes share, built once in the lifespan and kept on ``app.state.ctx``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, TypeVar
+
+import anyio
+from fastapi import Depends, Request
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from services.api.freshness import Freshness
+from services.api.hub import ChangeHub
+from services.api.notifications import Change, NotificationListener
+from services.api.standings_cache import StandingsCache
+from services.core.db import standings_read
+from services.core.settings import Settings
+
+T = TypeVar("T")
+
+
+@dataclass
+class ApiContext:
+    settings: Settings
+    engine: Engine
+    cache: StandingsCache
+    hub: ChangeHub
+    freshness: Freshness
+    listener: NotificationListener | None = None
+
+    async def read(self, fn: Callable[[Session], T]) -> T:
+        """Run a blocking repository call in a worker thread with its own short session."""
+
+        def run() -> T:
+            with Session(self.engine) as session:
+                return fn(session)
+
+        return await anyio.to_thread.run_sync(run)
+
+    # -- listener callbacks (run on the event loop) ----------------------------------------------
+
+    def on_change(self, change: Change) -> None:
+        self.cache.on_change(change.tournament_id, change.division_id, change.version)
+        self.hub.publish(change.tournament_id, change.division_id, change.version)
+
+    def on_connected(self) -> None:
+        self.cache.set_live(True)
+        self.hub.publish_all()
+
+    def on_disconnected(self) -> None:
+        self.cache.set_live(False)
+
+
+def build_context(settings: Settings, engine: Engine) -> ApiContext:
+    def load(t: str, d: str) -> standings_read.DivisionStandings | None:
+        with Session(engine) as session:
+            return standings_read.load_division_standings(session, t, d)
+
+    def division_ids(t: str) -> list[str] | None:
+        with Session(engine) as session:
+            if standings_read.get_tournament(session, t) is None:
+                return None
+            return [m.division_id for m in standings_read.tournament_divisions(session, t)]
+
+    return ApiContext(
+        settings=settings,
+        engine=engine,
+        cache=StandingsCache(load, division_ids),
+        hub=ChangeHub(),
+        freshness=Freshness(settings.api.projector_heartbeat_stale_s),
+    )
+
+
+def get_ctx(request: Request) -> ApiContext:
+    ctx: ApiContext = request.app.state.ctx
+    return ctx
+
+
+CtxDep = Annotated[ApiContext, Depends(get_ctx)]

@@ -1,0 +1,287 @@
+"""Standings bodies rendered ONCE per (tournament, division, version), served as bytes.
+
+FastAPI's encoder costs ~2 ms for 50 rows (COMPONENTS.md): the hot path here never serializes.
+A division's body is rendered with orjson when its version is first asked for and kept until a
+``standings_changed`` notification says a newer version exists; the LISTEN connection is the
+only invalidation source, so a poll never touches the database just to validate.
+
+``freshness_s`` is per request: it is appended to the cached bytes as the body's last key (one
+concatenation, and none at all in the common "caught up" case, where a pre-built body is used).
+While the projector is behind, the whole-seconds freshness is part of the (strong) ETag, because
+it is part of the bytes; when caught up the ETag is exactly ``"t:d:v"``.
+
+Renders are single-flight: concurrent requests (or 500 SSE subscribers) for a version that is
+not cached share one database read. While LISTEN is down nothing is cached (renders still
+coalesce), because a missed notification could otherwise serve an old version forever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+import orjson
+
+from services.core.db.standings_read import AsOfStandings, DivisionMeta, DivisionStandings, RowView
+from services.core.domain.ruleset import RULESETS
+from services.core.errors import NotFound
+from services.core.metrics import STANDINGS_RENDERS
+
+Key = tuple[str, str]
+
+
+def _ruleset_obj(name: str) -> dict[str, str]:
+    rs = RULESETS.get(name)
+    return {"name": name, "version": rs.version if rs else "unknown"}
+
+
+def _row_dict(r: RowView) -> dict[str, Any]:
+    return {
+        "rank": r.rank,
+        "athlete_id": r.athlete_id,
+        "name": r.name,
+        "country": r.country,
+        "club": r.club,
+        "bouts": r.bouts,
+        "wins": r.wins,
+        "losses": r.losses,
+        "draws": r.draws,
+        "points": r.points,
+        "finishes": r.finishes,
+        "tp_for": r.tp_for,
+        "tp_against": r.tp_against,
+        "tie_unresolved": r.tie_unresolved,
+        "movement": r.movement,
+    }
+
+
+def _head(meta: DivisionMeta) -> dict[str, Any]:
+    return {
+        "tournament": {"id": meta.tournament_id, "name": meta.tournament_name, "status": meta.tournament_status},
+        "division": {"id": meta.division_id, "name": meta.name, "category": meta.category},
+    }
+
+
+def standings_document(data: DivisionStandings) -> dict[str, Any]:
+    """The body without ``freshness_s`` (appended per request)."""
+    meta = data.meta
+    return {
+        **_head(meta),
+        "version": meta.version,
+        "as_of": {"event_time": meta.last_event_at, "partition": meta.last_partition, "offset": meta.last_offset},
+        "ruleset": _ruleset_obj(meta.ruleset),
+        "conflicts": data.conflicts,
+        "rows": [_row_dict(r) for r in data.rows],
+    }
+
+
+def as_of_document(data: AsOfStandings) -> dict[str, Any]:
+    """Body of a historical table (``?as_of_offset=N``); ``version`` is null: it is no live version."""
+    return {
+        **_head(data.meta),
+        "version": None,
+        "as_of": {"event_time": data.event_time, "partition": data.partition, "offset": data.offset},
+        "as_of_offset": data.requested_offset,
+        "ruleset": _ruleset_obj(data.meta.ruleset),
+        "conflicts": data.conflicts,
+        "rows": [_row_dict(r) for r in data.rows],
+        "freshness_s": 0,
+    }
+
+
+def with_freshness(core: bytes, freshness_s: int) -> bytes:
+    """Append ``"freshness_s":N`` as the last key of a rendered JSON object."""
+    return b"%s,\"freshness_s\":%d}" % (core[:-1], freshness_s)
+
+
+def sse_frame(version: int, body: bytes, event: str = "standings") -> bytes:
+    return b"id: %d\nevent: %s\ndata: %s\n\n" % (version, event.encode(), body)
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedStandings:
+    """One division version, rendered once; everything a request needs without the database."""
+
+    tournament_id: str
+    division_id: str
+    version: int
+    partition: int | None
+    last_event_epoch: float | None
+    core: bytes
+    etag: str
+    etag_bytes: bytes
+    body_fresh: bytes
+    sse_fresh: bytes
+
+    @classmethod
+    def render(cls, data: DivisionStandings) -> RenderedStandings:
+        meta = data.meta
+        core = orjson.dumps(standings_document(data))
+        etag = f'"{meta.tournament_id}:{meta.division_id}:{meta.version}"'
+        body = with_freshness(core, 0)
+        return cls(
+            tournament_id=meta.tournament_id,
+            division_id=meta.division_id,
+            version=meta.version,
+            partition=meta.last_partition,
+            last_event_epoch=meta.last_event_at.timestamp() if meta.last_event_at else None,
+            core=core,
+            etag=etag,
+            etag_bytes=etag.encode(),
+            body_fresh=body,
+            sse_fresh=sse_frame(meta.version, body),
+        )
+
+    def etag_for(self, freshness_s: int) -> str:
+        return self.etag if freshness_s == 0 else f"{self.etag[:-1]}:s{freshness_s}\""
+
+    def body(self, freshness_s: int) -> bytes:
+        return self.body_fresh if freshness_s == 0 else with_freshness(self.core, freshness_s)
+
+    def sse(self, freshness_s: int) -> bytes:
+        return self.sse_fresh if freshness_s == 0 else sse_frame(self.version, self.body(freshness_s))
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedTournament:
+    """All divisions of a tournament: the ETag covers every division's version."""
+
+    tournament_id: str
+    divisions: tuple[RenderedStandings, ...]
+    etag: str
+
+    @classmethod
+    def compose(cls, tournament_id: str, divisions: Sequence[RenderedStandings]) -> RenderedTournament:
+        digest = hashlib.blake2b(
+            "|".join(f"{d.division_id}:{d.version}" for d in divisions).encode(), digest_size=8
+        ).hexdigest()
+        return cls(tournament_id, tuple(divisions), f'"{tournament_id}:{len(divisions)}:{digest}"')
+
+    def etag_for(self, freshness: Sequence[int]) -> str:
+        worst = max(freshness, default=0)
+        return self.etag if worst == 0 else f"{self.etag[:-1]}:s{worst}\""
+
+    def body(self, freshness: Sequence[int]) -> bytes:
+        parts = [d.body(f) for d, f in zip(self.divisions, freshness, strict=True)]
+        return b'{"tournament_id":%s,"divisions":[%s]}' % (orjson.dumps(self.tournament_id), b",".join(parts))
+
+
+class StandingsCache:
+    """Rendered divisions keyed by (t, d); invalidated only by change notifications.
+
+    Everything runs on the event loop thread (notifications are posted to it), so no locks.
+    ``load`` is the blocking repository call; it runs in a worker thread.
+    """
+
+    def __init__(
+        self,
+        load: Callable[[str, str], DivisionStandings | None],
+        load_division_ids: Callable[[str], list[str] | None],
+    ) -> None:
+        self._load = load
+        self._load_division_ids = load_division_ids
+        self._entries: dict[Key, RenderedStandings] = {}
+        self._inflight: dict[Key, asyncio.Future[RenderedStandings]] = {}
+        self._known: dict[Key, int] = {}
+        self._gen: dict[Key, int] = {}
+        self._global_gen = 0
+        self._tournaments: dict[str, tuple[str, ...]] = {}
+        self._tournament_gen: dict[str, int] = {}
+        self.live = False  # True while the LISTEN connection is up: only then are entries kept
+
+    # -- invalidation (called on the loop by the listener) --------------------------------------
+
+    def on_change(self, tournament_id: str, division_id: str, version: int) -> None:
+        key = (tournament_id, division_id)
+        if version > self._known.get(key, -1):
+            self._known[key] = version
+        self._gen[key] = self._gen.get(key, 0) + 1
+        entry = self._entries.get(key)
+        if entry is not None and entry.version < self._known[key]:
+            del self._entries[key]
+        elif entry is not None and version <= entry.version:
+            pass  # an old or repeated notification: the cached entry is already as new
+        self._inflight.pop(key, None)
+        self._tournaments.pop(tournament_id, None)
+        self._tournament_gen[tournament_id] = self._tournament_gen.get(tournament_id, 0) + 1
+
+    def invalidate_all(self) -> None:
+        self._global_gen += 1
+        self._entries.clear()
+        self._inflight.clear()
+        self._tournaments.clear()
+
+    def set_live(self, live: bool) -> None:
+        self.live = live
+        self.invalidate_all()
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    def peek(self, tournament_id: str, division_id: str) -> RenderedStandings | None:
+        """The current version if cached (no I/O)."""
+        return self._entries.get((tournament_id, division_id))
+
+    async def get(self, tournament_id: str, division_id: str) -> RenderedStandings:
+        key = (tournament_id, division_id)
+        entry = self._entries.get(key)
+        if entry is not None:
+            return entry
+        future = self._inflight.get(key)
+        if future is None:
+            future = asyncio.get_running_loop().create_future()
+            self._inflight[key] = future
+            asyncio.get_running_loop().create_task(self._render(key, future))
+        # shield: one impatient client must not cancel the render others wait for
+        return await asyncio.shield(future)
+
+    async def _render(self, key: Key, future: asyncio.Future[RenderedStandings]) -> None:
+        gen, global_gen = self._gen.get(key, 0), self._global_gen
+        try:
+            data = await anyio.to_thread.run_sync(self._load, *key)
+            if data is None:
+                raise NotFound(f"division {key[1]!r} of tournament {key[0]!r} does not exist")
+            entry = RenderedStandings.render(data)
+            STANDINGS_RENDERS.inc()
+        except BaseException as exc:
+            if self._inflight.get(key) is future:
+                del self._inflight[key]
+            if not future.done():
+                future.set_exception(exc)
+                future.exception()  # mark retrieved: nobody may be waiting any more
+            if not isinstance(exc, Exception):
+                raise
+            return
+        if self._inflight.get(key) is future:
+            del self._inflight[key]
+        if (
+            self.live
+            and gen == self._gen.get(key, 0)
+            and global_gen == self._global_gen
+            and entry.version >= self._known.get(key, -1)
+        ):
+            self._entries[key] = entry
+            self._known[key] = max(entry.version, self._known.get(key, -1))
+        if not future.done():
+            future.set_result(entry)
+
+    async def get_tournament(self, tournament_id: str) -> RenderedTournament:
+        division_ids: tuple[str, ...] | None = self._tournaments.get(tournament_id)
+        if division_ids is None:
+            gen, global_gen = self._tournament_gen.get(tournament_id, 0), self._global_gen
+            loaded = await anyio.to_thread.run_sync(self._load_division_ids, tournament_id)
+            if loaded is None:
+                raise NotFound(f"tournament {tournament_id!r} does not exist")
+            division_ids = tuple(loaded)
+            if self.live and gen == self._tournament_gen.get(tournament_id, 0) and global_gen == self._global_gen:
+                self._tournaments[tournament_id] = division_ids
+        divisions = [await self.get(tournament_id, d) for d in division_ids]
+        return RenderedTournament.compose(tournament_id, divisions)
+
+    def forget_tournament(self, tournament_id: str) -> None:
+        """Registration changed the division list (admin API): rebuild it on the next read."""
+        self._tournaments.pop(tournament_id, None)
+        self._tournament_gen[tournament_id] = self._tournament_gen.get(tournament_id, 0) + 1

@@ -1,0 +1,328 @@
+"""Public read routes: standings (ETag/304, as-of), live push (SSE), conflicts, tournaments.
+
+The two hot routes (division standings and its stream) read ``app.state.ctx`` directly instead
+of through dependencies and answer with pre-rendered bytes: per-request work is a dict lookup,
+an ETag comparison and, while the projector is behind, one bytes concatenation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+import orjson
+from fastapi import APIRouter, Header, Path, Query, Request
+from sqlalchemy.orm import Session
+from sse_starlette import EventSourceResponse
+from starlette.responses import Response
+
+from services.api.context import ApiContext, CtxDep
+from services.api.schemas import (
+    ConflictOut,
+    ConflictsOut,
+    DivisionLinks,
+    DivisionSummary,
+    StandingsOut,
+    TournamentListOut,
+    TournamentOut,
+    TournamentStandingsOut,
+    TournamentSummary,
+    problems,
+)
+from services.api.standings_cache import RenderedStandings, as_of_document
+from services.core.db import standings_read
+from services.core.errors import NotFound
+from services.core.logging import get_logger
+
+log = get_logger(__name__)
+
+SLUG = r"^[a-z0-9][a-z0-9_-]*$"
+TournamentId = Annotated[
+    str, Path(min_length=1, max_length=64, pattern=SLUG, description="Tournament slug", examples=["paris-open-2026"])
+]
+DivisionId = Annotated[
+    str, Path(min_length=1, max_length=64, pattern=SLUG, description="Division slug", examples=["m-73kg"])
+]
+
+# Pollers must revalidate every time; the ETag makes that a 304 without a body or a query.
+CACHE_CONTROL = "no-cache"
+JSON = "application/json"
+SSE_RETRY_MS = 2000
+
+router = APIRouter(tags=["standings"])
+
+
+def etag_matches(if_none_match: str, etag: str) -> bool:
+    """RFC 9110 weak comparison of an If-None-Match list against one entity tag."""
+    if if_none_match == etag:
+        return True
+    value = if_none_match.strip()
+    if value == "*":
+        return True
+    for candidate in value.split(","):
+        tag = candidate.strip()
+        if tag.startswith("W/"):
+            tag = tag[2:]
+        if tag == etag:
+            return True
+    return False
+
+
+def _not_modified(etag: str) -> Response:
+    return Response(status_code=304, headers={"etag": etag, "cache-control": CACHE_CONTROL})
+
+
+def _ctx(request: Request) -> ApiContext:
+    ctx: ApiContext = request.app.state.ctx
+    return ctx
+
+
+def _links(t: str, d: str) -> DivisionLinks:
+    base = f"/v1/tournaments/{t}/divisions/{d}"
+    return DivisionLinks(
+        standings=f"{base}/standings",
+        stream=f"{base}/standings/stream",
+        conflicts=f"{base}/conflicts",
+        overlay=f"/overlay/{t}/{d}",
+    )
+
+
+_STANDINGS_200 = {
+    "model": StandingsOut,
+    "description": "The division's standings. Headers: `ETag` (strong, `\"t:d:version\"`; while the projector "
+    "is behind it also carries the freshness seconds), `Cache-Control: no-cache`.",
+    "headers": {
+        "ETag": {"description": "Strong entity tag of this representation", "schema": {"type": "string"}},
+        "Cache-Control": {"description": "no-cache: revalidate every poll", "schema": {"type": "string"}},
+    },
+}
+
+
+@router.get(
+    "/v1/tournaments/{tournament_id}/divisions/{division_id}/standings",
+    summary="Division standings (ETag / 304; optional historical table)",
+    description=(
+        "Live standings of a round-robin division, rendered once per division version and served as bytes. "
+        "Send the last `ETag` in `If-None-Match` to get `304 Not Modified` (no body, no database access) while "
+        "nothing changed. `freshness_s` is 0 while the projector is caught up on the division's partition, else "
+        "the whole seconds since the division's last applied event.\n\n"
+        "`as_of_offset=N` recomputes the table from the stored revisions with Kafka offset <= N (the division's "
+        "events live on one partition); that table carries `version: null` and a content-hash ETag."
+    ),
+    response_class=Response,
+    responses={
+        200: _STANDINGS_200,
+        304: {"description": "Not modified: the If-None-Match ETag is current (no body)"},
+        **problems(404, 422),
+    },
+)
+async def division_standings(
+    request: Request,
+    tournament_id: TournamentId,
+    division_id: DivisionId,
+    as_of_offset: Annotated[
+        int | None, Query(ge=0, description="Recompute the table from revisions with source offset <= N")
+    ] = None,
+) -> Response:
+    ctx = _ctx(request)
+    if as_of_offset is not None:
+        return await _as_of(ctx, request, tournament_id, division_id, as_of_offset)
+    entry = ctx.cache.peek(tournament_id, division_id) or await ctx.cache.get(tournament_id, division_id)
+    freshness = ctx.freshness.freshness_s(entry.partition, entry.last_event_epoch)
+    etag = entry.etag_for(freshness)
+    inm = request.headers.get("if-none-match")
+    if inm is not None and etag_matches(inm, etag):
+        return _not_modified(etag)
+    return Response(entry.body(freshness), media_type=JSON, headers={"etag": etag, "cache-control": CACHE_CONTROL})
+
+
+async def _as_of(ctx: ApiContext, request: Request, t: str, d: str, offset: int) -> Response:
+    data = await ctx.read(lambda s: standings_read.standings_as_of_offset(s, t, d, offset))
+    if data is None:
+        raise NotFound(f"division {d!r} of tournament {t!r} does not exist")
+    body = orjson.dumps(as_of_document(data))
+    etag = f'"{t}:{d}:@{offset}:{hashlib.blake2b(body, digest_size=8).hexdigest()}"'
+    inm = request.headers.get("if-none-match")
+    if inm is not None and etag_matches(inm, etag):
+        return _not_modified(etag)
+    return Response(body, media_type=JSON, headers={"etag": etag, "cache-control": CACHE_CONTROL})
+
+
+@router.get(
+    "/v1/tournaments/{tournament_id}/standings",
+    summary="Standings of every division of a tournament (ETag / 304)",
+    description="One document per division, same shape as the division endpoint. The ETag covers every "
+    "division's version, so a 304 means no division changed.",
+    response_class=Response,
+    responses={
+        200: {**_STANDINGS_200, "model": TournamentStandingsOut, "description": "All divisions' standings"},
+        304: {"description": "Not modified (no body)"},
+        **problems(404, 422),
+    },
+)
+async def tournament_standings(request: Request, tournament_id: TournamentId) -> Response:
+    ctx = _ctx(request)
+    rendered = await ctx.cache.get_tournament(tournament_id)
+    now = time.time()
+    freshness = [ctx.freshness.freshness_s(d.partition, d.last_event_epoch, now) for d in rendered.divisions]
+    etag = rendered.etag_for(freshness)
+    inm = request.headers.get("if-none-match")
+    if inm is not None and etag_matches(inm, etag):
+        return _not_modified(etag)
+    return Response(rendered.body(freshness), media_type=JSON, headers={"etag": etag, "cache-control": CACHE_CONTROL})
+
+
+@router.get(
+    "/v1/tournaments/{tournament_id}/divisions/{division_id}/standings/stream",
+    summary="Live standings push (Server-Sent Events)",
+    description=(
+        "An `text/event-stream`: event `standings` (id = division version, data = the same JSON as the standings "
+        "endpoint) whenever the division changes, and event `ping` (data `{\"version\", \"freshness_s\"}`) every "
+        "`api.sse_heartbeat_s` seconds without a change. On connect the current table is sent at once unless the "
+        "`Last-Event-ID` header (sent by EventSource on reconnect) already names the current version; then the "
+        "stream waits for the next change."
+    ),
+    response_class=EventSourceResponse,
+    responses={
+        200: {
+            "description": "Event stream",
+            "content": {
+                "text/event-stream": {
+                    "example": 'retry: 2000\n\nid: 42\nevent: standings\ndata: {"tournament":{...},"version":42,...}\n\n'
+                    'event: ping\ndata: {"version":42,"freshness_s":0}\n\n'
+                }
+            },
+        },
+        **problems(404, 422),
+    },
+)
+async def division_standings_stream(
+    request: Request,
+    tournament_id: TournamentId,
+    division_id: DivisionId,
+    last_event_id: Annotated[
+        str | None, Header(alias="Last-Event-ID", description="Last version received (EventSource resume)")
+    ] = None,
+) -> EventSourceResponse:
+    ctx = _ctx(request)
+    # Resolve before streaming so an unknown division is a 404 problem, not an empty stream.
+    await ctx.cache.get(tournament_id, division_id)
+    try:
+        last = int(last_event_id) if last_event_id else -1
+    except ValueError:
+        last = -1
+    return EventSourceResponse(
+        _stream(ctx, tournament_id, division_id, last),
+        ping=0,  # our own heartbeat carries freshness; see _stream
+        send_timeout=30,
+        headers={"cache-control": "no-cache", "x-accel-buffering": "no"},
+    )
+
+
+async def _stream(ctx: ApiContext, t: str, d: str, last: int) -> AsyncIterator[bytes]:
+    heartbeat = ctx.settings.api.sse_heartbeat_s
+    with ctx.hub.subscribe(t, d) as subscription:
+        current: RenderedStandings | None = await _current(ctx, t, d)
+        if current is None:
+            return
+        freshness = ctx.freshness.freshness_s(current.partition, current.last_event_epoch)
+        if current.version != last:  # includes a client ahead of us (database restored): resync
+            yield b"retry: %d\n" % SSE_RETRY_MS + current.sse(freshness)
+            last = current.version
+        else:
+            yield b"retry: %d\n\n" % SSE_RETRY_MS
+        while True:
+            if await subscription.wait(last, heartbeat):
+                current = await _current(ctx, t, d)
+                if current is None:
+                    return
+                if current.version > last:
+                    freshness = ctx.freshness.freshness_s(current.partition, current.last_event_epoch)
+                    yield current.sse(freshness)
+                    last = current.version
+            else:
+                base = current
+                freshness = ctx.freshness.freshness_s(base.partition, base.last_event_epoch)
+                yield b'event: ping\ndata: {"version":%d,"freshness_s":%d}\n\n' % (base.version, freshness)
+
+
+async def _current(ctx: ApiContext, t: str, d: str) -> RenderedStandings | None:
+    try:
+        return ctx.cache.peek(t, d) or await ctx.cache.get(t, d)
+    except NotFound:
+        return None  # the division was deleted: end the stream
+
+
+@router.get(
+    "/v1/tournaments/{tournament_id}/divisions/{division_id}/conflicts",
+    response_model=ConflictsOut,
+    summary="Conflicting submissions recorded for a division",
+    description="Two different results at the same (bout, revision): the first applied counts, the second is "
+    "kept here, never merged.",
+    responses=problems(404, 422),
+)
+async def division_conflicts(ctx: CtxDep, tournament_id: TournamentId, division_id: DivisionId) -> ConflictsOut:
+    def read(session: Session) -> list[standings_read.ConflictView] | None:
+        if standings_read.division_meta(session, tournament_id, division_id) is None:
+            return None
+        return standings_read.division_conflicts(session, tournament_id, division_id)
+
+    conflicts = await ctx.read(read)
+    if conflicts is None:
+        raise NotFound(f"division {division_id!r} of tournament {tournament_id!r} does not exist")
+    return ConflictsOut(
+        tournament_id=tournament_id,
+        division_id=division_id,
+        conflicts=[ConflictOut.model_validate(c, from_attributes=True) for c in conflicts],
+    )
+
+
+@router.get(
+    "/v1/tournaments/{tournament_id}",
+    response_model=TournamentOut,
+    summary="A tournament with its divisions and links",
+    responses=problems(404, 422),
+    tags=["tournaments"],
+)
+async def get_tournament(ctx: CtxDep, tournament_id: TournamentId) -> TournamentOut:
+    def read(
+        session: Session,
+    ) -> tuple[standings_read.TournamentMeta | None, list[standings_read.DivisionMeta]]:
+        return (
+            standings_read.get_tournament(session, tournament_id),
+            standings_read.tournament_divisions(session, tournament_id),
+        )
+
+    tournament, divisions = await ctx.read(read)
+    if tournament is None:
+        raise NotFound(f"tournament {tournament_id!r} does not exist")
+    return TournamentOut(
+        **TournamentSummary.model_validate(tournament, from_attributes=True).model_dump(),
+        divisions=[
+            DivisionSummary(
+                division_id=d.division_id,
+                name=d.name,
+                category=d.category,
+                formats=list(d.formats),
+                version=d.version,
+                last_event_at=d.last_event_at,
+                links=_links(tournament_id, d.division_id),
+            )
+            for d in divisions
+        ],
+    )
+
+
+@router.get(
+    "/v1/tournaments",
+    response_model=TournamentListOut,
+    summary="All tournaments, most recent first",
+    tags=["tournaments"],
+)
+async def list_tournaments(ctx: CtxDep) -> TournamentListOut:
+    tournaments = await ctx.read(standings_read.list_tournaments)
+    return TournamentListOut(
+        tournaments=[TournamentSummary.model_validate(t, from_attributes=True) for t in tournaments]
+    )

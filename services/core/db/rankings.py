@@ -1,0 +1,645 @@
+"""Ranking awards, the ranking list and its outbox in PostgreSQL (SPEC §4). Callers own the transaction.
+
+Versions: every content change of a ranking document appends a ``ranking_changes`` row and the
+document's ``rankings.version`` becomes that row's ``change_id``. All writers take
+``pg_advisory_xact_lock(RANKING_OUTBOX_LOCK)`` *before reading* what they recompute, so
+
+* change ids (and therefore document versions) are assigned in commit order: the indexer's
+  position never skips a change committed late, and the search index's external version of a
+  document grows strictly with every content change, deletes included (a delete is indexed with
+  the change id that removed the row, a later re-creation gets a higher one);
+* two transactions never recompute the same category from stale reads.
+
+A ranking row exists for every athlete with a counted award in the window or provisional points.
+``rank`` 0 means "not ranked" (provisional points only); the document shows it as ``null``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from sqlalchemy import Connection, and_, delete, func, select, text, tuple_, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from services.core.db.schema import (
+    Athlete,
+    ConsumerPosition,
+    Division,
+    RankingAward,
+    RankingChange,
+    ReindexJob,
+    StandingsRow,
+    Tournament,
+)
+from services.core.db.schema import Ranking as RankingRow
+from services.core.domain.ranking import RANKING_WINDOW_DAYS, Award, Tier, awards_for_division, ranking_list
+from services.core.domain.standings import StandingRow
+
+# pg_advisory_xact_lock key of every ranking writer (ASCII "RANK"); reindex uses its own session lock.
+RANKING_OUTBOX_LOCK = 0x52414E4B
+REINDEX_LOCK = 0x52455858
+INDEXER_GROUP = "rankings-indexer"
+OUTBOX_TOPIC = "ranking_changes"
+OUTBOX_PARTITION = 0
+NOTIFY_CHANNEL = "ranking_changes"
+
+DivisionKey = tuple[str, str]
+DocKey = tuple[str, str]  # (category, athlete_id)
+
+
+def utc_today() -> dt.date:
+    return dt.datetime.now(dt.UTC).date()
+
+
+@dataclass(frozen=True, slots=True)
+class RankingContent:
+    """What a ranking document shows (besides the athlete's name and country)."""
+
+    rank: int
+    points: float
+    best_award: float
+    awards: int
+    provisional_points: float
+
+
+UNRANKED = RankingContent(rank=0, points=0.0, best_award=0.0, awards=0, provisional_points=0.0)
+
+
+@dataclass(frozen=True, slots=True)
+class RankingRecord:
+    """A ranking row joined with its athlete: everything a search document is built from."""
+
+    category: str
+    athlete_id: str
+    name: str
+    country: str
+    rank: int
+    points: float
+    best_award: float
+    awards: int
+    provisional_points: float
+    version: int
+
+    @property
+    def key(self) -> DocKey:
+        return (self.category, self.athlete_id)
+
+
+class Change(NamedTuple):
+    change_id: int
+    category: str
+    athlete_id: str
+    created_at: dt.datetime
+
+
+class Backlog(NamedTuple):
+    """Outbox rows not yet indexed: how many, and when the oldest was appended."""
+
+    pending: int
+    oldest_at: dt.datetime | None
+
+    def age_s(self, now: dt.datetime | None = None) -> float:
+        if self.oldest_at is None:
+            return 0.0
+        now = now or dt.datetime.now(dt.UTC)
+        return max(0.0, (now - self.oldest_at).total_seconds())
+
+
+def lock_outbox(session: Session | Connection) -> None:
+    """Serialize ranking writers until the end of the transaction (see the module docstring)."""
+    session.execute(select(func.pg_advisory_xact_lock(RANKING_OUTBOX_LOCK)))
+
+
+# --- the projector's hook -------------------------------------------------------------------------
+
+
+def apply_ranking_effects(
+    session: Session,
+    touched: set[DivisionKey],
+    finalized: set[DivisionKey],
+    *,
+    today: dt.date | None = None,
+) -> int:
+    """Awards and rankings for a projector batch; returns the number of documents changed.
+
+    Finalized divisions (or touched divisions of an already finalized tournament: a late correction)
+    get final awards from their standings, replacing provisional ones, and their whole category is
+    re-ranked (ranks of others shift). Touched divisions of live tournaments get provisional awards,
+    which only change the provisional points of their athletes. Must run in a READ COMMITTED
+    transaction: the lock is taken before anything is read.
+    """
+    divisions = set(touched) | set(finalized)
+    if not divisions:
+        return 0
+    today = today or utc_today()
+    session.flush()
+    lock_outbox(session)
+    info = _division_info(session, divisions)
+    full_categories: set[str] = set()
+    provisional_keys: set[DocKey] = set()
+    for key in sorted(divisions):
+        div = info.get(key)
+        if div is None:
+            continue
+        category, tier, end_date, status = div
+        if key in finalized or status == "finalized":
+            if _replace_awards(session, key, category, tier, end_date, provisional=False):
+                full_categories.add(category)
+        elif status == "live":
+            before = _award_holders(session, key)
+            _replace_awards(session, key, category, tier, end_date, provisional=True)
+            provisional_keys |= {(category, a) for a in before | _award_holders(session, key)}
+    changed = _recompute_categories(session, full_categories, today)
+    partial = {k for k in provisional_keys if k[0] not in full_categories}
+    changed += _recompute_provisional(session, partial, today)
+    return changed
+
+
+def _division_info(session: Session, keys: Collection[DivisionKey]) -> dict[DivisionKey, tuple[str, str, dt.date, str]]:
+    rows = session.execute(
+        select(
+            Division.tournament_id,
+            Division.division_id,
+            Division.category,
+            Tournament.tier,
+            Tournament.end_date,
+            Tournament.status,
+        )
+        .join(Tournament, Tournament.tournament_id == Division.tournament_id)
+        .where(tuple_(Division.tournament_id, Division.division_id).in_(list(keys)))
+    )
+    return {(t, d): (cat, tier, end, status) for t, d, cat, tier, end, status in rows}
+
+
+def _standings(session: Session, key: DivisionKey) -> list[StandingRow]:
+    rows = session.scalars(
+        select(StandingsRow)
+        .where(StandingsRow.tournament_id == key[0], StandingsRow.division_id == key[1])
+        .order_by(StandingsRow.rank, StandingsRow.athlete_id)
+    )
+    return [
+        StandingRow(
+            r.athlete_id, r.rank, r.bouts, r.wins, r.losses, r.draws, r.points, r.finishes, r.tp_for,
+            r.tp_against, r.tie_unresolved,
+        )
+        for r in rows
+    ]
+
+
+def _award_holders(session: Session, key: DivisionKey) -> set[str]:
+    return set(
+        session.scalars(
+            select(RankingAward.athlete_id).where(
+                RankingAward.tournament_id == key[0], RankingAward.division_id == key[1]
+            )
+        )
+    )
+
+
+def _replace_awards(
+    session: Session, key: DivisionKey, category: str, tier: str, end_date: dt.date, *, provisional: bool
+) -> bool:
+    """Make the division's awards those of its current standings; False when nothing changed."""
+    wanted = {
+        a.athlete_id: (a.category, a.rank, a.points, a.end_date, provisional)
+        for a in awards_for_division(key[0], key[1], category, Tier(tier), end_date, _standings(session, key))
+    }
+    stored = {
+        r.athlete_id: (r.category, r.placing, r.points, r.end_date, r.provisional)
+        for r in session.scalars(
+            select(RankingAward).where(RankingAward.tournament_id == key[0], RankingAward.division_id == key[1])
+        )
+    }
+    if wanted == stored:
+        return False
+    gone = set(stored) - set(wanted)
+    if gone:
+        session.execute(
+            delete(RankingAward).where(
+                RankingAward.tournament_id == key[0],
+                RankingAward.division_id == key[1],
+                RankingAward.athlete_id.in_(sorted(gone)),
+            )
+        )
+    rows = [
+        {
+            "tournament_id": key[0],
+            "division_id": key[1],
+            "athlete_id": athlete,
+            "category": cat,
+            "placing": placing,
+            "points": points,
+            "end_date": end,
+            "provisional": prov,
+        }
+        for athlete, (cat, placing, points, end, prov) in sorted(wanted.items())
+        if stored.get(athlete) != (cat, placing, points, end, prov)
+    ]
+    if rows:
+        stmt = insert(RankingAward)
+        session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["tournament_id", "division_id", "athlete_id"],
+                set_={
+                    "category": stmt.excluded.category,
+                    "placing": stmt.excluded.placing,
+                    "points": stmt.excluded.points,
+                    "end_date": stmt.excluded.end_date,
+                    "provisional": stmt.excluded.provisional,
+                    "awarded_at": func.now(),
+                },
+            ),
+            rows,
+        )
+    return True
+
+
+# --- recomputing ranking rows ---------------------------------------------------------------------
+
+
+def recompute_all_rankings(session: Session, ranking_date: dt.date) -> int:
+    """The daily recompute: every category on ``ranking_date`` (expired awards drop out).
+
+    Only documents whose content changed reach the outbox; returns how many did.
+    """
+    lock_outbox(session)
+    categories = set(session.scalars(select(RankingAward.category).distinct()))
+    categories |= set(session.scalars(select(RankingRow.category).distinct()))
+    return _recompute_categories(session, categories, ranking_date)
+
+
+def _recompute_categories(session: Session, categories: Collection[str], ranking_date: dt.date) -> int:
+    if not categories:
+        return 0
+    window_start = ranking_date - dt.timedelta(days=RANKING_WINDOW_DAYS)
+    counted: list[Award] = []
+    provisional: dict[DocKey, float] = defaultdict(float)
+    rows = session.execute(
+        select(
+            RankingAward.tournament_id,
+            RankingAward.division_id,
+            RankingAward.category,
+            RankingAward.athlete_id,
+            RankingAward.placing,
+            RankingAward.points,
+            RankingAward.end_date,
+            RankingAward.provisional,
+        ).where(
+            RankingAward.category.in_(sorted(categories)),
+            # The window is applied again by ranking_list; this only keeps old awards out of memory.
+            (RankingAward.provisional.is_(True)) | (RankingAward.end_date.between(window_start, ranking_date)),
+        )
+    )
+    for t, d, cat, athlete, placing, points, end, prov in rows:
+        if prov:
+            provisional[(cat, athlete)] += points
+        else:
+            counted.append(Award(t, d, cat, athlete, placing, points, end))
+    wanted: dict[DocKey, RankingContent] = {}
+    for cat, entries in ranking_list(counted, ranking_date).items():
+        for e in entries:
+            wanted[(cat, e.athlete_id)] = RankingContent(e.rank, e.points, e.best_award, e.awards, 0.0)
+    for key, points in provisional.items():
+        base = wanted.get(key, UNRANKED)
+        wanted[key] = RankingContent(base.rank, base.points, base.best_award, base.awards, points)
+    wanted = {k: c for k, c in wanted.items() if c != UNRANKED}
+    stored = _stored_contents(session, RankingRow.category.in_(sorted(categories)))
+    return _write_changes(session, wanted, stored, ranking_date)
+
+
+def _recompute_provisional(session: Session, keys: Collection[DocKey], ranking_date: dt.date) -> int:
+    """Only the provisional points of ``keys`` change; counted points and ranks stay as stored."""
+    if not keys:
+        return 0
+    key_list = sorted(keys)
+    sums: dict[DocKey, float] = defaultdict(float)
+    for cat, athlete, points in session.execute(
+        select(RankingAward.category, RankingAward.athlete_id, func.sum(RankingAward.points))
+        .where(RankingAward.provisional.is_(True), tuple_(RankingAward.category, RankingAward.athlete_id).in_(key_list))
+        .group_by(RankingAward.category, RankingAward.athlete_id)
+    ):
+        sums[(cat, athlete)] = float(points)
+    stored = _stored_contents(session, tuple_(RankingRow.category, RankingRow.athlete_id).in_(key_list))
+    wanted: dict[DocKey, RankingContent] = {}
+    for key in key_list:
+        base = stored.get(key, UNRANKED)
+        content = RankingContent(base.rank, base.points, base.best_award, base.awards, sums.get(key, 0.0))
+        if content != UNRANKED:
+            wanted[key] = content
+    return _write_changes(session, wanted, stored, ranking_date)
+
+
+def _stored_contents(session: Session, where: object) -> dict[DocKey, RankingContent]:
+    rows = session.execute(
+        select(
+            RankingRow.category,
+            RankingRow.athlete_id,
+            RankingRow.rank,
+            RankingRow.points,
+            RankingRow.best_award,
+            RankingRow.awards,
+            RankingRow.provisional_points,
+        ).where(where)  # type: ignore[arg-type]
+    )
+    return {
+        (cat, athlete): RankingContent(rank, float(points), float(best), awards, float(prov))
+        for cat, athlete, rank, points, best, awards, prov in rows
+    }
+
+
+_APPEND_CHANGES = text(
+    """
+    INSERT INTO ranking_changes (category, athlete_id, created_at)
+    SELECT k.category, k.athlete_id, clock_timestamp()
+    FROM unnest(CAST(:categories AS text[]), CAST(:athletes AS text[])) AS k(category, athlete_id)
+    ORDER BY k.category, k.athlete_id
+    RETURNING change_id, category, athlete_id
+    """
+)
+
+_UPSERT_RANKINGS = text(
+    """
+    INSERT INTO rankings AS r (category, athlete_id, rank, points, best_award, awards, provisional_points,
+                               ranking_date, version, updated_at)
+    SELECT k.category, k.athlete_id, k.rank, k.points, k.best_award, k.awards, k.provisional_points,
+           :ranking_date, k.version, now()
+    FROM unnest(CAST(:categories AS text[]), CAST(:athletes AS text[]), CAST(:ranks AS int[]),
+                CAST(:points AS numeric[]), CAST(:best AS numeric[]), CAST(:awards AS int[]),
+                CAST(:provisional AS numeric[]), CAST(:versions AS bigint[]))
+         AS k(category, athlete_id, rank, points, best_award, awards, provisional_points, version)
+    ON CONFLICT (category, athlete_id) DO UPDATE SET
+        rank = EXCLUDED.rank, points = EXCLUDED.points, best_award = EXCLUDED.best_award,
+        awards = EXCLUDED.awards, provisional_points = EXCLUDED.provisional_points,
+        ranking_date = EXCLUDED.ranking_date, version = EXCLUDED.version, updated_at = now()
+    """
+)
+
+_DELETE_RANKINGS = text(
+    """
+    DELETE FROM rankings r
+    USING unnest(CAST(:categories AS text[]), CAST(:athletes AS text[])) AS k(category, athlete_id)
+    WHERE r.category = k.category AND r.athlete_id = k.athlete_id
+    """
+)
+
+
+def _write_changes(
+    session: Session,
+    wanted: Mapping[DocKey, RankingContent],
+    stored: Mapping[DocKey, RankingContent],
+    ranking_date: dt.date,
+) -> int:
+    """Upsert changed rows, delete vanished ones, one outbox row each; versions = change ids."""
+    upserts = sorted(k for k, c in wanted.items() if stored.get(k) != c)
+    deletes = sorted(k for k in stored if k not in wanted)
+    if not upserts and not deletes:
+        return 0
+    versions = append_changes(session, [*upserts, *deletes])
+    if upserts:
+        contents = [wanted[k] for k in upserts]
+        session.execute(
+            _UPSERT_RANKINGS,
+            {
+                "ranking_date": ranking_date,
+                "categories": [k[0] for k in upserts],
+                "athletes": [k[1] for k in upserts],
+                "ranks": [c.rank for c in contents],
+                "points": [c.points for c in contents],
+                "best": [c.best_award for c in contents],
+                "awards": [c.awards for c in contents],
+                "provisional": [c.provisional_points for c in contents],
+                "versions": [versions[k] for k in upserts],
+            },
+        )
+    if deletes:
+        session.execute(
+            _DELETE_RANKINGS, {"categories": [k[0] for k in deletes], "athletes": [k[1] for k in deletes]}
+        )
+    return len(upserts) + len(deletes)
+
+
+def append_changes(session: Session, keys: Collection[DocKey]) -> dict[DocKey, int]:
+    """Append one outbox row per document (caller holds the outbox lock); key -> change id.
+
+    Wakes the indexer with a NOTIFY (delivered at commit, collapsed per transaction).
+    """
+    if not keys:
+        return {}
+    result = session.execute(
+        _APPEND_CHANGES, {"categories": [k[0] for k in keys], "athletes": [k[1] for k in keys]}
+    )
+    ids = {(cat, athlete): change_id for change_id, cat, athlete in result}
+    session.execute(select(func.pg_notify(NOTIFY_CHANNEL, "")))
+    return ids
+
+
+def touch_documents(session: Session, keys: Iterable[DocKey]) -> int:
+    """Re-index documents whose athlete data changed (name, country): new version + outbox row."""
+    lock_outbox(session)
+    existing = sorted(
+        (c, a)
+        for c, a in session.execute(
+            select(RankingRow.category, RankingRow.athlete_id).where(
+                tuple_(RankingRow.category, RankingRow.athlete_id).in_(sorted(set(keys)))
+            )
+        )
+    )
+    if not existing:
+        return 0
+    versions = append_changes(session, existing)
+    for key, version in versions.items():
+        session.execute(
+            update(RankingRow)
+            .where(RankingRow.category == key[0], RankingRow.athlete_id == key[1])
+            .values(version=version, updated_at=func.now())
+        )
+    return len(existing)
+
+
+def touch_athletes(session: Session, athlete_ids: Iterable[str]) -> int:
+    """Re-index every ranking document of these athletes (call after renaming one)."""
+    ids = sorted(set(athlete_ids))
+    keys = session.execute(
+        select(RankingRow.category, RankingRow.athlete_id).where(RankingRow.athlete_id.in_(ids))
+    )
+    return touch_documents(session, [(c, a) for c, a in keys])
+
+
+# --- reading for the indexer, the reindex and the audit -------------------------------------------
+
+
+def _record_query():  # type: ignore[no-untyped-def]
+    return select(
+        RankingRow.category,
+        RankingRow.athlete_id,
+        Athlete.full_name,
+        Athlete.country,
+        RankingRow.rank,
+        RankingRow.points,
+        RankingRow.best_award,
+        RankingRow.awards,
+        RankingRow.provisional_points,
+        RankingRow.version,
+    ).join(Athlete, Athlete.athlete_id == RankingRow.athlete_id)
+
+
+def _record(row: Iterable[object]) -> RankingRecord:
+    cat, athlete, name, country, rank, points, best, awards, prov, version = row
+    return RankingRecord(
+        str(cat), str(athlete), str(name), str(country), int(rank), float(points),  # type: ignore[arg-type]
+        float(best), int(awards), float(prov), int(version),  # type: ignore[arg-type]
+    )
+
+
+def load_records(session: Session | Connection, keys: Collection[DocKey]) -> dict[DocKey, RankingRecord]:
+    """Current ranking rows (with athlete data) of ``keys``; absent keys have no row (deleted)."""
+    if not keys:
+        return {}
+    rows = session.execute(_record_query().where(tuple_(RankingRow.category, RankingRow.athlete_id).in_(list(keys))))
+    records = (_record(r) for r in rows)
+    return {r.key: r for r in records}
+
+
+def iter_records(session: Session | Connection, batch: int = 5000) -> Iterator[RankingRecord]:
+    """Every ranking row, streamed through a server-side cursor (for reindex and the full audit)."""
+    result = session.execute(
+        _record_query().order_by(RankingRow.category, RankingRow.athlete_id).execution_options(yield_per=batch)
+    )
+    for row in result:
+        yield _record(row)
+
+
+def count_records(session: Session | Connection) -> int:
+    return int(session.scalar(select(func.count()).select_from(RankingRow)) or 0)
+
+
+def sample_keys(session: Session, n: int) -> list[DocKey]:
+    """Up to ``n`` random document keys (the audit's sample)."""
+    rows = session.execute(select(RankingRow.category, RankingRow.athlete_id).order_by(func.random()).limit(n))
+    return [(c, a) for c, a in rows]
+
+
+def max_change_id(session: Session | Connection) -> int:
+    return int(session.scalar(select(func.coalesce(func.max(RankingChange.change_id), 0))) or 0)
+
+
+def read_changes(session: Session | Connection, after: int, limit: int) -> list[Change]:
+    """Outbox rows with ``change_id > after``, oldest first."""
+    rows = session.execute(
+        select(RankingChange.change_id, RankingChange.category, RankingChange.athlete_id, RankingChange.created_at)
+        .where(RankingChange.change_id > after)
+        .order_by(RankingChange.change_id)
+        .limit(limit)
+    )
+    return [Change(*r) for r in rows]
+
+
+def pending_keys(session: Session, after: int) -> set[DocKey]:
+    """Documents with a change after ``after`` (not yet indexed: the audit does not call them drift)."""
+    rows = session.execute(
+        select(RankingChange.category, RankingChange.athlete_id).where(RankingChange.change_id > after).distinct()
+    )
+    return {(c, a) for c, a in rows}
+
+
+def get_position(session: Session | Connection) -> int:
+    """The highest change id the indexer has written (``consumer_positions.next_offset`` - 1)."""
+    stored = session.scalar(
+        select(ConsumerPosition.next_offset).where(
+            ConsumerPosition.consumer_group == INDEXER_GROUP,
+            ConsumerPosition.topic == OUTBOX_TOPIC,
+            ConsumerPosition.partition == OUTBOX_PARTITION,
+        )
+    )
+    return int(stored) - 1 if stored else 0
+
+
+def advance_position(session: Session, done_upto: int) -> None:
+    """Record that every change up to ``done_upto`` is in the index; never moves backwards."""
+    stmt = insert(ConsumerPosition).values(
+        consumer_group=INDEXER_GROUP, topic=OUTBOX_TOPIC, partition=OUTBOX_PARTITION, next_offset=done_upto + 1
+    )
+    session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["consumer_group", "topic", "partition"],
+            set_={
+                "next_offset": func.greatest(ConsumerPosition.next_offset, stmt.excluded.next_offset),
+                "updated_at": func.now(),
+            },
+        )
+    )
+
+
+def backlog(session: Session | Connection) -> Backlog:
+    """Changes not yet indexed and the append time of the oldest (the index's freshness)."""
+    position = get_position(session)
+    pending, oldest = session.execute(
+        select(func.count(), func.min(RankingChange.created_at)).where(RankingChange.change_id > position)
+    ).one()
+    return Backlog(int(pending or 0), oldest)
+
+
+def prune_changes(session: Session, older_than: dt.timedelta) -> int:
+    """Drop indexed outbox rows older than ``older_than`` (the reindex only needs recent ones)."""
+    position = get_position(session)
+    result = session.execute(
+        delete(RankingChange).where(
+            and_(
+                RankingChange.change_id <= position,
+                RankingChange.created_at < func.now() - older_than,
+            )
+        )
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+# --- reindex jobs -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class JobView:
+    job_id: str
+    state: str
+    index_name: str | None
+    total: int
+    done: int
+    caught_up: int
+    error: str | None
+    started_at: dt.datetime
+    finished_at: dt.datetime | None
+
+
+def create_job(session: Session, job_id: str, state: str = "running") -> None:
+    session.add(ReindexJob(job_id=job_id, state=state))
+    session.flush()
+
+
+def update_job(session: Session, job_id: str, **values: object) -> None:
+    if values.get("state") in ("done", "failed"):
+        values.setdefault("finished_at", func.now())
+    session.execute(update(ReindexJob).where(ReindexJob.job_id == job_id).values(**values))
+
+
+def fail_abandoned_jobs(session: Session, reason: str) -> int:
+    """Mark jobs left 'running' by a crashed process as failed (call while holding the reindex lock)."""
+    result = session.execute(
+        update(ReindexJob)
+        .where(ReindexJob.state.in_(("pending", "running")))
+        .values(state="failed", error=reason, finished_at=func.now())
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def get_job(session: Session, job_id: str) -> JobView | None:
+    row = session.get(ReindexJob, job_id)
+    if row is None:
+        return None
+    return JobView(
+        row.job_id, row.state, row.index_name, row.total, row.done, row.caught_up, row.error, row.started_at,
+        row.finished_at,
+    )

@@ -1,0 +1,439 @@
+"""Read-side repository for standings: what the read API renders, in as few round trips as possible.
+
+A division's rows and its version are read in ONE statement so a rendered body never mixes two
+projector transactions (each statement has its own snapshot under READ COMMITTED).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.orm import Session
+
+from services.core.db.registration import division_bouts, division_roster
+from services.core.db.schema import (
+    Athlete,
+    BoutRow,
+    ConsumerMember,
+    Division,
+    ResultConflict,
+    ResultRow,
+    StandingsRow,
+    Tournament,
+)
+from services.core.domain.results import BoutResult, BoutVoid, Method, Revision, Score, Winner
+from services.core.domain.ruleset import Ruleset, UnknownRuleset, get_ruleset
+from services.core.domain.standings import StandingRow, compute_standings, rank_movements, standings_from_revisions
+
+
+@dataclass(frozen=True, slots=True)
+class TournamentMeta:
+    tournament_id: str
+    name: str
+    tier: str
+    start_date: dt.date
+    end_date: dt.date
+    status: str
+    ruleset: str
+
+
+@dataclass(frozen=True, slots=True)
+class DivisionMeta:
+    tournament_id: str
+    division_id: str
+    name: str
+    category: str
+    formats: tuple[str, ...]
+    version: int
+    last_event_at: dt.datetime | None
+    last_partition: int | None
+    last_offset: int | None
+    tournament_name: str
+    tournament_status: str
+    ruleset: str
+
+
+@dataclass(frozen=True, slots=True)
+class RowView:
+    """A standings row as shown: the projected figures plus the athlete's registration data."""
+
+    rank: int
+    athlete_id: str
+    name: str
+    country: str
+    club: str | None
+    bouts: int
+    wins: int
+    losses: int
+    draws: int
+    points: int
+    finishes: int
+    tp_for: int
+    tp_against: int
+    tie_unresolved: bool
+    movement: int
+
+
+@dataclass(frozen=True, slots=True)
+class DivisionStandings:
+    meta: DivisionMeta
+    rows: tuple[RowView, ...]
+    conflicts: int
+
+
+@dataclass(frozen=True, slots=True)
+class AsOfStandings:
+    """Standings recomputed from the stored revisions with ``source_offset <= requested_offset``."""
+
+    meta: DivisionMeta
+    requested_offset: int
+    event_time: dt.datetime | None
+    partition: int | None
+    offset: int | None
+    rows: tuple[RowView, ...]
+    conflicts: int
+
+
+@dataclass(frozen=True, slots=True)
+class ConflictView:
+    conflict_id: int
+    bout_id: str
+    revision: int
+    kind: str
+    payload: dict[str, Any]
+    applied_payload: dict[str, Any]
+    source_partition: int
+    source_offset: int
+    detected_at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class MemberLag:
+    """One projector member's last report: partitions it owns, its lag per partition, its heartbeat."""
+
+    member_id: str
+    assigned: tuple[int, ...]
+    lag: Mapping[int, int]
+    heartbeat_at: dt.datetime
+
+
+_DIVISION_COLS = (
+    Division.tournament_id,
+    Division.division_id,
+    Division.name,
+    Division.category,
+    Division.formats,
+    Division.version,
+    Division.last_event_at,
+    Division.last_partition,
+    Division.last_offset,
+    Tournament.name.label("tournament_name"),
+    Tournament.status.label("tournament_status"),
+    Tournament.ruleset,
+)
+
+
+def _meta(row: Any) -> DivisionMeta:
+    return DivisionMeta(
+        tournament_id=row.tournament_id,
+        division_id=row.division_id,
+        name=row.name,
+        category=row.category,
+        formats=tuple(row.formats or ()),
+        version=int(row.version or 0),
+        last_event_at=row.last_event_at,
+        last_partition=row.last_partition,
+        last_offset=row.last_offset,
+        tournament_name=row.tournament_name,
+        tournament_status=row.tournament_status,
+        ruleset=row.ruleset,
+    )
+
+
+def _tournament(t: Tournament) -> TournamentMeta:
+    return TournamentMeta(t.tournament_id, t.name, t.tier, t.start_date, t.end_date, t.status, t.ruleset)
+
+
+def list_tournaments(session: Session) -> list[TournamentMeta]:
+    rows = session.scalars(select(Tournament).order_by(Tournament.start_date.desc(), Tournament.tournament_id))
+    return [_tournament(t) for t in rows]
+
+
+def get_tournament(session: Session, tournament_id: str) -> TournamentMeta | None:
+    t = session.get(Tournament, tournament_id)
+    return _tournament(t) if t else None
+
+
+def tournament_divisions(session: Session, tournament_id: str) -> list[DivisionMeta]:
+    stmt = (
+        select(*_DIVISION_COLS)
+        .join(Tournament, Tournament.tournament_id == Division.tournament_id)
+        .where(Division.tournament_id == tournament_id)
+        .order_by(Division.division_id)
+    )
+    return [_meta(r) for r in session.execute(stmt)]
+
+
+def division_meta(session: Session, tournament_id: str, division_id: str) -> DivisionMeta | None:
+    stmt = (
+        select(*_DIVISION_COLS)
+        .join(Tournament, Tournament.tournament_id == Division.tournament_id)
+        .where(Division.tournament_id == tournament_id, Division.division_id == division_id)
+    )
+    row = session.execute(stmt).first()
+    return _meta(row) if row else None
+
+
+def load_division_standings(session: Session, tournament_id: str, division_id: str) -> DivisionStandings | None:
+    """The division's projected rows with athlete data, its meta and conflict count; None if unknown.
+
+    Before the projector has written any row (no result yet), every entered athlete is shown with
+    zeros, ranked by the pure domain (all tied), so an overlay has its roster from the start.
+    """
+    conflicts = (
+        select(func.count())
+        .select_from(ResultConflict)
+        .where(ResultConflict.tournament_id == Division.tournament_id, ResultConflict.division_id == Division.division_id)
+        .scalar_subquery()
+        .label("conflicts")
+    )
+    stmt = (
+        select(
+            *_DIVISION_COLS,
+            conflicts,
+            StandingsRow.athlete_id.label("athlete_id"),
+            StandingsRow.rank,
+            StandingsRow.previous_rank,
+            StandingsRow.bouts,
+            StandingsRow.wins,
+            StandingsRow.losses,
+            StandingsRow.draws,
+            StandingsRow.points,
+            StandingsRow.finishes,
+            StandingsRow.tp_for,
+            StandingsRow.tp_against,
+            StandingsRow.tie_unresolved,
+            Athlete.full_name,
+            Athlete.country,
+            Athlete.club,
+        )
+        .join(Tournament, Tournament.tournament_id == Division.tournament_id)
+        .outerjoin(
+            StandingsRow,
+            and_(
+                StandingsRow.tournament_id == Division.tournament_id,
+                StandingsRow.division_id == Division.division_id,
+            ),
+        )
+        .outerjoin(Athlete, Athlete.athlete_id == StandingsRow.athlete_id)
+        .where(Division.tournament_id == tournament_id, Division.division_id == division_id)
+        .order_by(StandingsRow.rank, StandingsRow.athlete_id)
+    )
+    result = session.execute(stmt).all()
+    if not result:
+        return None
+    first = result[0]
+    meta = _meta(first)
+    if first.athlete_id is None:
+        rows = _roster_rows(session, meta)
+    else:
+        rows = tuple(
+            RowView(
+                rank=r.rank,
+                athlete_id=r.athlete_id,
+                name=r.full_name or r.athlete_id,
+                country=r.country or "",
+                club=r.club,
+                bouts=r.bouts,
+                wins=r.wins,
+                losses=r.losses,
+                draws=r.draws,
+                points=r.points,
+                finishes=r.finishes,
+                tp_for=r.tp_for,
+                tp_against=r.tp_against,
+                tie_unresolved=r.tie_unresolved,
+                movement=(r.previous_rank - r.rank) if r.previous_rank is not None else 0,
+            )
+            for r in result
+        )
+    return DivisionStandings(meta=meta, rows=rows, conflicts=int(first.conflicts or 0))
+
+
+def _ruleset(name: str) -> Ruleset:
+    try:
+        return get_ruleset(name)
+    except UnknownRuleset:
+        return get_ruleset("combat-default")
+
+
+def _athletes(session: Session, athlete_ids: list[str]) -> dict[str, Athlete]:
+    if not athlete_ids:
+        return {}
+    return {a.athlete_id: a for a in session.scalars(select(Athlete).where(Athlete.athlete_id.in_(athlete_ids)))}
+
+
+def _views(
+    session: Session, rows: list[StandingRow], movements: Mapping[str, int] | None = None
+) -> tuple[RowView, ...]:
+    people = _athletes(session, [r.athlete_id for r in rows])
+    out = []
+    for r in rows:
+        a = people.get(r.athlete_id)
+        out.append(
+            RowView(
+                rank=r.rank,
+                athlete_id=r.athlete_id,
+                name=a.full_name if a else r.athlete_id,
+                country=a.country if a else "",
+                club=a.club if a else None,
+                bouts=r.bouts,
+                wins=r.wins,
+                losses=r.losses,
+                draws=r.draws,
+                points=r.points,
+                finishes=r.finishes,
+                tp_for=r.tp_for,
+                tp_against=r.tp_against,
+                tie_unresolved=r.tie_unresolved,
+                movement=(movements or {}).get(r.athlete_id, 0),
+            )
+        )
+    return tuple(out)
+
+
+def _roster_rows(session: Session, meta: DivisionMeta) -> tuple[RowView, ...]:
+    roster = division_roster(session, meta.tournament_id, meta.division_id)
+    bouts = division_bouts(session, meta.tournament_id, meta.division_id)
+    return _views(session, compute_standings(roster, bouts, {}, _ruleset(meta.ruleset)))
+
+
+def revision_from_row(bout_id: str, revision: int, kind: str, payload: Mapping[str, Any]) -> Revision:
+    """A stored ``results`` row (kind + the event's result object) as a domain revision."""
+    if kind == "void":
+        return BoutVoid(bout_id=bout_id, revision=revision)
+    score = payload.get("score") or {}
+    return BoutResult(
+        bout_id=bout_id,
+        revision=revision,
+        winner=Winner(payload["winner"]),
+        method=Method(payload["method"]),
+        score=Score(int(score.get("red", 0)), int(score.get("blue", 0))),
+        duration_s=payload.get("duration_s"),
+        referee_id=payload.get("referee_id"),
+    )
+
+
+def standings_as_of_offset(
+    session: Session, tournament_id: str, division_id: str, offset: int
+) -> AsOfStandings | None:
+    """Recompute the division's table from its stored revisions with ``source_offset <= offset``.
+
+    A division's events live on one partition (the key is ``t:d``), so its offsets are totally
+    ordered. Movement compares with the table just before the last included event.
+    """
+    meta = division_meta(session, tournament_id, division_id)
+    if meta is None:
+        return None
+    stmt = (
+        select(
+            ResultRow.bout_id,
+            ResultRow.revision,
+            ResultRow.kind,
+            ResultRow.payload,
+            ResultRow.occurred_at,
+            ResultRow.source_partition,
+            ResultRow.source_offset,
+        )
+        .join(BoutRow, BoutRow.bout_id == ResultRow.bout_id)
+        .where(
+            BoutRow.tournament_id == tournament_id,
+            BoutRow.division_id == division_id,
+            ResultRow.source_offset <= offset,
+        )
+        .order_by(ResultRow.source_offset)
+    )
+    stored = session.execute(stmt).all()
+    roster = division_roster(session, tournament_id, division_id)
+    bouts = division_bouts(session, tournament_id, division_id)
+    ruleset = _ruleset(meta.ruleset)
+    revisions = [revision_from_row(r.bout_id, r.revision, r.kind, r.payload) for r in stored]
+    table = standings_from_revisions(roster, bouts, revisions, ruleset)
+    last = stored[-1] if stored else None
+    movements: dict[str, int] = {}
+    if last is not None:
+        before = [rev for rev, r in zip(revisions, stored, strict=True) if r.source_offset < last.source_offset]
+        movements = rank_movements(standings_from_revisions(roster, bouts, before, ruleset), table)
+    conflicts = session.scalar(
+        select(func.count())
+        .select_from(ResultConflict)
+        .where(
+            ResultConflict.tournament_id == tournament_id,
+            ResultConflict.division_id == division_id,
+            ResultConflict.source_offset <= offset,
+        )
+    )
+    return AsOfStandings(
+        meta=meta,
+        requested_offset=offset,
+        event_time=max((r.occurred_at for r in stored), default=None),
+        partition=last.source_partition if last else None,
+        offset=last.source_offset if last else None,
+        rows=_views(session, table, movements),
+        conflicts=int(conflicts or 0),
+    )
+
+
+def division_conflicts(session: Session, tournament_id: str, division_id: str) -> list[ConflictView]:
+    stmt = (
+        select(ResultConflict)
+        .where(ResultConflict.tournament_id == tournament_id, ResultConflict.division_id == division_id)
+        .order_by(ResultConflict.conflict_id)
+    )
+    return [
+        ConflictView(
+            conflict_id=c.conflict_id,
+            bout_id=c.bout_id,
+            revision=c.revision,
+            kind=c.kind,
+            payload=c.payload,
+            applied_payload=c.applied_payload,
+            source_partition=c.source_partition,
+            source_offset=c.source_offset,
+            detected_at=c.detected_at,
+        )
+        for c in session.scalars(stmt)
+    ]
+
+
+def _lag_by_partition(raw: object) -> dict[int, int]:
+    """Accept ``{"3": 12}`` or ``{"match-events": {"3": 12}}`` (the projector owns the exact shape)."""
+    out: dict[int, int] = {}
+    if not isinstance(raw, Mapping):
+        return out
+    for key, value in raw.items():
+        if isinstance(value, Mapping):
+            out.update(_lag_by_partition(value))
+            continue
+        try:
+            out[int(str(key).rsplit(":", 1)[-1])] = int(value)
+        except (TypeError, ValueError):
+            continue
+    return out
+
+
+def projector_members(session: Session, group: str) -> list[MemberLag]:
+    stmt = select(ConsumerMember).where(ConsumerMember.consumer_group == group)
+    return [
+        MemberLag(
+            member_id=m.member_id,
+            assigned=tuple(m.assigned or ()),
+            lag=_lag_by_partition(m.lag),
+            heartbeat_at=m.heartbeat_at,
+        )
+        for m in session.scalars(stmt)
+    ]

@@ -1,0 +1,291 @@
+"""The referee result intake: authenticated HTTP posts in, match events out (202 after the delivery report)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Annotated, Any, TypeVar
+
+import anyio
+import anyio.to_thread
+from fastapi import APIRouter, Depends, FastAPI, Header, Path, Request
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
+from sqlalchemy import Engine, text
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from services.core.auth import Principal, Role
+from services.core.db.engine import make_engine, make_session_factory
+from services.core.db.migrate import require_migrated
+from services.core.errors import ServiceUnavailable, UnsupportedMediaType
+from services.core.http.auth import TokenAuthenticator, require_role, require_tournament_writer
+from services.core.http.problems import BodySizeLimit, install_problem_handlers
+from services.core.http.ratelimit import TokenBucketLimiter, rate_limited_principal
+from services.core.kafka.producer import EventProducer
+from services.core.logging import get_logger
+from services.core.metrics import HTTP_REQUEST_SECONDS, RESULTS_REJECTED
+from services.core.settings import APP_VERSION, Settings
+from services.intake.schemas import (
+    SLUG_PATTERN,
+    AcceptedOut,
+    FinalizeOut,
+    ResultIn,
+    VoidIn,
+    problem_responses,
+)
+from services.intake.service import IntakeService
+
+log = get_logger(__name__)
+T = TypeVar("T")
+
+SERVICE = "intake"
+READY_CHECK_TIMEOUT_S = 2.0
+
+TournamentId = Annotated[
+    str,
+    Path(min_length=1, max_length=64, pattern=SLUG_PATTERN, description="Tournament slug", examples=["euro-open-2026"]),
+]
+BoutId = Annotated[str, Path(min_length=1, max_length=64, description="Bout id", examples=["b-0001"])]
+Traceparent = Annotated[
+    str | None,
+    Header(description="W3C trace context; propagated to the event headers (one is generated when absent)"),
+]
+
+_WRITE_ERRORS = problem_responses(401, 403, 404, 409, 413, 415, 422, 429, 503)
+_REJECT_REASONS = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    409: "conflict",
+    413: "too_large",
+    415: "media_type",
+    422: "validation",
+    429: "rate_limited",
+    503: "unavailable",
+}
+
+
+class StatusOut(BaseModel):
+    status: str
+
+
+async def require_json_body(request: Request) -> None:
+    """415 unless the body is declared JSON (FastAPI would otherwise report a confusing 422)."""
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media_type != "application/json" and not (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    ):
+        raise UnsupportedMediaType("send the request body as application/json")
+
+
+JsonBody = Annotated[None, Depends(require_json_body)]
+
+
+def get_service(request: Request) -> IntakeService:
+    service: IntakeService = request.app.state.intake_service
+    return service
+
+
+Service = Annotated[IntakeService, Depends(get_service)]
+
+
+class RequestMetrics:
+    """Request duration by route template (never the raw path: bounded label values) and status."""
+
+    def __init__(self, app: ASGIApp, service: str = SERVICE) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_status)
+        finally:
+            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            HTTP_REQUEST_SECONDS.labels(self.service, route, str(status)).observe(time.perf_counter() - started)
+            if status >= 400 and scope.get("method") == "POST" and route != "unmatched":
+                RESULTS_REJECTED.labels(_REJECT_REASONS.get(status, "other")).inc()
+
+
+def _router() -> APIRouter:
+    router = APIRouter()
+
+    @router.post(
+        "/v1/tournaments/{t}/bouts/{b}/results",
+        status_code=202,
+        response_model=AcceptedOut,
+        summary="Post a bout result (revision 1, or a correction with the next revision)",
+        description=(
+            "Accepted (202) once the result event is durably on the `match-events` topic; standings update "
+            "asynchronously. A retry of the same revision with the same payload is safe (same `event_id`). "
+            "A different payload at a revision already applied, or a revision below the applied one, is a 409."
+        ),
+        responses=_WRITE_ERRORS,
+        tags=["results"],
+    )
+    async def post_result(
+        t: TournamentId,
+        b: BoutId,
+        body: ResultIn,
+        _limited: rate_limited_principal,
+        _writer: require_tournament_writer,
+        _json: JsonBody,
+        service: Service,
+        traceparent: Traceparent = None,
+    ) -> AcceptedOut:
+        return await service.record_result(t, b, body, traceparent=traceparent)
+
+    @router.post(
+        "/v1/tournaments/{t}/bouts/{b}/void",
+        status_code=202,
+        response_model=AcceptedOut,
+        summary="Void (annul) a bout at a revision",
+        description="A later, higher result revision reinstates the bout. Same delivery and conflict rules as results.",
+        responses=_WRITE_ERRORS,
+        tags=["results"],
+    )
+    async def post_void(
+        t: TournamentId,
+        b: BoutId,
+        body: VoidIn,
+        _limited: rate_limited_principal,
+        _writer: require_tournament_writer,
+        _json: JsonBody,
+        service: Service,
+        traceparent: Traceparent = None,
+    ) -> AcceptedOut:
+        return await service.void_result(t, b, body, traceparent=traceparent)
+
+    @router.post(
+        "/v1/tournaments/{t}/finalize",
+        status_code=202,
+        response_model=FinalizeOut,
+        summary="Finalize a tournament (ops or admin): one event per division",
+        description=(
+            "Emits `tournament_finalized` for every division of the tournament, each on its division's partition "
+            "so it is ordered after that division's results. Idempotent: a repeat emits the same event ids."
+        ),
+        responses=problem_responses(401, 403, 404, 409, 429, 503),
+        tags=["tournaments"],
+    )
+    async def post_finalize(
+        t: TournamentId,
+        _operator: Annotated[Principal, require_role(Role.OPS, Role.ADMIN)],
+        _limited: rate_limited_principal,
+        service: Service,
+        traceparent: Traceparent = None,
+    ) -> FinalizeOut:
+        return await service.finalize(t, traceparent=traceparent)
+
+    @router.get("/livez", response_model=StatusOut, summary="Liveness: the process serves HTTP", tags=["health"])
+    async def livez() -> StatusOut:
+        return StatusOut(status="ok")
+
+    @router.get(
+        "/readyz",
+        response_model=StatusOut,
+        summary="Readiness: PostgreSQL answers and the broker serves the event topic",
+        responses=problem_responses(503),
+        tags=["health"],
+    )
+    async def readyz(request: Request) -> StatusOut:
+        engine: Engine = request.app.state.engine
+        producer: EventProducer = request.app.state.producer
+        failures: dict[str, str] = {}
+        db = await _bounded(_check_database, engine)
+        if db is not None:
+            failures["postgres"] = db
+        broker = await _bounded(producer.check, READY_CHECK_TIMEOUT_S / 2)
+        if broker is not None:
+            failures["kafka"] = broker
+        if failures:
+            raise ServiceUnavailable(
+                "not ready: " + "; ".join(f"{k}: {v}" for k, v in sorted(failures.items())), checks=failures
+            )
+        return StatusOut(status="ready")
+
+    @router.get(
+        "/metrics",
+        summary="Prometheus metrics",
+        response_class=Response,
+        responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text format"}},
+        tags=["health"],
+    )
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+def _check_database(engine: Engine) -> str | None:
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:
+        return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+    return None
+
+
+async def _bounded(fn: Callable[..., str | None], *args: Any) -> str | None:
+    """Run a blocking check in a thread; give up (not ready) after READY_CHECK_TIMEOUT_S."""
+    with anyio.move_on_after(READY_CHECK_TIMEOUT_S):
+        return await anyio.to_thread.run_sync(fn, *args, abandon_on_cancel=True)
+    return f"no answer within {READY_CHECK_TIMEOUT_S:.0f} s"
+
+
+def create_app(settings: Settings, *, engine: Engine | None = None, producer: EventProducer | None = None) -> FastAPI:
+    """Build the intake app. Engine and producer are created in the lifespan unless passed in.
+
+    Passed-in dependencies belong to the caller (a passed producer is started if needed, never closed).
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = engine or make_engine(settings.database)
+        events_producer = producer or EventProducer(settings)
+        try:
+            await anyio.to_thread.run_sync(require_migrated, db)
+            if not events_producer.started:
+                events_producer.start()
+            session_factory = make_session_factory(db)
+            app.state.settings = settings
+            app.state.engine = db
+            app.state.producer = events_producer
+            app.state.authenticator = TokenAuthenticator(session_factory, settings.token_pepper.get_secret_value())
+            app.state.rate_limiter = TokenBucketLimiter(
+                settings.intake.rate_limit_per_s, settings.intake.rate_limit_burst
+            )
+            app.state.intake_service = IntakeService(session_factory, events_producer)
+            log.info("intake_started", topic=settings.kafka.topic)
+            yield
+        finally:
+            if producer is None:
+                await anyio.to_thread.run_sync(events_producer.close, settings.intake.delivery_timeout_s + 1)
+            if engine is None:
+                db.dispose()
+
+    app = FastAPI(
+        title="Standings intake",
+        version=APP_VERSION,
+        summary="Referee result intake for the live standings pipeline",
+        lifespan=lifespan,
+    )
+    install_problem_handlers(app)
+    app.include_router(_router())
+    app.add_middleware(BodySizeLimit, max_bytes=settings.intake.max_body_bytes)
+    app.add_middleware(RequestMetrics)  # outermost: 413s from the size limit are measured too
+    return app

@@ -1,0 +1,262 @@
+"""Pure planning of one projector batch: what to insert, what is a duplicate, a conflict or a dead letter.
+
+No I/O: :func:`plan_batch` gets the stored state the repository loaded (positions, bouts, existing
+revisions, divisions) and returns a :class:`BatchPlan` the repository writes in one transaction.
+The rules (SPEC §5-§6):
+
+- a message below its partition's stored next offset was applied before: a replay, absorbed;
+- a message that cannot be decoded, names an unknown bout (or a bout of another division), an
+  unknown division or a tournament with an unknown ruleset is a dead letter with that reason;
+- a (bout, revision) already stored, or seen earlier in the batch, with the same payload is a
+  duplicate (absorbed); with a different payload it is a conflict: the first applied wins, the
+  second is recorded and dead-lettered (``conflicting_revision``), never merged.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Container, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from services.core import events
+from services.core.db.projection import (
+    RESULT,
+    VOID,
+    ConflictRecord,
+    DivisionInfo,
+    DivisionKey,
+    DivisionMark,
+    NewRevision,
+    StoredRevision,
+)
+from services.core.db.registration import BoutInfo
+
+TopicPartitionKey = tuple[str, int]
+
+
+class _KafkaMessage(Protocol):
+    def topic(self) -> str | None: ...
+    def partition(self) -> int | None: ...
+    def offset(self) -> int | None: ...
+    def key(self) -> str | bytes | None: ...
+    def value(self) -> str | bytes | None: ...
+    def headers(self) -> list[tuple[str, bytes]] | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """A consumed message, detached from librdkafka (hashable, usable in unit tests)."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[tuple[str, bytes], ...] | None = None
+
+    @classmethod
+    def from_message(cls, msg: _KafkaMessage) -> Incoming:
+        headers = msg.headers()
+        key, value = msg.key(), msg.value()
+        return cls(
+            topic=msg.topic() or "",
+            partition=int(msg.partition() or 0),
+            offset=int(msg.offset() or 0),
+            key=key.encode() if isinstance(key, str) else key,
+            value=value.encode() if isinstance(value, str) else value,
+            headers=tuple(headers) if headers else None,
+        )
+
+    @property
+    def tp(self) -> TopicPartitionKey:
+        return (self.topic, self.partition)
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    msg: Incoming
+    event: events.MatchEvent | None
+    poison: events.PoisonMessage | None
+
+
+def decode_batch(messages: Iterable[Incoming]) -> list[Decoded]:
+    out: list[Decoded] = []
+    for msg in messages:
+        try:
+            out.append(Decoded(msg, events.decode(msg.value), None))
+        except events.PoisonMessage as exc:
+            out.append(Decoded(msg, None, exc))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class StoredState:
+    """What the repository loaded (under the positions lock) for the batch's keys."""
+
+    positions: Mapping[TopicPartitionKey, int]
+    bouts: Mapping[str, BoutInfo]
+    revisions: Mapping[tuple[str, int], StoredRevision]
+    divisions: Mapping[DivisionKey, DivisionInfo]
+    known_rulesets: Container[str]
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    msg: Incoming
+    reason: str
+    detail: str
+
+
+@dataclass(slots=True)
+class BatchPlan:
+    new_revisions: list[NewRevision] = field(default_factory=list)
+    conflicts: list[ConflictRecord] = field(default_factory=list)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    finalized: set[DivisionKey] = field(default_factory=set)
+    changed: dict[DivisionKey, DivisionMark] = field(default_factory=dict)
+    # Tournaments that got a new result revision (scheduled -> live).
+    started: set[str] = field(default_factory=set)
+    # Next offset per partition: every message of the batch, whatever became of it.
+    positions: dict[TopicPartitionKey, int] = field(default_factory=dict)
+    replayed: int = 0
+    duplicates: int = 0
+    applied: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def absorbed(self) -> int:
+        """Replays (below the stored offset) plus identical (bout, revision, payload) duplicates."""
+        return self.replayed + self.duplicates
+
+    def _mark(self, key: DivisionKey, occurred_at: dt.datetime, msg: Incoming) -> None:
+        mark = self.changed.get(key)
+        if mark is None:
+            self.changed[key] = DivisionMark(occurred_at, msg.partition, msg.offset)
+            return
+        mark.last_event_at = max(mark.last_event_at, occurred_at)
+        if (msg.partition, msg.offset) > (mark.partition, mark.offset):
+            mark.partition, mark.offset = msg.partition, msg.offset
+
+
+def revision_payload(event: events.ResultRecorded | events.ResultVoided) -> StoredRevision:
+    """The stored form of a revision: kind plus a canonical payload (identity for duplicates)."""
+    if isinstance(event, events.ResultVoided):
+        return StoredRevision(VOID, {})
+    r = event.result
+    return StoredRevision(
+        RESULT,
+        {
+            "winner": str(r.winner),
+            "method": str(r.method),
+            "score": {"red": r.score.red, "blue": r.score.blue},
+            "duration_s": r.duration_s,
+            "referee_id": r.referee_id,
+        },
+    )
+
+
+def bout_ids(decoded: Iterable[Decoded]) -> set[str]:
+    return {
+        d.event.bout_id for d in decoded if isinstance(d.event, events.ResultRecorded | events.ResultVoided)
+    }
+
+
+def division_keys(decoded: Iterable[Decoded]) -> set[DivisionKey]:
+    return {(d.event.tournament_id, d.event.division_id) for d in decoded if d.event is not None}
+
+
+def is_replay(msg: Incoming, positions: Mapping[TopicPartitionKey, int]) -> bool:
+    stored = positions.get(msg.tp)
+    return stored is not None and msg.offset < stored
+
+
+def plan_batch(decoded: Sequence[Decoded], state: StoredState) -> BatchPlan:
+    """Classify every message of the batch in consumption order (first applied wins)."""
+    plan = BatchPlan()
+    seen: dict[tuple[str, int], StoredRevision] = {}
+    for item in decoded:
+        msg = item.msg
+        plan.positions[msg.tp] = max(plan.positions.get(msg.tp, 0), msg.offset + 1)
+        if is_replay(msg, state.positions):
+            plan.replayed += 1
+            continue
+        if item.poison is not None:
+            plan.dead_letters.append(DeadLetter(msg, item.poison.reason, item.poison.detail))
+            continue
+        event = item.event
+        assert event is not None
+        key = (event.tournament_id, event.division_id)
+        division = state.divisions.get(key)
+        if isinstance(event, events.TournamentFinalized):
+            if division is None:
+                plan.dead_letters.append(
+                    DeadLetter(msg, "unknown_division", f"division {key[0]}/{key[1]} is not registered")
+                )
+                continue
+            plan.finalized.add(key)
+            plan._mark(key, event.occurred_at, msg)
+            plan.applied["tournament_finalized"] += 1
+            continue
+
+        bout = state.bouts.get(event.bout_id)
+        if bout is None or division is None or (bout.tournament_id, bout.division_id) != key:
+            where = "is not registered" if bout is None else f"belongs to {bout.tournament_id}/{bout.division_id}"
+            plan.dead_letters.append(
+                DeadLetter(msg, "unknown_bout", f"bout {event.bout_id} {where}, event names {key[0]}/{key[1]}")
+            )
+            continue
+        if division.ruleset not in state.known_rulesets:
+            plan.dead_letters.append(
+                DeadLetter(msg, "unknown_ruleset", f"tournament {key[0]} uses unknown ruleset {division.ruleset!r}")
+            )
+            continue
+
+        stored = revision_payload(event)
+        rkey = (event.bout_id, event.revision)
+        prior = seen.get(rkey) or state.revisions.get(rkey)
+        if prior is not None:
+            if prior == stored:
+                plan.duplicates += 1
+                continue
+            plan.conflicts.append(
+                ConflictRecord(
+                    tournament_id=key[0],
+                    division_id=key[1],
+                    bout_id=event.bout_id,
+                    revision=event.revision,
+                    kind=stored.kind,
+                    payload=stored.payload,
+                    applied_payload=prior.payload,
+                    partition=msg.partition,
+                    offset=msg.offset,
+                )
+            )
+            plan.dead_letters.append(
+                DeadLetter(
+                    msg,
+                    "conflicting_revision",
+                    f"bout {event.bout_id} revision {event.revision} was already applied with a different payload",
+                )
+            )
+            plan._mark(key, event.occurred_at, msg)
+            continue
+
+        seen[rkey] = stored
+        plan.new_revisions.append(
+            NewRevision(
+                tournament_id=key[0],
+                division_id=key[1],
+                bout_id=event.bout_id,
+                revision=event.revision,
+                kind=stored.kind,
+                payload=stored.payload,
+                event_id=event.event_id,
+                occurred_at=event.occurred_at,
+                partition=msg.partition,
+                offset=msg.offset,
+            )
+        )
+        plan.started.add(key[0])
+        plan._mark(key, event.occurred_at, msg)
+        plan.applied["result_recorded" if stored.kind == RESULT else "result_voided"] += 1
+    return plan

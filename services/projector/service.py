@@ -1,0 +1,164 @@
+"""One projector batch as one unit of work: load, plan, dead-letter, write, commit.
+
+Order inside the transaction (SPEC §6): the consumer positions are locked first; dead letters are
+flushed to the DLQ before anything commits (a poison message is never lost); results, conflicts,
+effective flags, standings, division versions (+NOTIFY), tournament status, ranking effects and the
+new positions all commit together. The Kafka offset commit happens afterwards, in the loop.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from services.core import metrics
+from services.core.db import consumers, projection
+from services.core.db.projection import DivisionKey
+from services.core.domain.ruleset import RULESETS, Ruleset
+from services.core.kafka.dlq import DeadLetterPublisher
+from services.core.logging import get_logger
+from services.projector import rankings_hook
+from services.projector.batch import BatchPlan, Decoded, Incoming, StoredState, bout_ids, division_keys, is_replay, plan_batch
+
+log = get_logger(__name__)
+
+RankingHook = Callable[[Session, set[DivisionKey], set[DivisionKey]], None]
+
+
+@dataclass(slots=True)
+class BatchOutcome:
+    plan: BatchPlan
+    recomputed: set[DivisionKey] = field(default_factory=set)
+    versions: dict[DivisionKey, int] = field(default_factory=dict)
+    db_seconds: float = 0.0
+
+
+class BatchApplier:
+    """Applies decoded batches in single PostgreSQL transactions (called from the DB worker thread)."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        dlq: DeadLetterPublisher,
+        group: str,
+        *,
+        dlq_flush_timeout_s: float = 10.0,
+        rulesets: Mapping[str, Ruleset] = RULESETS,
+        ranking_hook: RankingHook | None = None,
+        before_commit: Callable[[], None] | None = None,
+    ) -> None:
+        self._sessions = sessions
+        self._dlq = dlq
+        self.group = group
+        self._dlq_timeout = dlq_flush_timeout_s
+        self._rulesets = rulesets
+        self._hook = ranking_hook or rankings_hook.apply_ranking_effects
+        self._before_commit = before_commit
+
+    def load_state(self, session: Session, decoded: Sequence[Decoded]) -> StoredState:
+        """Lock the batch's positions first (serializes members on a partition), then load what the
+        messages above those positions refer to."""
+        positions = consumers.lock_positions(session, self.group, {d.msg.tp for d in decoded})
+        live = [d for d in decoded if not is_replay(d.msg, positions)]
+        ids = bout_ids(live)
+        return StoredState(
+            positions=positions,
+            bouts=projection.load_bouts(session, ids),
+            revisions=projection.load_revisions(session, ids),
+            divisions=projection.load_divisions(session, division_keys(live)),
+            known_rulesets=frozenset(self._rulesets),
+        )
+
+    def apply(self, decoded: Sequence[Decoded]) -> BatchOutcome:
+        started = time.perf_counter()
+        with self._sessions() as session, session.begin():
+            state = self.load_state(session, decoded)
+            plan = plan_batch(decoded, state)
+            self._dead_letter(plan)
+            outcome = BatchOutcome(plan)
+            projection.insert_revisions(session, plan.new_revisions)
+            projection.insert_conflicts(session, plan.conflicts)
+            changed = projection.refresh_effective(session, {r.bout_id for r in plan.new_revisions})
+            outcome.recomputed = {(state.bouts[b].tournament_id, state.bouts[b].division_id) for b in changed}
+            projection.recompute_standings(
+                session,
+                outcome.recomputed,
+                {key: self._rulesets[state.divisions[key].ruleset] for key in outcome.recomputed},
+            )
+            outcome.versions = projection.bump_divisions(session, plan.changed)
+            projection.update_tournament_status(session, plan.started, {t for t, _ in plan.finalized})
+            self._hook(session, set(outcome.recomputed), set(plan.finalized))
+            consumers.save_positions(session, self.group, plan.positions)
+            if self._before_commit is not None:
+                self._before_commit()
+        outcome.db_seconds = time.perf_counter() - started
+        self._count(decoded, outcome)
+        return outcome
+
+    def dead_letter_alone(self, msg: Incoming, error: BaseException) -> bool:
+        """Isolation mode: ``msg`` fails on its own with a non-transient error. Dead-letter it as
+        ``processing_error`` and move its partition's position past it, in one small transaction.
+        Returns False when the position is already past it (nothing to do)."""
+        with self._sessions() as session, session.begin():
+            positions = consumers.lock_positions(session, self.group, {msg.tp})
+            if is_replay(msg, positions):
+                return False
+            self._dlq.publish(msg, "processing_error", f"{type(error).__name__}: {error}")
+            self._dlq.flush(self._dlq_timeout)
+            consumers.save_positions(session, self.group, {msg.tp: msg.offset + 1})
+        metrics.DLQ_MESSAGES.labels("processing_error").inc()
+        log.error(
+            "dead_lettered_processing_error",
+            topic=msg.topic,
+            partition=msg.partition,
+            offset=msg.offset,
+            error=f"{type(error).__name__}: {error}",
+        )
+        return True
+
+    def _dead_letter(self, plan: BatchPlan) -> None:
+        if not plan.dead_letters:
+            return
+        for letter in plan.dead_letters:
+            self._dlq.publish(letter.msg, letter.reason, letter.detail)
+        self._dlq.flush(self._dlq_timeout)
+
+    def _count(self, decoded: Sequence[Decoded], outcome: BatchOutcome) -> None:
+        """Metrics and logs, after the commit (a rolled-back batch counts nothing)."""
+        plan = outcome.plan
+        for kind, n in plan.applied.items():
+            metrics.EVENTS_PROCESSED.labels(kind).inc(n)
+        if plan.absorbed:
+            metrics.DUPLICATES_ABSORBED.inc(plan.absorbed)
+        if plan.conflicts:
+            metrics.CONFLICTS.inc(len(plan.conflicts))
+        event_ids = {d.msg: d.event.event_id for d in decoded if d.event is not None}
+        for letter in plan.dead_letters:
+            metrics.DLQ_MESSAGES.labels(letter.reason).inc()
+            event_id = event_ids.get(letter.msg)
+            log.warning(
+                "dead_lettered",
+                reason=letter.reason,
+                detail=letter.detail,
+                topic=letter.msg.topic,
+                partition=letter.msg.partition,
+                offset=letter.msg.offset,
+                event_id=str(event_id) if event_id else None,
+            )
+        fields = {
+            "messages": len(decoded),
+            "applied": sum(plan.applied.values()),
+            "replayed": plan.replayed,
+            "duplicates": plan.duplicates,
+            "conflicts": len(plan.conflicts),
+            "dead_letters": len(plan.dead_letters),
+            "divisions": len(outcome.versions),
+            "recomputed": len(outcome.recomputed),
+            "db_ms": round(outcome.db_seconds * 1000, 1),
+            "positions": {f"{t}:{p}": o for (t, p), o in sorted(plan.positions.items())},
+        }
+        notable = plan.absorbed or plan.conflicts or plan.dead_letters
+        (log.info if notable else log.debug)("batch_applied", **fields)
