@@ -70,3 +70,12 @@ def settings(pg: EmbeddedPostgres, kafka: TansuBroker, search: OsmemEngine) -> S
         search=SearchSettings(url=search.url, plain_json_media_type=True),
         projector=ProjectorSettings(consumer=TEST_CONSUMER),
     )
+
+
+@pytest.fixture(scope="session")
+def migrated_pg(pg: EmbeddedPostgres) -> EmbeddedPostgres:
+    """The session PostgreSQL with the real Alembic migrations applied (never ``create_all``)."""
+    from services.core.db.migrate import upgrade
+
+    upgrade(pg.url)
+    return pg

@@ -219,7 +219,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None, routers: Seq
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.api.cors_origins,
-            allow_methods=["GET", "HEAD", "OPTIONS"],
+            allow_methods=["GET", "HEAD", "OPTIONS", "POST", "PUT"],
             allow_headers=["If-None-Match", "Last-Event-ID", "Authorization", "Content-Type"],
             expose_headers=["ETag"],
             max_age=600,

@@ -8,6 +8,7 @@ import typer
 from rich.console import Console
 from sqlalchemy.orm import Session
 
+from services.cli import up as stack_up
 from services.cli.context import engine_for, load_settings
 from services.core.db import migrate as migrations
 from services.core.registration.loader import load_registration
@@ -15,6 +16,41 @@ from services.core.registration.model import RegistrationError
 
 app = typer.Typer(name="standings", no_args_is_help=True, help="Live tournament standings pipeline.")
 console = Console(stderr=True)
+
+app.command()(stack_up.up)
+app.command()(stack_up.down)
+
+
+@app.command()
+def intake() -> None:
+    """Run the referee intake API and match-event producer."""
+    from services.intake.main import run
+
+    run(load_settings())
+
+
+@app.command()
+def projector() -> None:
+    """Run a standings-projector consumer group member."""
+    from services.projector.main import run
+
+    run(load_settings())
+
+
+@app.command()
+def indexer() -> None:
+    """Run the rankings indexer."""
+    from services.indexer.main import run
+
+    run(load_settings())
+
+
+@app.command()
+def api() -> None:
+    """Run the read API (standings, rankings, overlay, admin and ops endpoints)."""
+    from services.api.main import run
+
+    run(load_settings())
 
 
 @app.command()

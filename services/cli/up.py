@@ -10,6 +10,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from services.cli.context import data_dir, state_dir
@@ -55,7 +56,7 @@ def up(
             if not registration_repo.has_registration(session):
                 summary = load_registration(session, DEMO_FILE.read_bytes())
                 console.print(f"imported demo registration: {summary.tournaments} tournaments, {summary.divisions} divisions")
-        tokens = _demo_tokens(engine)
+        tokens = _demo_tokens(engine, settings.token_pepper.get_secret_value())
         if services:
             _start_services(supervisor, settings, sdir / "logs")
         _print_ready(stack, settings, tokens, services)
@@ -100,19 +101,19 @@ def _start_services(supervisor: Supervisor, settings: Settings, log_dir: Path) -
         supervisor.start_all(timeout=90)
 
 
-def _demo_tokens(engine: object) -> dict[str, str]:
-    """Create (once per `up`) an ops token and a referee token for the demo tournaments."""
+def _demo_tokens(engine: Engine, pepper: str) -> dict[str, str]:
+    """Create (on each `up`) ops, admin and referee tokens for the demo tournaments."""
     from services.core.db.tokens import create_token
 
-    with Session(engine) as session, session.begin():  # type: ignore[call-overload]
+    with Session(engine) as session, session.begin():
         tournaments = [t.tournament_id for t in registration_repo.list_tournaments(session)]
-        _, ops = create_token(session, name="demo-ops", role="ops", tournaments=[])
-        _, admin = create_token(session, name="demo-admin", role="admin", tournaments=[])
-        _, referee = create_token(session, name="demo-referee", role="referee", tournaments=tournaments)
+        _, ops = create_token(session, "demo-ops", "ops", pepper=pepper)
+        _, admin = create_token(session, "demo-admin", "admin", pepper=pepper)
+        _, referee = create_token(session, "demo-referee", "referee", tournaments, pepper=pepper)
     return {"ops": ops, "admin": admin, "referee": referee}
 
 
-def _start_simulator(settings: Settings, engine: object, token: str, rate: float, stop: threading.Event) -> None:
+def _start_simulator(settings: Settings, engine: Engine, token: str, rate: float, stop: threading.Event) -> None:
     from services.cli.simulate import simulate
 
     intake_url = f"http://127.0.0.1:{settings.intake.port}"

@@ -14,10 +14,11 @@ The rules (SPEC §5-§6):
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter
 from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from services.core import events
 from services.core.db.projection import (
@@ -41,7 +42,7 @@ class _KafkaMessage(Protocol):
     def offset(self) -> int | None: ...
     def key(self) -> str | bytes | None: ...
     def value(self) -> str | bytes | None: ...
-    def headers(self) -> list[tuple[str, bytes]] | None: ...
+    def headers(self) -> Any: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,20 +58,28 @@ class Incoming:
 
     @classmethod
     def from_message(cls, msg: _KafkaMessage) -> Incoming:
-        headers = msg.headers()
+        raw = msg.headers()
         key, value = msg.key(), msg.value()
+        headers: tuple[tuple[str, bytes], ...] | None = None
+        if raw:
+            pairs = raw.items() if isinstance(raw, dict) else raw
+            headers = tuple((name, _as_bytes(v)) for name, v in pairs if v is not None)
         return cls(
             topic=msg.topic() or "",
             partition=int(msg.partition() or 0),
             offset=int(msg.offset() or 0),
             key=key.encode() if isinstance(key, str) else key,
             value=value.encode() if isinstance(value, str) else value,
-            headers=tuple(headers) if headers else None,
+            headers=headers,
         )
 
     @property
     def tp(self) -> TopicPartitionKey:
         return (self.topic, self.partition)
+
+
+def _as_bytes(value: str | bytes) -> bytes:
+    return value.encode() if isinstance(value, str) else bytes(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,9 +165,7 @@ def revision_payload(event: events.ResultRecorded | events.ResultVoided) -> Stor
 
 
 def bout_ids(decoded: Iterable[Decoded]) -> set[str]:
-    return {
-        d.event.bout_id for d in decoded if isinstance(d.event, events.ResultRecorded | events.ResultVoided)
-    }
+    return {d.event.bout_id for d in decoded if isinstance(d.event, events.ResultRecorded | events.ResultVoided)}
 
 
 def division_keys(decoded: Iterable[Decoded]) -> set[DivisionKey]:

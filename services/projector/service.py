@@ -21,7 +21,16 @@ from services.core.domain.ruleset import RULESETS, Ruleset
 from services.core.kafka.dlq import DeadLetterPublisher
 from services.core.logging import get_logger
 from services.projector import rankings_hook
-from services.projector.batch import BatchPlan, Decoded, Incoming, StoredState, bout_ids, division_keys, is_replay, plan_batch
+from services.projector.batch import (
+    BatchPlan,
+    Decoded,
+    Incoming,
+    StoredState,
+    bout_ids,
+    division_keys,
+    is_replay,
+    plan_batch,
+)
 
 log = get_logger(__name__)
 

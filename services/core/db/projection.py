@@ -8,9 +8,9 @@ batch's single transaction together with the consumer positions.
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-import uuid
 from typing import Any, NamedTuple
 
 import orjson
@@ -329,7 +329,7 @@ def recompute_standings(
     inputs = load_standings_inputs(session, keys)
     stored: dict[DivisionKey, dict[str, _Stored]] = {key: {} for key in keys}
     for t, d, athlete, *values in session.execute(_STANDINGS, {"t": ts, "d": ds}):
-        stored[(t, d)][athlete] = tuple(values)  # type: ignore[assignment]
+        stored[(t, d)][athlete] = tuple(values)
 
     upserts: list[tuple[str, str, StandingRow, int | None]] = []
     deletes: list[tuple[str, str, str]] = []
@@ -359,7 +359,8 @@ def recompute_standings(
         session.execute(_UPSERT_STANDINGS, params)
     if deletes:
         session.execute(
-            _DELETE_STANDINGS, {"t": [x[0] for x in deletes], "d": [x[1] for x in deletes], "a": [x[2] for x in deletes]}
+            _DELETE_STANDINGS,
+            {"t": [x[0] for x in deletes], "d": [x[1] for x in deletes], "a": [x[2] for x in deletes]},
         )
     return len(upserts) + len(deletes)
 

@@ -44,9 +44,11 @@ class DeadLetterError(RuntimeError):
     """Dead letters could not all be delivered; the batch that produced them must not commit."""
 
 
-def dead_letter_headers(source: SourceRecord, error_class: str, error_message: str, group_id: str) -> list[tuple[str, bytes]]:
+def dead_letter_headers(
+    source: SourceRecord, error_class: str, error_message: str, group_id: str
+) -> list[tuple[str, str | bytes | None]]:
     """Original headers first, then ours (readers that build a dict see ours)."""
-    headers: list[tuple[str, bytes]] = []
+    headers: list[tuple[str, str | bytes | None]] = []
     for name, value in source.headers or ():
         if value is None:
             continue

@@ -1,0 +1,112 @@
+"""HTML pages: the broadcast overlay (static, no build step) and the public tournament page."""
+
+from __future__ import annotations
+
+import html
+from functools import cache
+from pathlib import Path
+
+import orjson
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy.orm import Session
+from starlette.responses import HTMLResponse
+
+from services.api.context import CtxDep
+from services.api.schemas import problems
+from services.api.standings_routes import DivisionId, TournamentId
+from services.core.db import standings_read
+from services.core.errors import NotFound
+
+STATIC_DIR = Path(__file__).with_name("static")
+CONFIG_PLACEHOLDER = "/*__OVERLAY_CONFIG__*/{}"
+
+router = APIRouter(tags=["pages"])
+
+
+@cache
+def _template(name: str) -> str:
+    return (STATIC_DIR / name).read_text(encoding="utf-8")
+
+
+def _script_json(value: object) -> str:
+    """JSON safe inside a <script> element."""
+    return orjson.dumps(value).decode().replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+@router.get(
+    "/overlay/{tournament_id}/{division_id}",
+    response_class=HTMLResponse,
+    summary="Broadcast overlay (1920x1080 browser source for OBS/vMix)",
+    description=(
+        "A static page that subscribes to the division's SSE stream (ETag polling every 500 ms if EventSource "
+        "fails). Query options: `transparent=1`, `top=N`, `theme=dark|light`, `lang=en|fr|es|de|pt|it|ja|ko|zh|ru|ar`, "
+        "`stale_after=seconds` (STALE badge threshold), `transport=poll` (force polling)."
+    ),
+    responses={200: {"content": {"text/html": {}}, "description": "The overlay page"}, **problems(404, 422)},
+)
+async def overlay(
+    request: Request, ctx: CtxDep, tournament_id: TournamentId, division_id: DivisionId
+) -> HTMLResponse:
+    await ctx.cache.get(tournament_id, division_id)  # 404 for a typo instead of an empty board
+    config = {
+        "tournament_id": tournament_id,
+        "division_id": division_id,
+        "heartbeat_s": ctx.settings.api.sse_heartbeat_s,
+        "stale_after_s": ctx.settings.api.stale_after_s,
+    }
+    page = _template("overlay.html").replace(CONFIG_PLACEHOLDER, _script_json(config))
+    return HTMLResponse(page, headers={"cache-control": "no-cache"})
+
+
+@router.get(
+    "/t/{tournament_id}",
+    response_class=HTMLResponse,
+    summary="Public tournament page: divisions with links to overlays and JSON",
+    responses={200: {"content": {"text/html": {}}, "description": "The tournament page"}, **problems(404, 422)},
+)
+async def tournament_page(ctx: CtxDep, tournament_id: TournamentId) -> HTMLResponse:
+    def read(
+        session: Session,
+    ) -> tuple[standings_read.TournamentMeta | None, list[standings_read.DivisionMeta]]:
+        return (
+            standings_read.get_tournament(session, tournament_id),
+            standings_read.tournament_divisions(session, tournament_id),
+        )
+
+    tournament, divisions = await ctx.read(read)
+    if tournament is None:
+        raise NotFound(f"tournament {tournament_id!r} does not exist")
+    return HTMLResponse(_render_tournament(tournament, divisions), headers={"cache-control": "no-cache"})
+
+
+def _render_tournament(t: standings_read.TournamentMeta, divisions: list[standings_read.DivisionMeta]) -> str:
+    e = html.escape
+    rows = []
+    for d in divisions:
+        base = f"/v1/tournaments/{e(t.tournament_id)}/divisions/{e(d.division_id)}"
+        rows.append(
+            f'<tr data-division-id="{e(d.division_id)}"><td>{e(d.name)}</td><td>{e(d.category)}</td>'
+            f"<td>{d.version}</td>"
+            f'<td><a href="/overlay/{e(t.tournament_id)}/{e(d.division_id)}">overlay</a> · '
+            f'<a href="/overlay/{e(t.tournament_id)}/{e(d.division_id)}?transparent=1">transparent</a></td>'
+            f'<td><a href="{base}/standings">standings.json</a> · <a href="{base}/conflicts">conflicts</a></td></tr>'
+        )
+    body = "\n".join(rows) or '<tr><td colspan="5">No divisions yet.</td></tr>'
+    return _template("tournament.html").format(
+        name=e(t.name),
+        tier=e(t.tier),
+        status=e(t.status),
+        start=e(t.start_date.isoformat()),
+        end=e(t.end_date.isoformat()),
+        json_link=f"/v1/tournaments/{e(t.tournament_id)}",
+        all_link=f"/v1/tournaments/{e(t.tournament_id)}/standings",
+        rows=body,
+    )
+
+
+def mount_static(app: FastAPI) -> None:
+    """Serve ``services/api/static`` under /static (the overlay's CSS and JS)."""
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+

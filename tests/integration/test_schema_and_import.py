@@ -1,0 +1,104 @@
+"""Migrations, the unmigrated-database guard, and the registration import on real PostgreSQL 18."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from alembic import command
+from sqlalchemy import Engine, create_engine, func, select, text
+from sqlalchemy.orm import Session
+
+from services.core.db import migrate
+from services.core.db.schema import Athlete, BoutRow, Division, Tournament
+from services.core.embedded.postgres import EmbeddedPostgres
+from services.core.registration.loader import DEMO_FILE, load_registration
+from services.core.registration.model import RegistrationError
+
+
+@pytest.fixture
+def engine(migrated_pg: EmbeddedPostgres) -> Iterator[Engine]:
+    eng = create_engine(migrated_pg.url)
+    yield eng
+    eng.dispose()
+
+
+def test_schema_matches_models_alembic_check(migrated_pg: EmbeddedPostgres) -> None:
+    command.check(migrate.alembic_config(migrated_pg.url))
+
+
+def test_downgrade_and_upgrade_round_trip(pg: EmbeddedPostgres) -> None:
+    with create_engine(pg.admin_url, isolation_level="AUTOCOMMIT").connect() as conn:
+        name = f"roundtrip_{uuid.uuid4().hex[:8]}"
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = pg.url.replace("/standings?", f"/{name}?")
+    migrate.upgrade(url)
+    command.downgrade(migrate.alembic_config(url), "base")
+    eng = create_engine(url)
+    try:
+        with pytest.raises(migrate.DatabaseNotMigrated, match="run `standings migrate`"):
+            migrate.require_migrated(eng)
+        migrate.upgrade(url)
+        migrate.require_migrated(eng)
+    finally:
+        eng.dispose()
+
+
+def test_demo_import_is_idempotent(engine: Engine) -> None:
+    with Session(engine) as session, session.begin():
+        first = load_registration(session, DEMO_FILE.read_bytes())
+    with Session(engine) as session, session.begin():
+        again = load_registration(session, DEMO_FILE.read_bytes())
+    assert first == again
+    with Session(engine) as session:
+        demo = json.loads(DEMO_FILE.read_text())
+        ids = [t["tournament_id"] for t in demo["tournaments"]]
+        assert session.scalar(select(func.count()).select_from(Tournament).where(Tournament.tournament_id.in_(ids))) == 2
+        n_div = session.scalar(select(func.count()).select_from(Division).where(Division.tournament_id.in_(ids)))
+        assert n_div == sum(len(t["divisions"]) for t in demo["tournaments"])
+        n_bouts = session.scalar(select(func.count()).select_from(BoutRow).where(BoutRow.tournament_id.in_(ids)))
+        expected = sum(len(d["athletes"]) * (len(d["athletes"]) - 1) // 2 for t in demo["tournaments"] for d in t["divisions"])
+        assert n_bouts == expected
+        name = session.scalar(select(Athlete.full_name).where(Athlete.athlete_id == "jpn-w-57kg-2"))
+        assert name == "舟久保 遥香"
+
+
+def test_invalid_file_writes_nothing(engine: Engine) -> None:
+    t_id = f"t-{uuid.uuid4().hex[:8]}"
+    bad = {
+        "athletes": [
+            {"athlete_id": f"{t_id}-a", "full_name": "A", "country": "FRA"},
+            {"athlete_id": f"{t_id}-b", "full_name": "B", "country": "ZZZ"},
+        ],
+        "tournaments": [
+            {
+                "tournament_id": t_id,
+                "name": "Bad",
+                "tier": "open",
+                "start_date": "2026-01-01",
+                "end_date": "2026-01-01",
+                "divisions": [
+                    {
+                        "division_id": "d",
+                        "name": "D",
+                        "category": "c",
+                        "athletes": [f"{t_id}-a", f"{t_id}-b"],
+                        "bouts": [{"bout_id": f"{t_id}-1", "red": f"{t_id}-a", "blue": f"{t_id}-a"}],
+                    }
+                ],
+            }
+        ],
+    }
+    with Session(engine) as session, pytest.raises(RegistrationError) as err, session.begin():
+        load_registration(session, json.dumps(bad))
+    assert len(err.value.problems) == 2
+    with Session(engine) as session:
+        assert session.get(Tournament, t_id) is None
+        assert session.get(Athlete, f"{t_id}-a") is None
+
+
+def test_database_constraints_back_the_validation(engine: Engine) -> None:
+    with Session(engine) as session, pytest.raises(Exception, match="country_alpha3"), session.begin():
+        session.add(Athlete(athlete_id=f"x-{uuid.uuid4().hex[:6]}", full_name="X", country="fr"))
