@@ -179,7 +179,7 @@ def _router() -> APIRouter:
             "Emits `tournament_finalized` for every division of the tournament, each on its division's partition "
             "so it is ordered after that division's results. Idempotent: a repeat emits the same event ids."
         ),
-        responses=problem_responses(401, 403, 404, 409, 429, 503),
+        responses=problem_responses(401, 403, 404, 409, 422, 429, 503),
         tags=["tournaments"],
     )
     async def post_finalize(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -65,7 +65,7 @@ def drop_database(pg: EmbeddedPostgres, name: str) -> None:
 
 
 def insert_registration(session: Session) -> None:
-    """Two tournaments: t-alpha (two divisions, four bouts) and t-beta (one division, one bout)."""
+    """Two tournaments: t-alpha (two divisions, six bouts) and t-beta (one division, one bout)."""
     today = dt.date(2026, 11, 26)
     registration.upsert_tournaments(
         session,
@@ -77,9 +77,27 @@ def insert_registration(session: Session) -> None:
     registration.upsert_divisions(
         session,
         [
-            {"tournament_id": T_ALPHA, "division_id": D_MEN, "name": "Men 73", "category": "m-73kg", "formats": ["round_robin"]},
-            {"tournament_id": T_ALPHA, "division_id": D_WOMEN, "name": "Women 57", "category": "w-57kg", "formats": ["round_robin"]},
-            {"tournament_id": T_BETA, "division_id": D_BETA, "name": "Men 81", "category": "m-81kg", "formats": ["round_robin"]},
+            {
+                "tournament_id": T_ALPHA,
+                "division_id": D_MEN,
+                "name": "Men 73",
+                "category": "m-73kg",
+                "formats": ["round_robin"],
+            },
+            {
+                "tournament_id": T_ALPHA,
+                "division_id": D_WOMEN,
+                "name": "Women 57",
+                "category": "w-57kg",
+                "formats": ["round_robin"],
+            },
+            {
+                "tournament_id": T_BETA,
+                "division_id": D_BETA,
+                "name": "Men 81",
+                "category": "m-81kg",
+                "formats": ["round_robin"],
+            },
         ],
     )
     registration.upsert_athletes(
@@ -94,11 +112,55 @@ def insert_registration(session: Session) -> None:
     registration.upsert_bouts(
         session,
         [
-            {"bout_id": "b-a1", "tournament_id": T_ALPHA, "division_id": D_MEN, "red_athlete_id": "a1", "blue_athlete_id": "a2"},
-            {"bout_id": "b-a2", "tournament_id": T_ALPHA, "division_id": D_MEN, "red_athlete_id": "a2", "blue_athlete_id": "a1"},
-            {"bout_id": "b-a3", "tournament_id": T_ALPHA, "division_id": D_WOMEN, "red_athlete_id": "a3", "blue_athlete_id": "a4"},
-            {"bout_id": "b-a4", "tournament_id": T_ALPHA, "division_id": D_WOMEN, "red_athlete_id": "a4", "blue_athlete_id": "a3"},
-            {"bout_id": "b-b1", "tournament_id": T_BETA, "division_id": D_BETA, "red_athlete_id": "a1", "blue_athlete_id": "a3"},
+            {
+                "bout_id": "b-a1",
+                "tournament_id": T_ALPHA,
+                "division_id": D_MEN,
+                "red_athlete_id": "a1",
+                "blue_athlete_id": "a2",
+            },
+            {
+                "bout_id": "b-a2",
+                "tournament_id": T_ALPHA,
+                "division_id": D_MEN,
+                "red_athlete_id": "a2",
+                "blue_athlete_id": "a1",
+            },
+            {
+                "bout_id": "b-a3",
+                "tournament_id": T_ALPHA,
+                "division_id": D_WOMEN,
+                "red_athlete_id": "a3",
+                "blue_athlete_id": "a4",
+            },
+            {
+                "bout_id": "b-a4",
+                "tournament_id": T_ALPHA,
+                "division_id": D_WOMEN,
+                "red_athlete_id": "a4",
+                "blue_athlete_id": "a3",
+            },
+            {
+                "bout_id": "b-a5",
+                "tournament_id": T_ALPHA,
+                "division_id": D_MEN,
+                "red_athlete_id": "a1",
+                "blue_athlete_id": "a2",
+            },
+            {
+                "bout_id": "b-a6",
+                "tournament_id": T_ALPHA,
+                "division_id": D_WOMEN,
+                "red_athlete_id": "a3",
+                "blue_athlete_id": "a4",
+            },
+            {
+                "bout_id": "b-b1",
+                "tournament_id": T_BETA,
+                "division_id": D_BETA,
+                "red_athlete_id": "a1",
+                "blue_athlete_id": "a3",
+            },
         ],
     )
 
@@ -251,11 +313,8 @@ class Intake:
 @pytest.fixture(scope="module")
 def intake(intake_db: IntakeDb, kafka: TansuBroker) -> Iterator[Intake]:
     topic = unique("match-events-intake")
-    settings = intake_settings(intake_db.url, kafka.bootstrap, topic, rate_limit_per_s=1.0, rate_limit_burst=20)
+    settings = intake_settings(intake_db.url, kafka.bootstrap, topic, rate_limit_per_s=0.2, rate_limit_burst=20)
     ensure_topics(settings.kafka, timeout=15)
     served = ServedApp(settings).start()
     yield Intake(served, intake_db, kafka.bootstrap, topic)
     served.stop()
-
-
-TokenFactory = Callable[..., str]

@@ -12,16 +12,9 @@ import pytest
 from services.core import events
 from services.core.auth import Role
 from services.core.http.problems import PROBLEM_MEDIA_TYPE
-from tests.integration.intake_fixtures import (  # noqa: F401 (fixtures)
-    D_MEN,
-    D_WOMEN,
-    T_ALPHA,
-    T_BETA,
-    Intake,
-    intake,
-    intake_db,
-    read_message,
-)
+from tests.integration.intake_fixtures import D_MEN, D_WOMEN, PEPPER, T_ALPHA, T_BETA, Intake, read_message
+
+pytest_plugins = ["tests.integration.intake_fixtures"]
 
 TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 RESULT = {"revision": 1, "winner": "red", "method": "points", "score": {"red": 5, "blue": 2}, "duration_s": 240}
@@ -33,12 +26,12 @@ def client(intake: Intake) -> Iterator[httpx.Client]:
         yield c
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def referee(intake: Intake) -> str:
     return intake.db.token(Role.REFEREE, [T_ALPHA])
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def admin(intake: Intake) -> str:
     return intake.db.token(Role.ADMIN)
 
@@ -248,7 +241,7 @@ def test_revoked_token_is_401(client: httpx.Client, intake: Intake):
     from services.core.db import tokens as token_repo
 
     with intake.db.session_factory() as session, session.begin():
-        token_id, token = token_repo.create_token(session, "revoked", Role.REFEREE, [T_ALPHA], pepper="intake-test-pepper")
+        token_id, token = token_repo.create_token(session, "revoked", Role.REFEREE, [T_ALPHA], pepper=PEPPER)
     assert intake.db.revoke(token_id)
     assert_problem(client.post(results_path("b-a1"), json=RESULT, headers=bearer(token)), 401)
 
@@ -285,7 +278,9 @@ def test_tokens_never_reach_the_logs(client: httpx.Client, intake: Intake, capfd
 def test_rate_limit_per_token_is_429_with_retry_after(client: httpx.Client, intake: Intake):
     token = intake.db.token(Role.REFEREE, [T_ALPHA])
     burst = intake.settings.intake.rate_limit_burst
-    statuses = [client.post(results_path("b-nope"), json=RESULT, headers=bearer(token)).status_code for _ in range(burst)]
+    statuses = [
+        client.post(results_path("b-nope"), json=RESULT, headers=bearer(token)).status_code for _ in range(burst)
+    ]
     assert statuses == [404] * burst  # the burst passes (and finds no bout)
 
     resp = client.post(results_path("b-nope"), json=RESULT, headers=bearer(token))
@@ -322,30 +317,30 @@ def test_oversized_chunked_body_is_413(client: httpx.Client, admin: str, intake:
 
 def test_different_payload_at_an_applied_revision_is_409(client: httpx.Client, intake: Intake, admin: str):
     applied = {"winner": "blue", "method": "ko", "score": {"red": 0, "blue": 3}, "duration_s": 61, "referee_id": None}
-    intake.db.insert_applied("b-a3", 7, "result", applied)
+    intake.db.insert_applied("b-a5", 7, "result", applied)
 
     different = {"revision": 7, "winner": "red", "method": "ko", "score": {"red": 3, "blue": 0}, "duration_s": 61}
-    body = assert_problem(client.post(results_path("b-a3"), json=different, headers=bearer(admin)), 409)
+    body = assert_problem(client.post(results_path("b-a5"), json=different, headers=bearer(admin)), 409)
     assert body["applied_revision"] == 7
     assert "revision 8" in body["detail"]
 
     same = {"revision": 7, "winner": "blue", "method": "ko", "score": {"red": 0, "blue": 3}, "duration_s": 61}
-    resp = client.post(results_path("b-a3"), json=same, headers=bearer(admin))
+    resp = client.post(results_path("b-a5"), json=same, headers=bearer(admin))
     assert resp.status_code == 202, resp.text
-    assert resp.json()["event_id"] == str(events.event_id_for("b-a3", 7))
+    assert resp.json()["event_id"] == str(events.event_id_for("b-a5", 7))
 
-    assert client.post(results_path("b-a3"), json={**same, "revision": 8}, headers=bearer(admin)).status_code == 202
+    assert client.post(results_path("b-a5"), json={**same, "revision": 8}, headers=bearer(admin)).status_code == 202
 
 
 def test_revision_below_the_applied_one_is_409(client: httpx.Client, intake: Intake, admin: str):
-    intake.db.insert_applied("b-a4", 4, "void", {})
+    intake.db.insert_applied("b-a6", 4, "void", {})
     stale = {**RESULT, "revision": 3}
-    body = assert_problem(client.post(results_path("b-a4"), json=stale, headers=bearer(admin)), 409)
+    body = assert_problem(client.post(results_path("b-a6"), json=stale, headers=bearer(admin)), 409)
     assert body["applied_revision"] == 4
 
-    void = f"/v1/tournaments/{T_ALPHA}/bouts/b-a4/void"
+    void = f"/v1/tournaments/{T_ALPHA}/bouts/b-a6/void"
     assert client.post(void, json={"revision": 4}, headers=bearer(admin)).status_code == 202  # identical repost
-    assert_problem(client.post(results_path("b-a4"), json={**RESULT, "revision": 4}, headers=bearer(admin)), 409)
+    assert_problem(client.post(results_path("b-a6"), json={**RESULT, "revision": 4}, headers=bearer(admin)), 409)
 
 
 # -- health, metrics, OpenAPI -------------------------------------------------------------------

@@ -80,7 +80,7 @@ def install_problem_handlers(app: FastAPI) -> None:
             exc.status_code,
             _TITLES.get(exc.status_code, "Error"),
             str(exc.detail),
-            type_slug=f"http-{exc.status_code}",
+            type_slug=_SLUGS.get(exc.status_code, f"http-{exc.status_code}"),
             instance=request.url.path,
             headers=headers,
         )
@@ -91,6 +91,7 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(500, "Internal error", "unexpected server error", type_slug="internal")
 
 
+_SLUGS = {413: PayloadTooLarge.type_slug}
 _TITLES = {
     400: "Bad request",
     404: "Not found",
@@ -99,6 +100,13 @@ _TITLES = {
     413: "Payload too large",
     415: "Unsupported media type",
 }
+
+
+class _BodyTooLarge(StarletteHTTPException):
+    """Raised from ``receive``: FastAPI turns any non-HTTPException raised while reading a body into a 400."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(413, detail)
 
 
 class BodySizeLimit:
@@ -129,7 +137,7 @@ class BodySizeLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise PayloadTooLarge(f"request body exceeds {self.max_bytes} bytes")
+                    raise _BodyTooLarge(f"request body exceeds {self.max_bytes} bytes")
             return message
 
         await self.app(scope, limited_receive, send)
