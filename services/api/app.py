@@ -25,6 +25,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.api.context import ApiContext, CtxDep, build_context
+from services.api.fastpath import StandingsFastPath
 from services.api.freshness import LagMonitor
 from services.api.notifications import NotificationListener, libpq_conninfo
 from services.api.schemas import HealthOut, problems
@@ -214,6 +215,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None, routers: Seq
     static = getattr(modules[CORE_ROUTER_MODULES.index("services.api.pages_routes")], "mount_static", None)
     if static is not None:
         static(app)
+    app.add_middleware(StandingsFastPath)  # innermost: size limit, CORS and metrics still wrap it
     app.add_middleware(BodySizeLimit, max_bytes=settings.api.max_body_bytes)
     if settings.api.cors_origins:
         app.add_middleware(

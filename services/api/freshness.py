@@ -21,6 +21,7 @@ background task per process every ``api.lag_poll_s`` seconds, never per request.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -120,8 +121,5 @@ class LagMonitor:
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
-            with anyio.CancelScope(shield=True), anyio.move_on_after(5):
-                try:
-                    await task
-                except asyncio.CancelledError:
-                    pass
+            with anyio.CancelScope(shield=True), anyio.move_on_after(5), contextlib.suppress(asyncio.CancelledError):
+                await task

@@ -71,16 +71,16 @@ class Subscription:
         self._channel = channel
         self._epoch = channel.epoch
 
-    async def wait(self, after_version: int, timeout: float) -> bool:
+    async def wait(self, after_version: int, wait_s: float) -> bool:
         """True when a version newer than ``after_version`` was announced (or may have been
-        missed); False when ``timeout`` passed without news."""
+        missed); False when ``wait_s`` passed without news."""
         channel = self._channel
         if channel.latest > after_version or channel.epoch != self._epoch:
             self._epoch = channel.epoch
             return True
         event = channel.event
         try:
-            await asyncio.wait_for(event.wait(), timeout)
+            await asyncio.wait_for(event.wait(), wait_s)
         except TimeoutError:
             return False
         self._epoch = channel.epoch

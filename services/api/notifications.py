@@ -8,6 +8,7 @@ place — the owner is told to forget everything, since changes may have been mi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -104,10 +105,8 @@ class NotificationListener:
     def _post(self, fn: Callable[..., None], *args: Any) -> None:
         loop = self._loop
         if loop is not None and not loop.is_closed():
-            try:
+            with contextlib.suppress(RuntimeError):  # loop closed between the check and the call
                 loop.call_soon_threadsafe(fn, *args)
-            except RuntimeError:  # loop closed between the check and the call
-                pass
 
     def _run(self) -> None:
         backoff = 0.1

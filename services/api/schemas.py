@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.core.http.problems import PROBLEM_MEDIA_TYPE, TYPE_BASE
 
-_ROW_EXAMPLE = {
+_ROW_EXAMPLE: dict[str, Any] = {
     "rank": 1,
     "athlete_id": "jpn-m-73kg-1",
     "name": "Ōno Shōhei",
@@ -72,7 +72,7 @@ class RulesetRef(BaseModel):
     version: str
 
 
-_STANDINGS_EXAMPLE = {
+_STANDINGS_EXAMPLE: dict[str, Any] = {
     "tournament": {"id": "paris-open-2026", "name": "Paris Open 2026", "status": "live"},
     "division": {"id": "m-73kg", "name": "Men -73 kg", "category": "m-73kg"},
     "version": 42,

@@ -191,6 +191,10 @@ class StandingsCache:
         self._global_gen = 0
         self._tournaments: dict[str, tuple[str, ...]] = {}
         self._tournament_gen: dict[str, int] = {}
+        # Divisions read since their last render: re-rendered as soon as they change (refresh-ahead),
+        # so the pollers that arrive after a change find the new body ready.
+        self._hot: set[Key] = set()
+        self._tasks: set[asyncio.Task[None]] = set()  # strong refs: the loop keeps only weak ones
         self.live = False  # True while the LISTEN connection is up: only then are entries kept
 
     # -- invalidation (called on the loop by the listener) --------------------------------------
@@ -208,6 +212,9 @@ class StandingsCache:
         self._inflight.pop(key, None)
         self._tournaments.pop(tournament_id, None)
         self._tournament_gen[tournament_id] = self._tournament_gen.get(tournament_id, 0) + 1
+        if key in self._hot and self.live:
+            self._hot.discard(key)
+            self._ensure_render(key)
 
     def invalidate_all(self) -> None:
         self._global_gen += 1
@@ -223,20 +230,28 @@ class StandingsCache:
 
     def peek(self, tournament_id: str, division_id: str) -> RenderedStandings | None:
         """The current version if cached (no I/O)."""
-        return self._entries.get((tournament_id, division_id))
+        key = (tournament_id, division_id)
+        self._hot.add(key)
+        return self._entries.get(key)
 
     async def get(self, tournament_id: str, division_id: str) -> RenderedStandings:
         key = (tournament_id, division_id)
         entry = self._entries.get(key)
         if entry is not None:
             return entry
+        # shield: one impatient client must not cancel the render others wait for
+        return await asyncio.shield(self._ensure_render(key))
+
+    def _ensure_render(self, key: Key) -> asyncio.Future[RenderedStandings]:
         future = self._inflight.get(key)
         if future is None:
-            future = asyncio.get_running_loop().create_future()
+            loop = asyncio.get_running_loop()
+            future = loop.create_future()
             self._inflight[key] = future
-            asyncio.get_running_loop().create_task(self._render(key, future))
-        # shield: one impatient client must not cancel the render others wait for
-        return await asyncio.shield(future)
+            task = loop.create_task(self._render(key, future))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return future
 
     async def _render(self, key: Key, future: asyncio.Future[RenderedStandings]) -> None:
         gen, global_gen = self._gen.get(key, 0), self._global_gen

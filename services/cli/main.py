@@ -8,6 +8,7 @@ import typer
 from rich.console import Console
 from sqlalchemy.orm import Session
 
+from services.cli import tokens
 from services.cli import up as stack_up
 from services.cli.context import engine_for, load_settings
 from services.core.db import migrate as migrations
@@ -19,6 +20,7 @@ console = Console(stderr=True)
 
 app.command()(stack_up.up)
 app.command()(stack_up.down)
+app.add_typer(tokens.app, name="token", help="Create, list and revoke API tokens.")
 
 
 @app.command()
@@ -55,10 +57,24 @@ def api() -> None:
 
 @app.command()
 def migrate() -> None:
-    """Upgrade the PostgreSQL schema to the code's head revision (and create Kafka topics)."""
+    """Upgrade the PostgreSQL schema to the code's head revision."""
     settings = load_settings()
     migrations.upgrade(settings.database.sqlalchemy_url())
     console.print(f"[green]schema at {migrations.head_revision()}[/green]")
+
+
+@app.command()
+def topics(timeout: float = typer.Option(30.0, help="Seconds to wait for the brokers.")) -> None:
+    """Create the match-events topic and its dead-letter topic (idempotent)."""
+    from services.core.kafka.admin import TopicSetupError, ensure_topics
+
+    settings = load_settings()
+    try:
+        created = ensure_topics(settings.kafka, timeout=timeout)
+    except TopicSetupError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+    console.print(f"topics ready (created: {', '.join(created) or 'none'})")
 
 
 @app.command("import")

@@ -22,8 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import psycopg
-from psycopg import sql
 from elasticsearch import Elasticsearch
+from psycopg import sql
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
@@ -158,9 +158,7 @@ class RankingsIndexer:
 
     def run(self, stop: threading.Event) -> None:
         """Index until ``stop`` is set; every failure is logged, measured and retried, none is fatal."""
-        listener = ChangeListener(
-            self.settings.database.sqlalchemy_url(), self.settings.database.connect_timeout_s
-        )
+        listener = ChangeListener(self.settings.database.sqlalchemy_url(), self.settings.database.connect_timeout_s)
         poll = self.settings.indexer.poll_interval_s
         log.info("indexer_started", alias=self.alias, poll_interval_s=poll)
         backoff = poll

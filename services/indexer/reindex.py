@@ -130,8 +130,8 @@ class ReindexRun:
 
     def execute(self, progress: ProgressFn | None = None, *, stop: threading.Event | None = None) -> ReindexResult:
         started = time.monotonic()
-        client, alias = self._r.client, self._r.settings.alias
-        new_index = new_index_name()
+        client = self._r.client
+        new_index = new_index_name(self._r.settings.alias)
         report = progress or (lambda phase, done, total: None)
         metrics.REINDEX_PROGRESS.set(0)
         try:
@@ -205,7 +205,7 @@ class ReindexRun:
 
         previous = next((name for name in old if name != new_index), None)
         keep = {new_index, *([previous] if previous else [])}
-        stale = [name for name in indices.versioned_indices(r.client) if name not in keep]
+        stale = [name for name in indices.versioned_indices(r.client, r.settings.alias) if name not in keep]
         deleted = indices.delete_indices(r.client, stale)
         return ReindexResult(
             job_id=self.job_id,

@@ -10,6 +10,7 @@ from typing import Annotated, Any, TypeVar
 import anyio
 import anyio.to_thread
 from fastapi import APIRouter, Depends, FastAPI, Header, Path, Request
+from fastapi.openapi.utils import get_openapi
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from sqlalchemy import Engine, text
@@ -21,7 +22,7 @@ from services.core.db.engine import make_engine, make_session_factory
 from services.core.db.migrate import require_migrated
 from services.core.errors import ServiceUnavailable, UnsupportedMediaType
 from services.core.http.auth import TokenAuthenticator, require_role, require_tournament_writer
-from services.core.http.problems import BodySizeLimit, install_problem_handlers
+from services.core.http.problems import PROBLEM_MEDIA_TYPE, BodySizeLimit, install_problem_handlers
 from services.core.http.ratelimit import TokenBucketLimiter, rate_limited_principal
 from services.core.kafka.producer import EventProducer
 from services.core.logging import get_logger
@@ -53,7 +54,7 @@ Traceparent = Annotated[
     Header(description="W3C trace context; propagated to the event headers (one is generated when absent)"),
 ]
 
-_WRITE_ERRORS = problem_responses(401, 403, 404, 409, 413, 415, 422, 429, 503)
+_WRITE_ERRORS = problem_responses(400, 401, 403, 404, 409, 413, 415, 422, 429, 503)
 _REJECT_REASONS = {
     400: "bad_request",
     401: "unauthorized",
@@ -236,7 +237,9 @@ def _check_database(engine: Engine) -> str | None:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
     except Exception as exc:
-        return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        # The class name only: the message names hosts and sockets, and /readyz may be reachable.
+        log.warning("readiness_database_failed", error=str(exc).splitlines()[0] if str(exc) else "")
+        return type(exc).__name__
     return None
 
 
@@ -245,6 +248,27 @@ async def _bounded(fn: Callable[..., str | None], *args: Any) -> str | None:
     with anyio.move_on_after(READY_CHECK_TIMEOUT_S):
         return await anyio.to_thread.run_sync(fn, *args, abandon_on_cancel=True)
     return f"no answer within {READY_CHECK_TIMEOUT_S:.0f} s"
+
+
+def _problem_only_openapi(app: FastAPI) -> dict[str, Any]:
+    """Error responses are only ever ``application/problem+json``: move FastAPI's schema there."""
+    if app.openapi_schema is None:
+        schema = get_openapi(
+            title=app.title, version=app.version, summary=app.summary, routes=app.routes, description=app.description
+        )
+        for methods in schema.get("paths", {}).values():
+            for operation in methods.values():
+                for status, response in operation.get("responses", {}).items():
+                    content = response.get("content", {})
+                    if (
+                        status.startswith(("4", "5"))
+                        and PROBLEM_MEDIA_TYPE in content
+                        and "application/json" in content
+                    ):
+                        plain = content.pop("application/json")
+                        content[PROBLEM_MEDIA_TYPE].setdefault("schema", plain.get("schema"))
+        app.openapi_schema = schema
+    return app.openapi_schema
 
 
 def create_app(settings: Settings, *, engine: Engine | None = None, producer: EventProducer | None = None) -> FastAPI:
@@ -284,6 +308,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None, producer: Ev
         summary="Referee result intake for the live standings pipeline",
         lifespan=lifespan,
     )
+    app.openapi = lambda: _problem_only_openapi(app)  # type: ignore[method-assign]
     install_problem_handlers(app)
     app.include_router(_router())
     app.add_middleware(BodySizeLimit, max_bytes=settings.intake.max_body_bytes)

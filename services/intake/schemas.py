@@ -164,7 +164,13 @@ class Problem(BaseModel):
     applied_revision: int | None = None
 
 
-def _problem_example(status: int, slug: str, title: str, detail: str, **extra: Any) -> dict[str, Any]:
+_RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying", "schema": {"type": "integer"}}}
+_WWW_AUTHENTICATE = {"WWW-Authenticate": {"description": "Bearer challenge", "schema": {"type": "string"}}}
+
+
+def _problem_example(
+    status: int, slug: str, title: str, detail: str, *, headers: dict[str, Any] | None = None, **extra: Any
+) -> dict[str, Any]:
     body = {
         "type": f"https://standings.example/problems/{slug}",
         "title": title,
@@ -173,15 +179,21 @@ def _problem_example(status: int, slug: str, title: str, detail: str, **extra: A
         "instance": "/v1/tournaments/euro-open-2026/bouts/b-0001/results",
     }
     body.update(extra)
-    return {
+    response: dict[str, Any] = {
         "model": Problem,
         "description": title,
         "content": {"application/problem+json": {"example": body}},
     }
+    if headers:
+        response["headers"] = headers
+    return response
 
 
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    401: _problem_example(401, "unauthorized", "Authentication required", "a bearer token is required"),
+    400: _problem_example(400, "http-400", "Bad request", "There was an error parsing the body"),
+    401: _problem_example(
+        401, "unauthorized", "Authentication required", "a bearer token is required", headers=_WWW_AUTHENTICATE
+    ),
     403: _problem_example(403, "forbidden", "Forbidden", "this token may not write results for tournament 'x'"),
     404: _problem_example(404, "not-found", "Not found", "bout 'b-9' does not exist in tournament 'euro-open-2026'"),
     409: _problem_example(
@@ -200,8 +212,12 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
         "the request does not match the schema",
         errors=[{"loc": ["body"], "msg": "Value error, method 'draw' needs winner 'draw'", "type": "value_error"}],
     ),
-    429: _problem_example(429, "rate-limited", "Too many requests", "rate limit exceeded; retry in 1 s"),
-    503: _problem_example(503, "unavailable", "Service unavailable", "the event broker is unavailable"),
+    429: _problem_example(
+        429, "rate-limited", "Too many requests", "rate limit exceeded; retry in 1 s", headers=_RETRY_AFTER
+    ),
+    503: _problem_example(
+        503, "unavailable", "Service unavailable", "the event broker is unavailable", headers=_RETRY_AFTER
+    ),
 }
 
 

@@ -18,6 +18,7 @@ import anyio.to_thread
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.core import events
+from services.core.db.errors import DATABASE_DOWN_ERRORS
 from services.core.domain.results import (
     BoutResult,
     BoutVoid,
@@ -27,7 +28,7 @@ from services.core.domain.results import (
     Winner,
     is_same_payload,
 )
-from services.core.errors import Conflict, NotFound
+from services.core.errors import Conflict, NotFound, ServiceUnavailable
 from services.core.kafka.producer import Delivery, trace_id_of, traceparent_for
 from services.core.logging import get_logger
 from services.intake import repository
@@ -142,7 +143,11 @@ class IntakeService:
     # -- internals -------------------------------------------------------------------------
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
-        return await anyio.to_thread.run_sync(fn, *args)
+        try:
+            return await anyio.to_thread.run_sync(fn, *args)
+        except DATABASE_DOWN_ERRORS as exc:
+            log.warning("database_unavailable", error=type(exc).__name__)
+            raise ServiceUnavailable("the database is unavailable; retry shortly", 2) from None
 
     def _guard(self, tournament_id: str, posted: Revision) -> str:
         """The bout's division, after the 404 and 409 checks."""

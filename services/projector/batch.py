@@ -9,7 +9,9 @@ The rules (SPEC §5-§6):
   unknown division or a tournament with an unknown ruleset is a dead letter with that reason;
 - a (bout, revision) already stored, or seen earlier in the batch, with the same payload is a
   duplicate (absorbed); with a different payload it is a conflict: the first applied wins, the
-  second is recorded and dead-lettered (``conflicting_revision``), never merged.
+  second is recorded and dead-lettered (``conflicting_revision``), never merged;
+- a division's ``tournament_finalized`` applies once (``divisions.finalized_at``); again, it is a
+  duplicate.
 """
 
 from __future__ import annotations
@@ -137,14 +139,15 @@ class BatchPlan:
         """Replays (below the stored offset) plus identical (bout, revision, payload) duplicates."""
         return self.replayed + self.duplicates
 
-    def _mark(self, key: DivisionKey, occurred_at: dt.datetime, msg: Incoming) -> None:
+    def mark(self, key: DivisionKey, occurred_at: dt.datetime, partition: int, offset: int) -> None:
+        """Note a change of division ``key`` (its version is bumped once for the batch)."""
         mark = self.changed.get(key)
         if mark is None:
-            self.changed[key] = DivisionMark(occurred_at, msg.partition, msg.offset)
+            self.changed[key] = DivisionMark(occurred_at, partition, offset)
             return
         mark.last_event_at = max(mark.last_event_at, occurred_at)
-        if (msg.partition, msg.offset) > (mark.partition, mark.offset):
-            mark.partition, mark.offset = msg.partition, msg.offset
+        if (partition, offset) > (mark.partition, mark.offset):
+            mark.partition, mark.offset = partition, offset
 
 
 def revision_payload(event: events.ResultRecorded | events.ResultVoided) -> StoredRevision:
@@ -200,8 +203,11 @@ def plan_batch(decoded: Sequence[Decoded], state: StoredState) -> BatchPlan:
                     DeadLetter(msg, "unknown_division", f"division {key[0]}/{key[1]} is not registered")
                 )
                 continue
+            if division.finalized or key in plan.finalized:
+                plan.duplicates += 1  # the division's finalize was applied before
+                continue
             plan.finalized.add(key)
-            plan._mark(key, event.occurred_at, msg)
+            plan.mark(key, event.occurred_at, msg.partition, msg.offset)
             plan.applied["tournament_finalized"] += 1
             continue
 
@@ -236,6 +242,7 @@ def plan_batch(decoded: Sequence[Decoded], state: StoredState) -> BatchPlan:
                     applied_payload=prior.payload,
                     partition=msg.partition,
                     offset=msg.offset,
+                    occurred_at=event.occurred_at,
                 )
             )
             plan.dead_letters.append(
@@ -245,7 +252,6 @@ def plan_batch(decoded: Sequence[Decoded], state: StoredState) -> BatchPlan:
                     f"bout {event.bout_id} revision {event.revision} was already applied with a different payload",
                 )
             )
-            plan._mark(key, event.occurred_at, msg)
             continue
 
         seen[rkey] = stored
@@ -264,6 +270,6 @@ def plan_batch(decoded: Sequence[Decoded], state: StoredState) -> BatchPlan:
             )
         )
         plan.started.add(key[0])
-        plan._mark(key, event.occurred_at, msg)
+        plan.mark(key, event.occurred_at, msg.partition, msg.offset)
         plan.applied["result_recorded" if stored.kind == RESULT else "result_voided"] += 1
     return plan

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from services.core.db import rankings
+
 DivisionKey = tuple[str, str]
 
 
 def apply_ranking_effects(session: Session, touched: set[DivisionKey], finalized: set[DivisionKey]) -> None:
-    """Apply ranking effects for this batch. A no-op until the rankings engineer fills it in.
+    """Awards, ranking rows and outbox rows for this batch (see ``rankings.apply_ranking_effects``).
 
-    ``touched``: (tournament_id, division_id) whose standings were recomputed in this transaction
-    (provisional awards of live tournaments change). ``finalized``: divisions whose
-    ``tournament_finalized`` event was applied in this transaction (awards become final; a replayed
-    finalize can arrive again, so the effects must be idempotent). Must not commit or roll back.
+    ``finalized`` divisions (and touched divisions of a finalized tournament) get final awards from
+    their standings and their category is re-ranked; ``touched`` divisions of live tournaments get
+    provisional awards (shown apart, not counted). Idempotent: a replayed finalize or an unchanged
+    standings table writes nothing. Does not commit or roll back.
     """
-    return None
+    rankings.apply_ranking_effects(session, touched, finalized)

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.core import metrics
 from services.core.db import consumers, projection
-from services.core.db.projection import DivisionKey
+from services.core.db.projection import ConflictRecord, DivisionKey
 from services.core.domain.ruleset import RULESETS, Ruleset
 from services.core.kafka.dlq import DeadLetterPublisher
 from services.core.logging import get_logger
@@ -40,9 +40,16 @@ RankingHook = Callable[[Session, set[DivisionKey], set[DivisionKey]], None]
 @dataclass(slots=True)
 class BatchOutcome:
     plan: BatchPlan
+    # Conflicts recorded by this batch (a replayed conflict is already recorded: absorbed).
+    conflicts: list[ConflictRecord] = field(default_factory=list)
     recomputed: set[DivisionKey] = field(default_factory=set)
     versions: dict[DivisionKey, int] = field(default_factory=dict)
     db_seconds: float = 0.0
+
+    @property
+    def absorbed(self) -> int:
+        """Replays, identical duplicates and conflicts replayed from an already recorded offset."""
+        return self.plan.absorbed + len(self.plan.conflicts) - len(self.conflicts)
 
 
 class BatchApplier:
@@ -89,7 +96,10 @@ class BatchApplier:
             self._dead_letter(plan)
             outcome = BatchOutcome(plan)
             projection.insert_revisions(session, plan.new_revisions)
-            projection.insert_conflicts(session, plan.conflicts)
+            # A conflict changes its division only when recorded now (not when replayed).
+            outcome.conflicts = projection.insert_conflicts(session, plan.conflicts)
+            for c in outcome.conflicts:
+                plan.mark((c.tournament_id, c.division_id), c.occurred_at, c.partition, c.offset)
             changed = projection.refresh_effective(session, {r.bout_id for r in plan.new_revisions})
             outcome.recomputed = {(state.bouts[b].tournament_id, state.bouts[b].division_id) for b in changed}
             projection.recompute_standings(
@@ -98,7 +108,7 @@ class BatchApplier:
                 {key: self._rulesets[state.divisions[key].ruleset] for key in outcome.recomputed},
             )
             outcome.versions = projection.bump_divisions(session, plan.changed)
-            projection.update_tournament_status(session, plan.started, {t for t, _ in plan.finalized})
+            projection.update_tournament_status(session, plan.started, plan.finalized)
             self._hook(session, set(outcome.recomputed), set(plan.finalized))
             consumers.save_positions(session, self.group, plan.positions)
             if self._before_commit is not None:
@@ -140,10 +150,11 @@ class BatchApplier:
         plan = outcome.plan
         for kind, n in plan.applied.items():
             metrics.EVENTS_PROCESSED.labels(kind).inc(n)
-        if plan.absorbed:
-            metrics.DUPLICATES_ABSORBED.inc(plan.absorbed)
-        if plan.conflicts:
-            metrics.CONFLICTS.inc(len(plan.conflicts))
+        absorbed = outcome.absorbed
+        if absorbed:
+            metrics.DUPLICATES_ABSORBED.inc(absorbed)
+        if outcome.conflicts:
+            metrics.CONFLICTS.inc(len(outcome.conflicts))
         event_ids = {d.msg: d.event.event_id for d in decoded if d.event is not None}
         for letter in plan.dead_letters:
             metrics.DLQ_MESSAGES.labels(letter.reason).inc()
@@ -161,13 +172,13 @@ class BatchApplier:
             "messages": len(decoded),
             "applied": sum(plan.applied.values()),
             "replayed": plan.replayed,
-            "duplicates": plan.duplicates,
-            "conflicts": len(plan.conflicts),
+            "duplicates": absorbed - plan.replayed,
+            "conflicts": len(outcome.conflicts),
             "dead_letters": len(plan.dead_letters),
             "divisions": len(outcome.versions),
             "recomputed": len(outcome.recomputed),
             "db_ms": round(outcome.db_seconds * 1000, 1),
             "positions": {f"{t}:{p}": o for (t, p), o in sorted(plan.positions.items())},
         }
-        notable = plan.absorbed or plan.conflicts or plan.dead_letters
+        notable = absorbed or outcome.conflicts or plan.dead_letters
         (log.info if notable else log.debug)("batch_applied", **fields)

@@ -1,202 +1,26 @@
-"""Fixtures and helpers for the intake tests: a migrated database of their own, their own topic,
-a small registration, token factories and the intake app served by a real uvicorn on a free port.
-
-Import the fixtures into a test module by name (pytest finds them there).
-"""
+"""Intake test fixtures; load with ``pytest_plugins = ["tests.integration.intake_fixtures"]``."""
 
 from __future__ import annotations
 
-import datetime as dt
-import threading
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pytest
-import sqlalchemy as sa
-import uvicorn
-from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
-from sqlalchemy.orm import Session, sessionmaker
 
-from services.core.auth import Role
-from services.core.db import registration
-from services.core.db import tokens as token_repo
 from services.core.db.engine import make_engine, make_session_factory
-from services.core.db.migrate import upgrade
 from services.core.embedded.kafka_broker import TansuBroker
 from services.core.embedded.postgres import EmbeddedPostgres
-from services.core.embedded.waiting import free_port, wait_until
 from services.core.kafka.admin import ensure_topics
-from services.core.settings import DatabaseSettings, IntakeSettings, KafkaSettings, Settings
-from services.intake.app import create_app
-
-PEPPER = "intake-test-pepper"
-T_ALPHA, T_BETA = "t-alpha", "t-beta"
-D_MEN, D_WOMEN, D_BETA = "m-73kg", "w-57kg", "m-81kg"
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-# -- PostgreSQL ------------------------------------------------------------------------------
-
-
-def create_database(pg: EmbeddedPostgres, name: str) -> str:
-    """A fresh database on the shared server, migrated with the real Alembic migrations; returns its URL."""
-    admin = sa.create_engine(pg.admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    finally:
-        admin.dispose()
-    url = pg.url.replace(f"/{pg.database}?", f"/{name}?", 1)
-    upgrade(url)
-    return url
-
-
-def drop_database(pg: EmbeddedPostgres, name: str) -> None:
-    admin = sa.create_engine(pg.admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
-
-
-def insert_registration(session: Session) -> None:
-    """Two tournaments: t-alpha (two divisions, six bouts) and t-beta (one division, one bout)."""
-    today = dt.date(2026, 11, 26)
-    registration.upsert_tournaments(
-        session,
-        [
-            {"tournament_id": T_ALPHA, "name": "Alpha Open", "tier": "open", "start_date": today, "end_date": today},
-            {"tournament_id": T_BETA, "name": "Beta Cup", "tier": "national", "start_date": today, "end_date": today},
-        ],
-    )
-    registration.upsert_divisions(
-        session,
-        [
-            {
-                "tournament_id": T_ALPHA,
-                "division_id": D_MEN,
-                "name": "Men 73",
-                "category": "m-73kg",
-                "formats": ["round_robin"],
-            },
-            {
-                "tournament_id": T_ALPHA,
-                "division_id": D_WOMEN,
-                "name": "Women 57",
-                "category": "w-57kg",
-                "formats": ["round_robin"],
-            },
-            {
-                "tournament_id": T_BETA,
-                "division_id": D_BETA,
-                "name": "Men 81",
-                "category": "m-81kg",
-                "formats": ["round_robin"],
-            },
-        ],
-    )
-    registration.upsert_athletes(
-        session,
-        [
-            {"athlete_id": "a1", "full_name": "Ōno Shōhei", "country": "JPN", "club": None},
-            {"athlete_id": "a2", "full_name": "Zoë Müller-Łukasz", "country": "POL", "club": "KS Gdańsk"},
-            {"athlete_id": "a3", "full_name": "Ana Silva", "country": "BRA", "club": None},
-            {"athlete_id": "a4", "full_name": "Mia Berg", "country": "NOR", "club": None},
-        ],
-    )
-    registration.upsert_bouts(
-        session,
-        [
-            {
-                "bout_id": "b-a1",
-                "tournament_id": T_ALPHA,
-                "division_id": D_MEN,
-                "red_athlete_id": "a1",
-                "blue_athlete_id": "a2",
-            },
-            {
-                "bout_id": "b-a2",
-                "tournament_id": T_ALPHA,
-                "division_id": D_MEN,
-                "red_athlete_id": "a2",
-                "blue_athlete_id": "a1",
-            },
-            {
-                "bout_id": "b-a3",
-                "tournament_id": T_ALPHA,
-                "division_id": D_WOMEN,
-                "red_athlete_id": "a3",
-                "blue_athlete_id": "a4",
-            },
-            {
-                "bout_id": "b-a4",
-                "tournament_id": T_ALPHA,
-                "division_id": D_WOMEN,
-                "red_athlete_id": "a4",
-                "blue_athlete_id": "a3",
-            },
-            {
-                "bout_id": "b-a5",
-                "tournament_id": T_ALPHA,
-                "division_id": D_MEN,
-                "red_athlete_id": "a1",
-                "blue_athlete_id": "a2",
-            },
-            {
-                "bout_id": "b-a6",
-                "tournament_id": T_ALPHA,
-                "division_id": D_WOMEN,
-                "red_athlete_id": "a3",
-                "blue_athlete_id": "a4",
-            },
-            {
-                "bout_id": "b-b1",
-                "tournament_id": T_BETA,
-                "division_id": D_BETA,
-                "red_athlete_id": "a1",
-                "blue_athlete_id": "a3",
-            },
-        ],
-    )
-
-
-@dataclass
-class IntakeDb:
-    url: str
-    session_factory: sessionmaker[Session]
-
-    def insert_applied(self, bout_id: str, revision: int, kind: str, payload: dict[str, object]) -> None:
-        """Simulate the projector having applied a revision (a ``results`` row)."""
-        from services.core.db.schema import ResultRow
-
-        with self.session_factory() as session, session.begin():
-            session.add(
-                ResultRow(
-                    bout_id=bout_id,
-                    revision=revision,
-                    kind=kind,
-                    payload=payload,
-                    event_id=uuid.uuid4(),
-                    is_effective=True,
-                    occurred_at=dt.datetime.now(dt.UTC),
-                    source_partition=0,
-                    source_offset=revision,
-                )
-            )
-
-    def token(self, role: Role, tournaments: list[str] | None = None) -> str:
-        with self.session_factory() as session, session.begin():
-            _, plaintext = token_repo.create_token(session, unique("test"), role, tournaments or [], pepper=PEPPER)
-        return plaintext
-
-    def revoke(self, token_id: str) -> bool:
-        with self.session_factory() as session, session.begin():
-            return token_repo.revoke(session, token_id)
+from services.core.settings import DatabaseSettings
+from tests.integration.intake_support import (
+    Intake,
+    IntakeDb,
+    ServedApp,
+    create_database,
+    drop_database,
+    insert_registration,
+    intake_settings,
+    unique,
+)
 
 
 @pytest.fixture(scope="module")
@@ -210,104 +34,6 @@ def intake_db(pg: EmbeddedPostgres) -> Iterator[IntakeDb]:
     yield IntakeDb(url, factory)
     engine.dispose()
     drop_database(pg, name)
-
-
-# -- Kafka ---------------------------------------------------------------------------------------
-
-
-def intake_settings(db_url: str, bootstrap: str, topic: str, **intake: object) -> Settings:
-    return Settings(
-        environment="test",
-        log_json=False,
-        database=DatabaseSettings(url=db_url),
-        kafka=KafkaSettings(bootstrap_servers=bootstrap, topic=topic, dlq_topic=f"{topic}.dlq", partitions=3),
-        intake=IntakeSettings.model_validate(intake),
-        token_pepper=PEPPER,
-    )
-
-
-def read_message(bootstrap: str, topic: str, partition: int, offset: int, timeout: float = 10.0) -> Message:
-    """The message at (topic, partition, offset), read by direct assignment (no group join)."""
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": unique("intake-reader"),
-            "enable.auto.commit": False,
-            "fetch.wait.max.ms": 5,
-        }
-    )
-    try:
-        consumer.assign([TopicPartition(topic, partition, offset)])
-        found: list[Message] = []
-
-        def got() -> bool:
-            msg = consumer.poll(0.2)
-            if msg is None:
-                return False
-            if msg.error():
-                raise KafkaException(msg.error())
-            if msg.offset() == offset:
-                found.append(msg)
-                return True
-            return False
-
-        wait_until(got, timeout, f"message {topic}[{partition}]@{offset}")
-        return found[0]
-    finally:
-        consumer.close()
-
-
-# -- the app on a real server --------------------------------------------------------------------
-
-
-class ServedApp:
-    """``create_app(settings)`` under uvicorn in a thread, on a free port; lifespan runs for real."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.port = free_port()
-        config = uvicorn.Config(
-            create_app(settings), host="127.0.0.1", port=self.port, log_config=None, access_log=False, lifespan="on"
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, name=f"intake-{self.port}", daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, timeout: float = 20.0) -> ServedApp:
-        self.thread.start()
-
-        def started() -> bool:
-            if not self.thread.is_alive():
-                raise RuntimeError("intake server exited during startup")
-            return bool(self.server.started)
-
-        wait_until(started, timeout, f"intake on {self.url}")
-        return self
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout)
-        if self.thread.is_alive():
-            raise TimeoutError(f"intake on {self.url} did not stop within {timeout}s")
-
-
-@dataclass
-class Intake:
-    app: ServedApp
-    db: IntakeDb
-    bootstrap: str
-    topic: str
-
-    @property
-    def url(self) -> str:
-        return self.app.url
-
-    @property
-    def settings(self) -> Settings:
-        return self.app.settings
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import pytest
 from services.core import events
 from services.core.auth import Role
 from services.core.http.problems import PROBLEM_MEDIA_TYPE
-from tests.integration.intake_fixtures import D_MEN, D_WOMEN, PEPPER, T_ALPHA, T_BETA, Intake, read_message
+from tests.integration.intake_support import D_MEN, D_WOMEN, PEPPER, T_ALPHA, T_BETA, Intake, headers_of, read_message
 
 pytest_plugins = ["tests.integration.intake_fixtures"]
 
@@ -69,7 +69,7 @@ def test_result_is_accepted_after_delivery_and_is_on_the_topic(intake: Intake, c
 
     msg = read_message(intake.bootstrap, intake.topic, body["partition"], body["offset"])
     assert msg.key() == f"{T_ALPHA}:{D_MEN}".encode()
-    headers = {k: v for k, v in msg.headers() or []}
+    headers = headers_of(msg)
     assert headers["traceparent"] == TRACEPARENT.encode()
     assert headers["producer-id"] == b"intake"
     assert headers["event-type"] == b"result_recorded"
@@ -86,7 +86,7 @@ def test_a_traceparent_is_generated_when_the_request_has_none(intake: Intake, cl
     resp = client.post(results_path("b-a2"), json=RESULT, headers=bearer(referee))
     assert resp.status_code == 202, resp.text
     msg = read_message(intake.bootstrap, intake.topic, resp.json()["partition"], resp.json()["offset"])
-    traceparent = dict(msg.headers() or [])["traceparent"].decode()
+    traceparent = headers_of(msg)["traceparent"].decode()
     assert re.fullmatch(r"00-[0-9a-f]{32}-[0-9a-f]{16}-01", traceparent)
 
 
@@ -106,7 +106,7 @@ def test_void_is_accepted_and_on_the_topic(intake: Intake, client: httpx.Client,
     msg = read_message(intake.bootstrap, intake.topic, resp.json()["partition"], resp.json()["offset"])
     event = events.decode(msg.value())
     assert isinstance(event, events.ResultVoided) and event.revision == 2
-    assert dict(msg.headers() or [])["event-type"] == b"result_voided"
+    assert headers_of(msg)["event-type"] == b"result_voided"
 
 
 def test_finalize_emits_one_event_per_division(intake: Intake, client: httpx.Client):

@@ -55,11 +55,15 @@ def test_demo_import_is_idempotent(engine: Engine) -> None:
     with Session(engine) as session:
         demo = json.loads(DEMO_FILE.read_text())
         ids = [t["tournament_id"] for t in demo["tournaments"]]
-        assert session.scalar(select(func.count()).select_from(Tournament).where(Tournament.tournament_id.in_(ids))) == 2
+        assert (
+            session.scalar(select(func.count()).select_from(Tournament).where(Tournament.tournament_id.in_(ids))) == 2
+        )
         n_div = session.scalar(select(func.count()).select_from(Division).where(Division.tournament_id.in_(ids)))
         assert n_div == sum(len(t["divisions"]) for t in demo["tournaments"])
         n_bouts = session.scalar(select(func.count()).select_from(BoutRow).where(BoutRow.tournament_id.in_(ids)))
-        expected = sum(len(d["athletes"]) * (len(d["athletes"]) - 1) // 2 for t in demo["tournaments"] for d in t["divisions"])
+        expected = sum(
+            len(d["athletes"]) * (len(d["athletes"]) - 1) // 2 for t in demo["tournaments"] for d in t["divisions"]
+        )
         assert n_bouts == expected
         name = session.scalar(select(Athlete.full_name).where(Athlete.athlete_id == "jpn-w-57kg-2"))
         assert name == "舟久保 遥香"

@@ -42,6 +42,7 @@ class StoredRevision(NamedTuple):
 class DivisionInfo(NamedTuple):
     ruleset: str
     tournament_status: str
+    finalized: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +72,7 @@ class ConflictRecord:
     applied_payload: Payload
     partition: int
     offset: int
+    occurred_at: dt.datetime
 
 
 @dataclass(slots=True)
@@ -116,7 +118,7 @@ def load_revisions(session: Session, ids: Collection[str]) -> dict[tuple[str, in
 
 _LOAD_DIVISIONS = text(
     """
-    SELECT dv.tournament_id, dv.division_id, t.ruleset, t.status
+    SELECT dv.tournament_id, dv.division_id, t.ruleset, t.status, dv.finalized_at IS NOT NULL
     FROM unnest(CAST(:t AS text[]), CAST(:d AS text[])) AS k(t, d)
     JOIN divisions dv ON dv.tournament_id = k.t AND dv.division_id = k.d
     JOIN tournaments t ON t.tournament_id = dv.tournament_id
@@ -129,7 +131,7 @@ def load_divisions(session: Session, keys: Collection[DivisionKey]) -> dict[Divi
         return {}
     ts, ds = _split(keys)
     rows = session.execute(_LOAD_DIVISIONS, {"t": ts, "d": ds})
-    return {(t, d): DivisionInfo(ruleset, status) for t, d, ruleset, status in rows}
+    return {(t, d): DivisionInfo(ruleset, status, done) for t, d, ruleset, status, done in rows}
 
 
 # --- results and conflicts ---------------------------------------------------------------------
@@ -157,6 +159,7 @@ _INSERT_CONFLICTS = text(
                 CAST(:partitions AS int[]), CAST(:offsets AS bigint[]))
          AS k(t, d, bout_id, revision, kind, payload, applied, p, o)
     ON CONFLICT (source_partition, source_offset) DO NOTHING
+    RETURNING source_partition, source_offset
     """
 )
 
@@ -202,11 +205,12 @@ def insert_revisions(session: Session, rows: Sequence[NewRevision]) -> None:
     )
 
 
-def insert_conflicts(session: Session, rows: Sequence[ConflictRecord]) -> None:
-    """Record conflicts; a conflict replayed from the same source offset is not recorded twice."""
+def insert_conflicts(session: Session, rows: Sequence[ConflictRecord]) -> list[ConflictRecord]:
+    """Record conflicts; one replayed from the same source offset is not recorded twice.
+    Returns the conflicts recorded now."""
     if not rows:
-        return
-    session.execute(
+        return []
+    recorded = session.execute(
         _INSERT_CONFLICTS,
         {
             "t": [r.tournament_id for r in rows],
@@ -220,6 +224,8 @@ def insert_conflicts(session: Session, rows: Sequence[ConflictRecord]) -> None:
             "offsets": [r.offset for r in rows],
         },
     )
+    new = {(int(p), int(o)) for p, o in recorded}
+    return [r for r in rows if (r.partition, r.offset) in new]
 
 
 def refresh_effective(session: Session, bouts: Collection[str]) -> set[str]:
@@ -403,6 +409,14 @@ _BUMP_DIVISIONS = text(
     """
 )
 
+_FINALIZE_DIVISIONS = text(
+    """
+    UPDATE divisions dv SET finalized_at = now()
+    FROM unnest(CAST(:t AS text[]), CAST(:d AS text[])) AS k(t, d)
+    WHERE dv.tournament_id = k.t AND dv.division_id = k.d AND dv.finalized_at IS NULL
+    """
+)
+
 _START_TOURNAMENTS = text(
     "UPDATE tournaments SET status = 'live' WHERE tournament_id = ANY(CAST(:ids AS text[])) AND status = 'scheduled'"
 )
@@ -433,12 +447,15 @@ def bump_divisions(session: Session, marks: Mapping[DivisionKey, DivisionMark]) 
     return {(t, d): int(v) for t, d, v, _ in rows}
 
 
-def update_tournament_status(session: Session, started: Collection[str], finalized: Collection[str]) -> None:
-    """scheduled -> live on a first result; -> finalized (with finalized_at) on a finalize event."""
+def update_tournament_status(session: Session, started: Collection[str], finalized: Collection[DivisionKey]) -> None:
+    """scheduled -> live on a first result; a finalize event sets the division's ``finalized_at``
+    (so a replayed finalize is a no-op) and finalizes its tournament (status, ``finalized_at``)."""
     if started:
         session.execute(_START_TOURNAMENTS, {"ids": sorted(started)})
     if finalized:
-        session.execute(_FINALIZE_TOURNAMENTS, {"ids": sorted(finalized)})
+        ts, ds = _split(sorted(finalized))
+        session.execute(_FINALIZE_DIVISIONS, {"t": ts, "d": ds})
+        session.execute(_FINALIZE_TOURNAMENTS, {"ids": sorted(set(ts))})
 
 
 def _split(keys: Iterable[DivisionKey]) -> tuple[list[str], list[str]]:

@@ -20,9 +20,9 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, and_, delete, func, select, text, tuple_, update
+from sqlalchemy import Connection, Select, and_, delete, func, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -138,8 +138,11 @@ def apply_ranking_effects(
         return 0
     today = today or utc_today()
     session.flush()
-    lock_outbox(session)
+    # Registration data (category, tier, dates, status) is not what the lock protects.
     info = _division_info(session, divisions)
+    if not any(key in finalized or status in ("live", "finalized") for key, (*_, status) in info.items()):
+        return 0
+    lock_outbox(session)
     full_categories: set[str] = set()
     provisional_keys: set[DocKey] = set()
     for key in sorted(divisions):
@@ -184,8 +187,17 @@ def _standings(session: Session, key: DivisionKey) -> list[StandingRow]:
     )
     return [
         StandingRow(
-            r.athlete_id, r.rank, r.bouts, r.wins, r.losses, r.draws, r.points, r.finishes, r.tp_for,
-            r.tp_against, r.tie_unresolved,
+            r.athlete_id,
+            r.rank,
+            r.bouts,
+            r.wins,
+            r.losses,
+            r.draws,
+            r.points,
+            r.finishes,
+            r.tp_for,
+            r.tp_against,
+            r.tie_unresolved,
         )
         for r in rows
     ]
@@ -417,9 +429,7 @@ def _write_changes(
             },
         )
     if deletes:
-        session.execute(
-            _DELETE_RANKINGS, {"categories": [k[0] for k in deletes], "athletes": [k[1] for k in deletes]}
-        )
+        session.execute(_DELETE_RANKINGS, {"categories": [k[0] for k in deletes], "athletes": [k[1] for k in deletes]})
     return len(upserts) + len(deletes)
 
 
@@ -430,9 +440,7 @@ def append_changes(session: Session, keys: Collection[DocKey]) -> dict[DocKey, i
     """
     if not keys:
         return {}
-    result = session.execute(
-        _APPEND_CHANGES, {"categories": [k[0] for k in keys], "athletes": [k[1] for k in keys]}
-    )
+    result = session.execute(_APPEND_CHANGES, {"categories": [k[0] for k in keys], "athletes": [k[1] for k in keys]})
     ids = {(cat, athlete): change_id for change_id, cat, athlete in result}
     session.execute(select(func.pg_notify(NOTIFY_CHANNEL, "")))
     return ids
@@ -464,16 +472,14 @@ def touch_documents(session: Session, keys: Iterable[DocKey]) -> int:
 def touch_athletes(session: Session, athlete_ids: Iterable[str]) -> int:
     """Re-index every ranking document of these athletes (call after renaming one)."""
     ids = sorted(set(athlete_ids))
-    keys = session.execute(
-        select(RankingRow.category, RankingRow.athlete_id).where(RankingRow.athlete_id.in_(ids))
-    )
+    keys = session.execute(select(RankingRow.category, RankingRow.athlete_id).where(RankingRow.athlete_id.in_(ids)))
     return touch_documents(session, [(c, a) for c, a in keys])
 
 
 # --- reading for the indexer, the reindex and the audit -------------------------------------------
 
 
-def _record_query():  # type: ignore[no-untyped-def]
+def _record_query() -> Select[*tuple[Any, ...]]:
     return select(
         RankingRow.category,
         RankingRow.athlete_id,
@@ -488,11 +494,10 @@ def _record_query():  # type: ignore[no-untyped-def]
     ).join(Athlete, Athlete.athlete_id == RankingRow.athlete_id)
 
 
-def _record(row: Iterable[object]) -> RankingRecord:
+def _record(row: Any) -> RankingRecord:
     cat, athlete, name, country, rank, points, best, awards, prov, version = row
     return RankingRecord(
-        str(cat), str(athlete), str(name), str(country), int(rank), float(points),  # type: ignore[arg-type]
-        float(best), int(awards), float(prov), int(version),  # type: ignore[arg-type]
+        cat, athlete, name, country, int(rank), float(points), float(best), int(awards), float(prov), int(version)
     )
 
 
@@ -640,6 +645,13 @@ def get_job(session: Session, job_id: str) -> JobView | None:
     if row is None:
         return None
     return JobView(
-        row.job_id, row.state, row.index_name, row.total, row.done, row.caught_up, row.error, row.started_at,
+        row.job_id,
+        row.state,
+        row.index_name,
+        row.total,
+        row.done,
+        row.caught_up,
+        row.error,
+        row.started_at,
         row.finished_at,
     )

@@ -73,6 +73,8 @@ class Division(Base):
     last_partition: Mapped[int | None] = mapped_column(Integer)
     last_offset: Mapped[int | None] = mapped_column(BigInteger)
     updated_at: Mapped[dt.datetime | None] = mapped_column(TS)
+    # Set by the projector when the division's tournament_finalized event is applied (once).
+    finalized_at: Mapped[dt.datetime | None] = mapped_column(TS)
     __table_args__ = (Index(None, "category"),)
 
 

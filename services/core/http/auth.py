@@ -18,7 +18,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.core.auth import Principal, Role, hash_token, looks_like_token, parse_bearer
 from services.core.db import tokens as token_repo
-from services.core.errors import Forbidden, Unauthorized
+from services.core.db.errors import DATABASE_DOWN_ERRORS
+from services.core.errors import Forbidden, ServiceUnavailable, Unauthorized
+from services.core.logging import get_logger
+
+log = get_logger(__name__)
 
 
 class TokenAuthenticator:
@@ -48,7 +52,11 @@ class TokenAuthenticator:
         hit = self._cache.get(digest)
         if hit is not None and hit[0] > now:
             return hit[1]
-        principal = await anyio.to_thread.run_sync(self._lookup, digest)
+        try:
+            principal = await anyio.to_thread.run_sync(self._lookup, digest)
+        except DATABASE_DOWN_ERRORS as exc:
+            log.warning("token_lookup_failed", error=type(exc).__name__)
+            raise ServiceUnavailable("cannot check the token right now; the database is unavailable", 2) from None
         if len(self._cache) >= self._max_entries:
             self._evict(now)
         self._cache[digest] = (now + self._ttl_s, principal)
@@ -99,8 +107,12 @@ def require_role(*roles: Role) -> Any:
     return Depends(_check)
 
 
-async def get_tournament_writer(t: str, principal: require_principal) -> Principal:
-    """The caller may post results for tournament ``t`` (path parameter)."""
+async def get_tournament_writer(request: Request, principal: require_principal) -> Principal:
+    """The caller may post results for the route's tournament (path parameter ``t``).
+
+    Read from the path rather than declared, so the route's own validated ``t`` documents it.
+    """
+    t = str(request.path_params.get("t", ""))
     if not principal.can_write_results(t):
         raise Forbidden(f"this token may not write results for tournament {t!r}")
     return principal

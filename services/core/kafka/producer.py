@@ -40,6 +40,26 @@ class Delivery(NamedTuple):
     offset: int
 
 
+class _RepeatFilter(logging.Filter):
+    """Drop repeats of a librdkafka line (ignoring numbers) within ``window_s``: a dead broker is
+    retried many times a second and one line per window says as much as all of them."""
+
+    def __init__(self, window_s: float = 10.0) -> None:
+        super().__init__()
+        self.window_s = window_s
+        self._seen: dict[str, float] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        key = re.sub(r"\d+", "#", record.getMessage())[:160]
+        now = time.monotonic()
+        if now - self._seen.get(key, -self.window_s) < self.window_s:
+            return False
+        if len(self._seen) > 1000:
+            self._seen.clear()
+        self._seen[key] = now
+        return True
+
+
 def traceparent_for(incoming: str | None) -> str:
     """Propagate a valid W3C ``traceparent`` unchanged; otherwise start a new sampled trace."""
     if incoming:
@@ -91,6 +111,8 @@ class EventProducer:
 
     def start(self) -> None:
         """Create the librdkafka client (it connects in the background) and the poll thread."""
+        if not any(isinstance(f, _RepeatFilter) for f in _librdkafka_log.filters):
+            _librdkafka_log.addFilter(_RepeatFilter())
         with self._lock:
             if self._producer is not None:
                 return

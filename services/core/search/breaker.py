@@ -37,7 +37,7 @@ class BreakerState(IntEnum):
     OPEN = 2
 
 
-class BreakerOpen(Exception):  # noqa: N818 - the name says what happened
+class BreakerOpen(Exception):
     """The breaker refused the call; try again in ``retry_after_s``."""
 
     def __init__(self, retry_after_s: float) -> None:

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from elasticsearch import ApiError, Elasticsearch
@@ -43,7 +43,7 @@ class ItemError:
     reason: str
 
 
-class BulkItemErrors(Exception):  # noqa: N818 - plural of what the engine reported
+class BulkItemErrors(Exception):
     """Bulk items the engine refused for a reason other than a version conflict."""
 
     def __init__(self, errors: Sequence[ItemError]) -> None:
@@ -62,7 +62,7 @@ class BulkItemErrors(Exception):  # noqa: N818 - plural of what the engine repor
         return any(e.type in ("index_not_found_exception",) for e in self.errors)
 
 
-class _Throttled(Exception):  # noqa: N818 - internal retry signal
+class _Throttled(Exception):
     pass
 
 
@@ -195,7 +195,9 @@ class BulkWriter:
         last_throttled: list[tuple[Action, dict[str, Any]]] = []
         retrying = Retrying(
             retry=retry_if_exception(_is_throttle),
-            wait=wait_exponential_jitter(initial=self._initial_backoff_s, max=self._max_backoff_s),
+            wait=wait_exponential_jitter(
+                multiplier=self._initial_backoff_s, max=self._max_backoff_s, jitter=self._initial_backoff_s
+            ),
             stop=stop_after_attempt(self._max_retries),
             reraise=True,
         )
@@ -210,7 +212,7 @@ class BulkWriter:
                         params["require_alias"] = True
                     if refresh:
                         params["refresh"] = True
-                    response = self._client.bulk(operations=encode(pending), **params)
+                    response = self._client.bulk(operations=cast(Any, encode(pending)), **params)
                     throttled = self._account(pending, response.body.get("items", []), stats)
                     if throttled:
                         last_throttled = throttled

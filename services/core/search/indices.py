@@ -6,11 +6,12 @@ the build loudly, not leave an index with a dynamic mapping behind the alias.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 
 from elasticsearch import Elasticsearch, NotFoundError
 
-from services.core.search.mapping import INDEX_PREFIX, MAPPINGS, REFRESH_INTERVAL, index_settings, is_versioned_index
+from services.core.search.mapping import MAPPINGS, REFRESH_INTERVAL, index_settings, is_versioned_index
 
 
 def alias_targets(client: Elasticsearch, alias: str) -> list[str]:
@@ -22,13 +23,13 @@ def alias_targets(client: Elasticsearch, alias: str) -> list[str]:
     return sorted(body, reverse=True)
 
 
-def versioned_indices(client: Elasticsearch) -> list[str]:
-    """Every ``rankings-v*`` index, oldest first (names sort by their UTC timestamp)."""
+def versioned_indices(client: Elasticsearch, alias: str) -> list[str]:
+    """Every ``<alias>-v*`` index, oldest first (names sort by their UTC timestamp)."""
     try:
-        body = client.indices.get(index=f"{INDEX_PREFIX}*", expand_wildcards="open,closed").body
+        body = client.indices.get(index=f"{alias}-v*", expand_wildcards="open,closed").body
     except NotFoundError:
         return []
-    return sorted(name for name in body if is_versioned_index(name))
+    return sorted(name for name in body if is_versioned_index(name, alias))
 
 
 def create_index(client: Elasticsearch, name: str, *, building: bool = False) -> None:
@@ -48,7 +49,9 @@ def doc_count(client: Elasticsearch, index: str) -> int:
 
 def swap_alias(client: Elasticsearch, alias: str, new: str, old: Iterable[str]) -> None:
     """Point ``alias`` at ``new`` only, in ONE ``_aliases`` call (readers never see no index or two)."""
-    actions: list[dict[str, dict[str, str]]] = [{"remove": {"index": name, "alias": alias}} for name in old if name != new]
+    actions: list[dict[str, dict[str, str]]] = [
+        {"remove": {"index": name, "alias": alias}} for name in old if name != new
+    ]
     actions.append({"add": {"index": new, "alias": alias}})
     client.indices.update_aliases(actions=actions)
 
@@ -57,9 +60,7 @@ def delete_indices(client: Elasticsearch, names: Iterable[str]) -> list[str]:
     """Delete ``names`` (already gone is fine); returns what was asked for."""
     deleted = []
     for name in names:
-        try:
+        with contextlib.suppress(NotFoundError):
             client.indices.delete(index=name)
-        except NotFoundError:
-            pass
         deleted.append(name)
     return deleted

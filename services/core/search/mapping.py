@@ -12,8 +12,8 @@ import datetime as dt
 import re
 from typing import Any
 
-INDEX_PREFIX = "rankings-v"
-_INDEX_NAME = re.compile(r"^rankings-v(\d{8}t\d{6,12})$")
+# Versioned indices are named ``<alias>-v<UTC timestamp>``: ``rankings-v20261126t151900123456``.
+_TIMESTAMP = re.compile(r"\d{8}t\d{12}")
 
 # Searchable within half a second of a write on real Elasticsearch (the index is small; the freshness
 # target is about a second). During a full build refresh is off and restored afterwards.
@@ -60,11 +60,13 @@ def index_settings(*, building: bool = False) -> dict[str, Any]:
     }
 
 
-def new_index_name(now: dt.datetime | None = None) -> str:
-    """``rankings-v<UTC timestamp>``; microseconds keep two builds in one second apart and sortable."""
+def new_index_name(alias: str, now: dt.datetime | None = None) -> str:
+    """``<alias>-v<UTC timestamp>``; microseconds keep two builds in one second apart and sortable."""
     now = now or dt.datetime.now(dt.UTC)
-    return f"{INDEX_PREFIX}{now.astimezone(dt.UTC):%Y%m%dt%H%M%S%f}"
+    return f"{alias}-v{now.astimezone(dt.UTC):%Y%m%dt%H%M%S%f}"
 
 
-def is_versioned_index(name: str) -> bool:
-    return bool(_INDEX_NAME.match(name))
+def is_versioned_index(name: str, alias: str) -> bool:
+    """True for the indices this alias's reindex builds (and may clean up)."""
+    prefix = f"{alias}-v"
+    return name.startswith(prefix) and bool(_TIMESTAMP.fullmatch(name, len(prefix)))

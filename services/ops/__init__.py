@@ -1,0 +1,1 @@
+"""Operations tooling: consumer-group drift and lag, replay of the event log into standings."""
