@@ -90,7 +90,9 @@ class Server:
 
         def up() -> bool:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited: {self.proc.stderr.read().decode()[-2000:] if self.proc.stderr else ''}")
+                raise RuntimeError(
+                    f"server exited: {self.proc.stderr.read().decode()[-2000:] if self.proc.stderr else ''}"
+                )
             try:
                 return httpx.get(f"http://127.0.0.1:{self.port}{path}", timeout=1).status_code == 200
             except httpx.HTTPError:
@@ -149,11 +151,24 @@ async def _closed_loop(port: int, path: str, seconds: float, connections: int, h
     return done
 
 
+def _run_client(coro: Any) -> Any:
+    """Run a load-generator coroutine as lean as possible: uvloop when installed, no GC pauses (the
+    measuring client must not be where the latency tail comes from)."""
+    import gc
+
+    gc.disable()
+    if _has("uvloop"):
+        import uvloop
+
+        return uvloop.run(coro)
+    return asyncio.run(coro)
+
+
 def python_load(port: int, path: str, seconds: int, connections: int, headers: dict[str, str]) -> float:
     """Closed-loop keep-alive load in a separate process (so it does not share the server's GIL)."""
     code = (
-        f"import asyncio,json,sys;sys.path.insert(0,{str(REPO)!r});from bench.read_api import _closed_loop;"
-        f"print(asyncio.run(_closed_loop({port},{path!r},{seconds},{connections},json.loads({json.dumps(headers)!r}))))"
+        f"import json,sys;sys.path.insert(0,{str(REPO)!r});from bench.read_api import _run_client, _closed_loop;"
+        f"print(_run_client(_closed_loop({port},{path!r},{seconds},{connections},json.loads({json.dumps(headers)!r}))))"
     )
     started = time.monotonic()
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=seconds + 60, check=True)
@@ -167,7 +182,7 @@ def throughput(port: int, path: str, seconds: int, headers: dict[str, str] | Non
     return python_load(port, path, seconds, 32, headers), "python asyncio -c32"
 
 
-async def _pollers(port: int, seconds: float, pollers: int, hz: float) -> list[float]:
+async def _pollers(port: int, seconds: float, pollers: int, hz: float, path: str = PATH) -> list[float]:
     """Each poller: one keep-alive connection, GET with If-None-Match every 1/hz s; latency per request."""
     latencies: list[float] = []
     deadline = time.monotonic() + seconds
@@ -181,7 +196,7 @@ async def _pollers(port: int, seconds: float, pollers: int, hz: float) -> list[f
                 await asyncio.sleep(max(0.0, next_at - time.monotonic()))
                 inm = f"If-None-Match: {etag}\r\n" if etag else ""
                 started = time.perf_counter()
-                writer.write(f"GET {PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\n{inm}\r\n".encode())
+                writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{inm}\r\n".encode())
                 head = await reader.readuntil(b"\r\n\r\n")
                 m = re.search(rb"(?i)content-length: (\d+)", head)
                 if m:
@@ -198,10 +213,10 @@ async def _pollers(port: int, seconds: float, pollers: int, hz: float) -> list[f
     return latencies
 
 
-def poll_latency(port: int, seconds: int, pollers: int = 200, hz: float = 4.0) -> list[float]:
+def poll_latency(port: int, seconds: int, pollers: int = 200, hz: float = 4.0, path: str = PATH) -> list[float]:
     code = (
-        f"import asyncio,json,sys;sys.path.insert(0,{str(REPO)!r});from bench.read_api import _pollers;"
-        f"print(json.dumps(asyncio.run(_pollers({port},{seconds},{pollers},{hz}))))"
+        f"import json,sys;sys.path.insert(0,{str(REPO)!r});from bench.read_api import _run_client, _pollers;"
+        f"print(json.dumps(_run_client(_pollers({port},{seconds},{pollers},{hz},{path!r}))))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=seconds + 60, check=True)
     latencies: list[float] = json.loads(out.stdout)

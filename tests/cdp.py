@@ -163,10 +163,21 @@ class Chromium:
         async with connect(target["webSocketDebuggerUrl"], max_size=64 * 2**20, open_timeout=10) as ws:
             page = Page(ws)
             try:
-                await page.call("Emulation.setDeviceMetricsOverride", width=1920, height=1080, deviceScaleFactor=1, mobile=False)
+                await page.call(
+                    "Emulation.setDeviceMetricsOverride", width=1920, height=1080, deviceScaleFactor=1, mobile=False
+                )
                 yield page
             finally:
                 await page.close()
+                await asyncio.to_thread(self._close_target, target["id"])
+
+    def _close_target(self, target_id: str) -> None:
+        """Close the tab, so its connections (an SSE stream) end before the server under test stops."""
+        with (
+            contextlib.suppress(OSError),
+            urllib.request.urlopen(f"http://127.0.0.1:{self.port}/json/close/{target_id}", timeout=5),
+        ):
+            pass
 
     def stop(self) -> None:
         proc, self.proc = self.proc, None

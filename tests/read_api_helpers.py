@@ -208,12 +208,20 @@ def apply_results(
                     tie_unresolved=row.tie_unresolved,
                 )
             )
-        version = bump_and_notify(session, t, d, at=at, partition=partition, offset=max((r.offset for r in new), default=None))
+        version = bump_and_notify(
+            session, t, d, at=at, partition=partition, offset=max((r.offset for r in new), default=None)
+        )
     return version
 
 
 def bump_and_notify(
-    session: Session, t: str, d: str, *, at: dt.datetime | None = None, partition: int | None = None, offset: int | None = None
+    session: Session,
+    t: str,
+    d: str,
+    *,
+    at: dt.datetime | None = None,
+    partition: int | None = None,
+    offset: int | None = None,
 ) -> int:
     version = session.execute(
         text(
@@ -243,7 +251,10 @@ def division_bout_list(engine: Engine, t: str, d: str) -> list[Bout]:
 
 def as_domain_result(bout_id: str, revision: int, payload: dict[str, Any]) -> BoutResult:
     return BoutResult(
-        bout_id, revision, Winner(payload["winner"]), Method(payload["method"]),
+        bout_id,
+        revision,
+        Winner(payload["winner"]),
+        Method(payload["method"]),
         Score(payload["score"]["red"], payload["score"]["blue"]),
     )
 
@@ -254,8 +265,17 @@ class UvicornThread:
     def __init__(self, app: Any, *, port: int | None = None, loop: str = "asyncio", http: str = "h11") -> None:
         self.port = port or free_port()
         config = uvicorn.Config(
-            app, host="127.0.0.1", port=self.port, loop=loop, http=http, log_config=None, access_log=False,
-            lifespan="on", timeout_graceful_shutdown=2, backlog=2048, limit_concurrency=None,
+            app,
+            host="127.0.0.1",
+            port=self.port,
+            loop=loop,
+            http=http,
+            log_config=None,
+            access_log=False,
+            lifespan="on",
+            timeout_graceful_shutdown=2,
+            backlog=2048,
+            limit_concurrency=None,
         )
         self.server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self.server.run, name=f"uvicorn-{self.port}", daemon=True)

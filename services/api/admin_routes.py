@@ -129,7 +129,9 @@ class ImportOut(BaseModel):
 WriteVersions = list[DivisionVersion]
 
 
-async def _write(ctx: ApiContext, fn: Callable[[Session], tuple[T, dict[admin.DivisionKey, int]]]) -> tuple[T, WriteVersions]:
+async def _write(
+    ctx: ApiContext, fn: Callable[[Session], tuple[T, dict[admin.DivisionKey, int]]]
+) -> tuple[T, WriteVersions]:
     def run() -> tuple[T, dict[admin.DivisionKey, int]]:
         with Session(ctx.engine) as session, session.begin():
             return fn(session)
@@ -139,7 +141,9 @@ async def _write(ctx: ApiContext, fn: Callable[[Session], tuple[T, dict[admin.Di
         ctx.on_change(Change(t, d, v))
     for t in {t for t, _ in versions}:
         ctx.cache.forget_tournament(t)
-    return result, [DivisionVersion(tournament_id=t, division_id=d, version=v) for (t, d), v in sorted(versions.items())]
+    return result, [
+        DivisionVersion(tournament_id=t, division_id=d, version=v) for (t, d), v in sorted(versions.items())
+    ]
 
 
 def _inline_refs(schema: dict[str, Any]) -> dict[str, Any]:

@@ -9,6 +9,7 @@ the shared context (``app.state.ctx``) is built.
 from __future__ import annotations
 
 import asyncio
+import gc
 import importlib
 import importlib.util
 import time
@@ -191,6 +192,10 @@ def create_app(settings: Settings, *, engine: Engine | None = None, routers: Seq
                     if module_lifespan is not None:
                         await stack.enter_async_context(module_lifespan(app))
                 log.info("api_started", routers=[m.__name__ for m in modules])
+                # Everything allocated so far lives as long as the process: keep it out of the
+                # collector's full passes (shorter GC pauses in the request latency tail).
+                gc.collect()
+                gc.freeze()
                 yield
         finally:
             if monitor is not None:

@@ -103,7 +103,7 @@ class LagMonitor:
 
     async def refresh_once(self) -> None:
         with anyio.fail_after(max(5.0, self._interval_s * 5)):
-            members = await anyio.to_thread.run_sync(self._read)
+            members = await anyio.to_thread.run_sync(self._read, abandon_on_cancel=True)
         self._freshness.snapshot = LagSnapshot.from_members(members, time.time())
 
     async def _run(self) -> None:

@@ -23,6 +23,7 @@ from sqlalchemy import URL
 from services.core.logging import get_logger
 
 CHANNEL = "standings_changed"
+APPLICATION_NAME = "standings-api-listen"  # visible in pg_stat_activity
 log = get_logger(__name__)
 
 
@@ -71,7 +72,7 @@ class NotificationListener:
         self._on_change = on_change
         self._on_connected = on_connected
         self._on_disconnected = on_disconnected
-        self._kwargs = {"connect_timeout": 5, **(connect_kwargs or {})}
+        self._kwargs = {"connect_timeout": 5, "application_name": APPLICATION_NAME, **(connect_kwargs or {})}
         self._channel = channel
         self._probe_every_s = probe_every_s
         self._max_backoff_s = max_backoff_s

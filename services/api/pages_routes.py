@@ -45,9 +45,7 @@ def _script_json(value: object) -> str:
     ),
     responses={200: {"content": {"text/html": {}}, "description": "The overlay page"}, **problems(404, 422)},
 )
-async def overlay(
-    request: Request, ctx: CtxDep, tournament_id: TournamentId, division_id: DivisionId
-) -> HTMLResponse:
+async def overlay(request: Request, ctx: CtxDep, tournament_id: TournamentId, division_id: DivisionId) -> HTMLResponse:
     await ctx.cache.get(tournament_id, division_id)  # 404 for a typo instead of an empty board
     config = {
         "tournament_id": tournament_id,
@@ -108,5 +106,3 @@ def _render_tournament(t: standings_read.TournamentMeta, divisions: list[standin
 def mount_static(app: FastAPI) -> None:
     """Serve ``services/api/static`` under /static (the overlay's CSS and JS)."""
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-
-

@@ -66,7 +66,9 @@ def _planned_bouts(reg: RegistrationFile) -> list[tuple[str, str, BoutIn]]:
     out: list[tuple[str, str, BoutIn]] = []
     for t in reg.tournaments:
         for d in t.divisions:
-            bouts = d.bouts if isinstance(d.bouts, list) else round_robin_bouts(t.tournament_id, d.division_id, d.athletes)
+            bouts = (
+                d.bouts if isinstance(d.bouts, list) else round_robin_bouts(t.tournament_id, d.division_id, d.athletes)
+            )
             out.extend((t.tournament_id, d.division_id, b) for b in bouts)
     return out
 
@@ -92,7 +94,8 @@ def check_bouts(session: Session, planned: Iterable[tuple[str, str, BoutIn]]) ->
 def lock_divisions(session: Session, keys: Collection[DivisionKey]) -> None:
     if keys:
         session.execute(
-            select(Division.version).where(tuple_(Division.tournament_id, Division.division_id).in_(sorted(keys)))
+            select(Division.version)
+            .where(tuple_(Division.tournament_id, Division.division_id).in_(sorted(keys)))
             .with_for_update()
         )
 
@@ -103,7 +106,8 @@ def refresh_divisions(session: Session, keys: Collection[DivisionKey]) -> dict[D
         return {}
     ordered = sorted(keys)
     rulesets_by_t = {
-        t: r for t, r in session.execute(
+        t: r
+        for t, r in session.execute(
             select(Tournament.tournament_id, Tournament.ruleset).where(
                 Tournament.tournament_id.in_({k[0] for k in ordered})
             )
@@ -199,10 +203,7 @@ def remove_entries(session: Session, tournament_id: str, division_id: str, keep:
     if not leaving:
         return
     scheduled = {
-        a
-        for b in repo.division_bouts(session, tournament_id, division_id)
-        for a in (b.red, b.blue)
-        if a in leaving
+        a for b in repo.division_bouts(session, tournament_id, division_id) for a in (b.red, b.blue) if a in leaving
     }
     if scheduled:
         raise Conflict(

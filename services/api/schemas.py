@@ -255,7 +255,9 @@ _PROBLEM_EXAMPLES: dict[int, tuple[str, dict[str, Any]]] = {
     403: ("Token lacks the role", _problem_example(403, "forbidden", "Forbidden", "role admin required")),
     404: (
         "Unknown tournament or division",
-        _problem_example(404, "not-found", "Not found", "division 'm-99kg' of tournament 'paris-open-2026' does not exist"),
+        _problem_example(
+            404, "not-found", "Not found", "division 'm-99kg' of tournament 'paris-open-2026' does not exist"
+        ),
     ),
     409: ("Conflicts with existing data", _problem_example(409, "conflict", "Conflict", "tournament already exists")),
     413: (
@@ -269,7 +271,13 @@ _PROBLEM_EXAMPLES: dict[int, tuple[str, dict[str, Any]]] = {
             "validation",
             "Unprocessable content",
             "the request does not match the schema",
-            errors=[{"loc": ["query", "as_of_offset"], "msg": "Input should be greater than or equal to 0", "type": "greater_than_equal"}],
+            errors=[
+                {
+                    "loc": ["query", "as_of_offset"],
+                    "msg": "Input should be greater than or equal to 0",
+                    "type": "greater_than_equal",
+                }
+            ],
         ),
     ),
     503: ("Not ready", _problem_example(503, "unavailable", "Service unavailable", "database unreachable")),

@@ -95,7 +95,7 @@ def as_of_document(data: AsOfStandings) -> dict[str, Any]:
 
 def with_freshness(core: bytes, freshness_s: int) -> bytes:
     """Append ``"freshness_s":N`` as the last key of a rendered JSON object."""
-    return b"%s,\"freshness_s\":%d}" % (core[:-1], freshness_s)
+    return b'%s,"freshness_s":%d}' % (core[:-1], freshness_s)
 
 
 def sse_frame(version: int, body: bytes, event: str = "standings") -> bytes:
@@ -137,7 +137,7 @@ class RenderedStandings:
         )
 
     def etag_for(self, freshness_s: int) -> str:
-        return self.etag if freshness_s == 0 else f"{self.etag[:-1]}:s{freshness_s}\""
+        return self.etag if freshness_s == 0 else f'{self.etag[:-1]}:s{freshness_s}"'
 
     def body(self, freshness_s: int) -> bytes:
         return self.body_fresh if freshness_s == 0 else with_freshness(self.core, freshness_s)
@@ -163,7 +163,7 @@ class RenderedTournament:
 
     def etag_for(self, freshness: Sequence[int]) -> str:
         worst = max(freshness, default=0)
-        return self.etag if worst == 0 else f"{self.etag[:-1]}:s{worst}\""
+        return self.etag if worst == 0 else f'{self.etag[:-1]}:s{worst}"'
 
     def body(self, freshness: Sequence[int]) -> bytes:
         parts = [d.body(f) for d, f in zip(self.divisions, freshness, strict=True)]

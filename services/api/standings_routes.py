@@ -91,7 +91,7 @@ def _links(t: str, d: str) -> DivisionLinks:
 
 _STANDINGS_200 = {
     "model": StandingsOut,
-    "description": "The division's standings. Headers: `ETag` (strong, `\"t:d:version\"`; while the projector "
+    "description": 'The division\'s standings. Headers: `ETag` (strong, `"t:d:version"`; while the projector '
     "is behind it also carries the freshness seconds), `Cache-Control: no-cache`.",
     "headers": {
         "ETag": {"description": "Strong entity tag of this representation", "schema": {"type": "string"}},
@@ -179,7 +179,7 @@ async def tournament_standings(request: Request, tournament_id: TournamentId) ->
     summary="Live standings push (Server-Sent Events)",
     description=(
         "An `text/event-stream`: event `standings` (id = division version, data = the same JSON as the standings "
-        "endpoint) whenever the division changes, and event `ping` (data `{\"version\", \"freshness_s\"}`) every "
+        'endpoint) whenever the division changes, and event `ping` (data `{"version", "freshness_s"}`) every '
         "`api.sse_heartbeat_s` seconds without a change. On connect the current table is sent at once unless the "
         "`Last-Event-ID` header (sent by EventSource on reconnect) already names the current version; then the "
         "stream waits for the next change."
@@ -235,9 +235,14 @@ async def _stream(ctx: ApiContext, t: str, d: str, last: int) -> AsyncIterator[b
             yield b"retry: %d\n\n" % SSE_RETRY_MS
         while True:
             if await subscription.wait(last, heartbeat):
-                current = await _current(ctx, t, d)
-                if current is None:
+                try:
+                    newer = await _current(ctx, t, d)
+                except Exception as exc:  # database down: keep the stream, retry on the next wake-up
+                    log.warning("sse_refresh_failed", tournament=t, division=d, error=str(exc))
+                    continue
+                if newer is None:
                     return
+                current = newer
                 if current.version > last:
                     freshness = ctx.freshness.freshness_s(current.partition, current.last_event_epoch)
                     yield current.sse(freshness)

@@ -13,9 +13,6 @@ from sqlalchemy.orm import Session
 from services.cli.context import engine_for, load_settings
 from services.ops.consumers import GroupReport, default_ttl_s, group_report, kafka_watermarks
 
-out = Console()
-err = Console(stderr=True)
-
 
 def render(report: GroupReport) -> Table:
     """The report as a rich table, one row per member (stale members dimmed at the end)."""
@@ -71,6 +68,7 @@ def consumers(
                 report = group_report(session, name, settings.kafka.topic, ttl_s, None)
     finally:
         engine.dispose()
+    out, err = Console(), Console(stderr=True)
     if as_json:
         out.print_json(json.dumps(report.to_dict()))
     else:

@@ -38,6 +38,7 @@ def summary(report: ReplayReport) -> Table:
     table.add_row("poison (skipped)", ", ".join(f"{k} {v}" for k, v in sorted(report.poison.items())) or "0")
     table.add_row("ignored like the projector", ", ".join(f"{k} {v}" for k, v in sorted(report.ignored.items())) or "0")
     table.add_row("conflicting revisions", str(report.conflicts))
+    table.add_row("passed by the live group, not in results", str(report.missing_in_results))
     table.add_row("divisions compared", str(report.divisions))
     table.add_row("divisions differing", str(len(report.differing)))
     table.add_row("seconds", f"{report.seconds:.1f}")

@@ -20,6 +20,7 @@ from services.core.db import registration as registration_repo
 from services.core.db.engine import make_engine
 from services.core.embedded.errors import ComponentExitedError, ComponentStartError
 from services.core.embedded.stack import EmbeddedStack, stop_from_state
+from services.core.kafka.admin import ensure_topics
 from services.core.registration.loader import DEMO_FILE, load_registration
 from services.core.settings import Settings
 
@@ -46,10 +47,7 @@ def up(
         os.environ.setdefault("STANDINGS_PROJECTOR__CONSUMER__MAX_POLL_INTERVAL_MS", "6000")
         os.environ.setdefault("STANDINGS_PROJECTOR__CONSUMER__SESSION_TIMEOUT_MS", "6000")
         settings = Settings()
-        topics = {settings.kafka.topic: settings.kafka.partitions, settings.kafka.dlq_topic: 1}
-        from services.core.embedded.kafka_broker import ensure_topics
-
-        ensure_topics(stack.kafka.bootstrap, topics, timeout=30)
+        ensure_topics(settings.kafka, timeout=30)
         migrations.upgrade(settings.database.sqlalchemy_url())
         engine = make_engine(settings.database, pool_size=2)
         with Session(engine) as session, session.begin():

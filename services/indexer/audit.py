@@ -5,9 +5,9 @@ listed (search_after on the keyword sort fields) to find extras. Sample audit: `
 plus ``n`` random documents. Documents with an outbox change after the indexer's position at the
 start of the audit are in flight, not drift: they are counted as ``pending`` and left alone.
 
-``repair`` rewrites only the drifted documents: missing/different ones from their current row
-with ``external_gte`` (same version, corrected content), extras deleted at their own version
-(a newer legitimate write wins over the repair).
+``repair`` rewrites only the drifted documents: missing/different ones get a fresh version (an
+outbox row, so the live indexer agrees) and are written from their current row; extras are
+deleted at their own version (a newer legitimate write wins over the repair).
 """
 
 from __future__ import annotations
@@ -185,8 +185,11 @@ def _random_index_keys(client: Elasticsearch, alias: str, n: int) -> list[DocKey
 
 
 def _repair(engine: Engine, client: Elasticsearch, alias: str, report: AuditReport) -> None:
+    """Re-version the drifted rows (a new change id is above any version or tombstone the index may
+    hold, e.g. after a manual delete) and write them now; delete extras at their own version."""
     keys = [(d.category, d.athlete_id) for d in report.drifts]
-    with Session(engine) as session:
+    with Session(engine) as session, session.begin():
+        repo.touch_documents(session, keys)
         records = repo.load_records(session, keys)
     extras = [k for k in keys if k not in records]
     versions: dict[DocKey, int] = {}

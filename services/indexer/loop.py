@@ -264,8 +264,13 @@ class RankingsIndexer:
         today = self._today()
         if self._recomputed_on == today:
             return
+        with Session(self.engine) as session:
+            categories = repo.ranking_categories(session)
+        changed = 0
+        for category in categories:  # one short transaction (and outbox lock) per category
+            with Session(self.engine) as session, session.begin():
+                changed += repo.recompute_category(session, category, today)
         with Session(self.engine) as session, session.begin():
-            changed = repo.recompute_all_rankings(session, today)
             pruned = repo.prune_changes(session, OUTBOX_RETENTION)
         self._recomputed_on = today
         log.info("rankings_recomputed", ranking_date=today.isoformat(), changed=changed, outbox_pruned=pruned)

@@ -39,7 +39,8 @@ from services.indexer.changes import actions_for
 
 log = get_logger(__name__)
 
-# phase ("snapshot" | "bulk" | "catch-up" | "swap" | "done"), done, total
+CATCH_UP_ROUNDS = 5
+# phase ("bulk" | "catch-up" | "swap" | "done"), done, total
 ProgressFn = Callable[[str, int, int], None]
 
 
@@ -117,18 +118,24 @@ class ReindexRun:
         self._lock_conn = lock_conn
         self.job_id = job_id
         self._last_job_update = 0.0
+        self._executed = False
 
     def release(self) -> None:
-        """Give the lock back without running (idempotent)."""
+        """Give the lock back (idempotent); a job that never ran is recorded as cancelled."""
         conn = self._lock_conn
         if conn.closed:
             return
         try:
+            if not self._executed:
+                with Session(bind=conn) as session:
+                    repo.update_job(session, self.job_id, state="failed", error="cancelled before it started")
+                    session.commit()
             conn.execute(select(func.pg_advisory_unlock(repo.REINDEX_LOCK)))
         finally:
             conn.close()
 
     def execute(self, progress: ProgressFn | None = None, *, stop: threading.Event | None = None) -> ReindexResult:
+        self._executed = True
         started = time.monotonic()
         client = self._r.client
         new_index = new_index_name(self._r.settings.alias)
@@ -195,13 +202,22 @@ class ReindexRun:
         self._job(done=total, force=True)
 
         snapshot_position = position
-        position, caught_up = self._catch_up(new_index, position, 0, report, stop)
+        # Rounds against a moving target, bounded: swap once less than a batch is left (or after
+        # CATCH_UP_ROUNDS rounds, should writers outpace the engine) so a busy outbox cannot hold
+        # the swap back forever.
+        caught_up = 0
+        for _ in range(CATCH_UP_ROUNDS):
+            position, caught_up = self._catch_up(new_index, position, self._head(), caught_up, report, stop)
+            if self._head() - position < r.catch_up_batch:
+                break
         report("swap", total, total)
         old = indices.alias_targets(r.client, r.settings.alias)
         indices.swap_alias(r.client, r.settings.alias, new_index, old)
-        log.info("reindex_alias_swapped", alias=r.settings.alias, new=new_index, old=old)
-        # Writes the live indexer sent to the old index between the last catch-up and the swap.
-        position, caught_up = self._catch_up(new_index, position, caught_up, report, stop)
+        # Everything committed up to now may have gone to the old index (the live indexer writes to
+        # the alias); what commits later is written through the alias to the new one.
+        swapped_at = self._head()
+        log.info("reindex_alias_swapped", alias=r.settings.alias, new=new_index, old=old, outbox_position=swapped_at)
+        position, caught_up = self._catch_up(new_index, position, swapped_at, caught_up, report, stop)
 
         previous = next((name for name in old if name != new_index), None)
         keep = {new_index, *([previous] if previous else [])}
@@ -218,17 +234,27 @@ class ReindexRun:
             build_s=build_s,
         )
 
+    def _head(self) -> int:
+        with Session(self._r.engine) as session:
+            return repo.max_change_id(session)
+
     def _catch_up(
-        self, index: str, position: int, caught_up: int, report: ProgressFn, stop: threading.Event | None
+        self,
+        index: str,
+        position: int,
+        upto: int,
+        caught_up: int,
+        report: ProgressFn,
+        stop: threading.Event | None,
     ) -> tuple[int, int]:
-        """Apply outbox rows after ``position`` to ``index`` until none is left."""
+        """Apply the outbox rows in ``(position, upto]`` to ``index``."""
         r = self._r
         writer = BulkWriter(r.client, chunk_size=r.settings.bulk_chunk_size)
-        while True:
+        while position < upto:
             if stop is not None and stop.is_set():
                 raise InterruptedError("reindex stopped during catch-up")
             with Session(r.engine) as session:
-                changes = repo.read_changes(session, position, r.catch_up_batch)
+                changes = repo.read_changes(session, position, r.catch_up_batch, upto)
                 if not changes:
                     return position, caught_up
                 actions = actions_for(session, changes)
@@ -237,6 +263,7 @@ class ReindexRun:
             caught_up += len(changes)
             self._job(caught_up=caught_up)
             report("catch-up", caught_up, caught_up)
+        return position, caught_up
 
     def _cleanup_failed(self, new_index: str, exc: BaseException) -> None:
         try:

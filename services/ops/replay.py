@@ -94,6 +94,8 @@ class ReplayReport:
     poison: Counter[str] = field(default_factory=Counter)
     ignored: Counter[str] = field(default_factory=Counter)
     conflicts: int = 0
+    # Revisions read from the log, already passed by the live group, with no row in ``results``.
+    missing_in_results: int = 0
     divisions: int = 0
     differing: list[DivisionDiff] = field(default_factory=list)
     incomplete_partitions: list[int] = field(default_factory=list)
@@ -163,7 +165,9 @@ class LogReader:
     def offset_at(self, topic: str, partition: int, when: dt.datetime, default: int) -> int:
         """First offset whose timestamp is >= ``when`` (``default`` when there is none)."""
         millis = int(when.timestamp() * 1000)
-        (found,) = self._consumer().offsets_for_times([TopicPartition(topic, partition, millis)], timeout=self._timeout_s)
+        (found,) = self._consumer().offsets_for_times(
+            [TopicPartition(topic, partition, millis)], timeout=self._timeout_s
+        )
         return int(found.offset) if found.offset >= 0 else default
 
     def read(
@@ -287,9 +291,7 @@ def _first_in_log(
 def _diff(rows: list[StandingRow], stored: Mapping[str, repository.StoredStanding]) -> tuple[str, ...]:
     computed = {row.athlete_id: row for row in rows}
     athletes = set(computed) | set(stored)
-    return tuple(
-        sorted(a for a in athletes if a not in computed or a not in stored or stored[a].row != computed[a])
-    )
+    return tuple(sorted(a for a in athletes if a not in computed or a not in stored or stored[a].row != computed[a]))
 
 
 def _mark(state: repository.DivisionState | None, latest: LoggedRevision | None) -> DivisionMark:
@@ -313,8 +315,7 @@ def apply_replay(
     """Compare (and unless ``dry_run``, repair) the standings of every division seen in the log."""
     positions = repository.lock_positions(session, report.group, report.topic, windows)
     spans = {
-        p: Window(p, start, target, reached.get(p, start), positions.get(p))
-        for p, (start, target) in windows.items()
+        p: Window(p, start, target, reached.get(p, start), positions.get(p)) for p, (start, target) in windows.items()
     }
     report.windows = [spans[p] for p in sorted(spans)]
 
@@ -325,14 +326,32 @@ def apply_replay(
     keys = set(infos)
     inputs = projection.load_standings_inputs(session, keys)
     entries = [(r.partition, r.offset, r.key, r.bout_id, r.revision, r.stored) for r in in_window if r.key in keys]
+    applied: set[RevisionKey] = set()
     for row in repository.stored_results(session, keys):
+        applied.add((row.bout_id, row.revision))
         span = spans.get(row.partition)
         if span is None or span.from_database(row.offset):
             entries.append(
-                (row.partition, row.offset, (row.tournament_id, row.division_id), row.bout_id, row.revision,
-                 StoredRevision(row.kind, row.payload))
+                (
+                    row.partition,
+                    row.offset,
+                    (row.tournament_id, row.division_id),
+                    row.bout_id,
+                    row.revision,
+                    StoredRevision(row.kind, row.payload),
+                )
             )
     chosen = _first_in_log(entries, report)
+    # Revisions the live group has passed that have no ``results`` row: dead-lettered when they were
+    # applied (e.g. the bout was registered later) or lost since. The replay counts those whose bout is
+    # registered now, so they explain a difference.
+    report.missing_in_results = len(
+        {
+            (r.bout_id, r.revision)
+            for r in in_window
+            if r.key in keys and spans[r.partition].live_position is not None and (r.bout_id, r.revision) not in applied
+        }
+    )
     latest: dict[DivisionKey, LoggedRevision] = {}
     for r in in_window:
         if r.key not in latest or (r.partition, r.offset) > (latest[r.key].partition, latest[r.key].offset):

@@ -185,7 +185,9 @@ def write_standings(
         session.execute(
             stmt.on_conflict_do_update(
                 index_elements=["tournament_id", "division_id", "athlete_id"],
-                set_={c: stmt.excluded[c] for c in values[0] if c not in {"tournament_id", "division_id", "athlete_id"}},
+                set_={
+                    c: stmt.excluded[c] for c in values[0] if c not in {"tournament_id", "division_id", "athlete_id"}
+                },
             )
         )
     gone = sorted(set(stored) - {row.athlete_id for row in rows})

@@ -48,7 +48,9 @@ class ConsumerGroupOut(BaseModel):
     ttl_s: float = Field(description="Heartbeats older than this mark a member stale (not counted)")
     expected_fingerprint: str | None = Field(description="The config most live members run (null: no majority)")
     expected_config: dict[str, Any]
-    drifted_members: int = Field(description="Live members whose config differs: standings_consumer_config_drift_members")
+    drifted_members: int = Field(
+        description="Live members whose config differs: standings_consumer_config_drift_members"
+    )
     split: bool = Field(description="Live members disagree and no config has a plurality")
     total_lag: int | None
     kafka_error: str | None

@@ -244,15 +244,14 @@ class ProjectorLoop:
         consumer = self._require_consumer()
         size = self._cs.batch_size
         batch, self._carry = self._carry[:size], self._carry[size:]
-        if self._carry:
-            return batch
         room = size - len(batch)
-        got = consumer.consume(num_messages=room, timeout=0) if room else []
-        if not got and not batch:
-            got = consumer.consume(num_messages=1, timeout=self._cs.batch_timeout_s)
-            if got and room > 1:
-                got += consumer.consume(num_messages=room - 1, timeout=0)
-        batch.extend(self._accept(got))
+        if room:
+            got = consumer.consume(num_messages=room, timeout=0)
+            if not got and not batch:
+                got = consumer.consume(num_messages=1, timeout=self._cs.batch_timeout_s)
+                if got and room > 1:
+                    got += consumer.consume(num_messages=room - 1, timeout=0)
+            batch.extend(self._accept(got))
         if self._isolate and batch:
             # Replaying a failing batch one message at a time to find the message that fails alone.
             self._carry = batch[1:] + self._carry

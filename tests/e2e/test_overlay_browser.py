@@ -86,12 +86,13 @@ async def rows(page: Page) -> list[tuple[str, int]]:
     return [(a, int(r)) for a, r in value]
 
 
-async def wait_rank(page: Page, athlete_id: str, rank: int, within_s: float) -> float:
+async def wait_version(page: Page, version: int, within_s: float) -> float:
+    """Seconds until the board shows ``version`` (raises after ``within_s``)."""
     started = time.monotonic()
     await page.wait_for(
-        f"document.querySelector('#rows li[data-athlete-id=\"{athlete_id}\"]')?.dataset.rank === '{rank}'",
+        f"document.getElementById('board').dataset.version === '{version}'",
         within_s,
-        f"{athlete_id} at rank {rank}",
+        f"board at version {version}",
         interval=0.02,
     )
     return time.monotonic() - started
@@ -112,22 +113,30 @@ def test_overlay_updates_live_and_shows_stale(chromium: Chromium, overlay_api: t
 
             # A result: the blue athlete of some bout wins by ko and must move to rank 1 within 2 s.
             bout = bouts[5]
-            await asyncio.to_thread(win, engine, 5, "blue")
-            elapsed = await wait_rank(page, bout.blue, 1, 2.0)
-            assert elapsed < 2.0
-            assert await page.evaluate(
-                f"document.querySelector('#rows li[data-athlete-id=\"{bout.blue}\"] .c-move').textContent"
-            ) == ""  # from a shared rank 1 to rank 1 alone: no movement
-            assert (await rows(page))[0] == (bout.blue, 1)
+            posted = time.monotonic()
+            version = await asyncio.to_thread(win, engine, 5, "blue")
+            await wait_version(page, version, 2.0)
+            assert time.monotonic() - posted < 2.0
+            shown = await rows(page)
+            assert shown[0] == (bout.blue, 1)
+            assert shown[-1] == (bout.red, 8)  # the loser conceded technical points: last
+            assert all(rank == 2 for _, rank in shown[1:-1])
+            assert (
+                await page.evaluate(
+                    f"document.querySelector('#rows li[data-athlete-id=\"{bout.blue}\"] .c-move').textContent"
+                )
+                == ""
+            )  # from a shared rank 1 to rank 1 alone: no movement
 
             # More results: rows move (FLIP animation) and show movement arrows.
             for i in (0, 1, 2):
                 version = await asyncio.to_thread(win, engine, i, "red")
-            await page.wait_for(f"document.getElementById('board').dataset.version === '{version}'", 2, "board updated")
+            await wait_version(page, version, 2.0)
             assert await page.evaluate("document.querySelectorAll('#rows .c-move.up, #rows .c-move.down').length") > 0
             names = await page.evaluate("Array.from(document.querySelectorAll('#rows .name')).map(n => n.textContent)")
             assert "Ōno Shōhei" in names and "안창림" in names and "程训钊" in names
             assert await page.evaluate("document.getElementById('stale-badge').hidden") is True
+            await page.wait_for("document.getAnimations().length === 0", 5, "rank animations finished")
             await page.screenshot(ARTIFACTS / "overlay.png")
 
             # The projector reports lag on this division's partition while its last event is old: STALE.
@@ -166,8 +175,7 @@ def test_overlay_updates_live_and_shows_stale(chromium: Chromium, overlay_api: t
                 httpx.get, f"{base}/v1/tournaments/{T}/divisions/{D}/standings", timeout=5
             )
             standings = response.json()
-            top_row = standings["rows"][0]
-            await wait_rank(page, top_row["athlete_id"], top_row["rank"], 2.0)
+            await wait_version(page, standings["version"], 2.0)
             shown = await rows(page)
             assert shown == [(r["athlete_id"], r["rank"]) for r in standings["rows"][:5]]
 

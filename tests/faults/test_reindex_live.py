@@ -109,7 +109,7 @@ class Writer:
                         {"ids": picked},
                     )
                     self.changes += repo.touch_athletes(session, picked)
-                if n % 10 == 0:
+                if n % 100 == 0:
                     t = f"open-{n}"
                     cat = CATEGORIES[n % len(CATEGORIES)]
                     self.world.tournament(t, "open", dt.date(2026, 9, 1))

@@ -17,6 +17,7 @@ from sqlalchemy import Engine, event, text
 from sqlalchemy.orm import Session
 
 from services.api.app import create_app
+from services.api.notifications import APPLICATION_NAME
 from services.core.db.engine import make_engine
 from services.core.embedded.postgres import EmbeddedPostgres
 from services.core.embedded.waiting import wait_until
@@ -186,8 +187,19 @@ def test_as_of_offset_reproduces_earlier_tables(api: Api) -> None:
 
     def table(doc: dict[str, Any]) -> list[tuple[Any, ...]]:
         return [
-            (r["athlete_id"], r["rank"], r["bouts"], r["wins"], r["losses"], r["draws"], r["points"], r["finishes"],
-             r["tp_for"], r["tp_against"], r["tie_unresolved"])
+            (
+                r["athlete_id"],
+                r["rank"],
+                r["bouts"],
+                r["wins"],
+                r["losses"],
+                r["draws"],
+                r["points"],
+                r["finishes"],
+                r["tp_for"],
+                r["tp_against"],
+                r["tie_unresolved"],
+            )
             for r in doc["rows"]
         ]
 
@@ -195,8 +207,19 @@ def test_as_of_offset_reproduces_earlier_tables(api: Api) -> None:
         for cut in [rows[0].offset - 1, *(r.offset for r in rows)]:
             included = [r for r in rows if r.offset <= cut]
             expected = [
-                (s.athlete_id, s.rank, s.bouts, s.wins, s.losses, s.draws, s.points, s.finishes, s.tp_for,
-                 s.tp_against, s.tie_unresolved)
+                (
+                    s.athlete_id,
+                    s.rank,
+                    s.bouts,
+                    s.wins,
+                    s.losses,
+                    s.draws,
+                    s.points,
+                    s.finishes,
+                    s.tp_for,
+                    s.tp_against,
+                    s.tie_unresolved,
+                )
                 for s in expected_table(api.engine, t, d, included)
             ]
             r = client.get(standings_url(api, d), params={"as_of_offset": cut})
@@ -252,7 +275,11 @@ def test_sse_pushes_changes_and_resumes_with_last_event_id(api: Api) -> None:
                 assert orjson.loads(first["data"])["version"] == v0
                 payload = {"winner": "blue", "method": "points", "score": {"red": 1, "blue": 3}}
                 v1 = await asyncio.to_thread(
-                    apply_results, api.engine, T, D, [StoredResult(bouts[1].bout_id, 1, "result", payload, OFFSETS.take())]
+                    apply_results,
+                    api.engine,
+                    T,
+                    D,
+                    [StoredResult(bouts[1].bout_id, 1, "result", payload, OFFSETS.take())],
                 )
                 pushed = await next_event(events, "standings", 5)
                 assert int(pushed["id"]) == v1 == v0 + 1
@@ -339,6 +366,12 @@ def test_500_concurrent_subscribers_each_get_exactly_one_update_per_change(api: 
     print(f"500 subscribers: slowest change fan-out {stats['fanout_max_s'] * 1000:.0f} ms")
     assert stats["fanout_max_s"] < 5
 
+    def all_unsubscribed() -> bool:
+        metrics = httpx.get(f"{api.url}/metrics", timeout=5).text
+        return "standings_sse_subscribers 0.0" in metrics
+
+    wait_until(all_unsubscribed, 10, "SSE subscriber gauge back to 0")
+
 
 def test_freshness_reports_projector_lag(api: Api) -> None:
     """A projector member reporting lag on the division's partition makes freshness_s > 0 (and part of the ETag)."""
@@ -380,6 +413,40 @@ def test_freshness_reports_projector_lag(api: Api) -> None:
         assert client.get(standings_url(api)).headers["etag"] == f'"{T}:{D}:{version}"'
         with Session(api.engine) as session, session.begin():
             session.execute(text("DELETE FROM consumer_members WHERE member_id = 'm1'"))
+
+
+def test_listen_reconnect_drops_the_cache(api: Api) -> None:
+    """A change whose notification was missed shows up once LISTEN reconnects (everything cached is dropped)."""
+    with httpx.Client(timeout=5) as client:
+        before = client.get(standings_url(api, D2))
+        with Session(api.engine) as session, session.begin():
+            missed = session.execute(
+                text(
+                    "UPDATE divisions SET version = version + 1 WHERE tournament_id = :t AND division_id = :d "
+                    "RETURNING version"
+                ),
+                {"t": T, "d": D2},
+            ).scalar_one()  # no NOTIFY: as if it was sent while the connection was down
+        assert client.get(standings_url(api, D2), headers={"If-None-Match": before.headers["etag"]}).status_code == 304
+        with Session(api.engine) as session, session.begin():
+            killed = session.execute(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE application_name = :name AND datname = current_database()"
+                ),
+                {"name": APPLICATION_NAME},
+            ).scalar_one()
+        assert killed == 1
+
+        def current() -> bool:
+            return client.get(standings_url(api, D2)).json()["version"] == missed
+
+        wait_until(current, 10, "the missed version after LISTEN reconnected")
+
+        def ready() -> bool:
+            return client.get(f"{api.url}/readyz").status_code == 200
+
+        wait_until(ready, 10, "readyz after reconnect")
 
 
 # --- problems -----------------------------------------------------------------------------------

@@ -66,6 +66,7 @@ def test_replay_from_the_beginning_equals_live_and_repairs_damage(projector_env:
     assert report.divisions == len(reg.divisions)
     assert report.poison["not_json"] == 1
     assert report.conflicts > 0
+    assert report.missing_in_results == 0
     assert report.messages == sum(live_positions.values())
 
     # Damage two divisions the way a bad deploy or a manual edit would, then replay for real.
@@ -82,7 +83,9 @@ def test_replay_from_the_beginning_equals_live_and_repairs_damage(projector_env:
         )
     division_keys = reg.keys()
     versions = {
-        key: env.scalar("SELECT version FROM divisions WHERE tournament_id = :t AND division_id = :d", t=key[0], d=key[1])
+        key: env.scalar(
+            "SELECT version FROM divisions WHERE tournament_id = :t AND division_id = :d", t=key[0], d=key[1]
+        )
         for key in division_keys
     }
 
@@ -96,7 +99,9 @@ def test_replay_from_the_beginning_equals_live_and_repairs_damage(projector_env:
         assert normalized(read_standings(session)) == live
         assert positions(session, env.group, env.topic) == live_positions  # the live group's positions
     for key, version in versions.items():
-        now = env.scalar("SELECT version FROM divisions WHERE tournament_id = :t AND division_id = :d", t=key[0], d=key[1])
+        now = env.scalar(
+            "SELECT version FROM divisions WHERE tournament_id = :t AND division_id = :d", t=key[0], d=key[1]
+        )
         assert now == (version + 1 if key in {(t0, d0), (t1, d1)} else version), key
 
     assert replay(env.settings, env.engine, dry_run=True, idle_timeout_s=5).equal

@@ -93,8 +93,7 @@ def is_settings_env(name: str) -> bool:
         return True
     # dict-valued fields (e.g. kafka.extra) also take nested keys: STANDINGS_KAFKA__EXTRA__<key>
     return any(
-        name.startswith(env + "__") and str(field.annotation).startswith("dict")
-        for env, field in fields.items()
+        name.startswith(env + "__") and str(field.annotation).startswith("dict") for env, field in fields.items()
     )
 
 
@@ -227,9 +226,7 @@ def render(overlay: Path) -> list[Any]:
     kubectl = shutil.which("kubectl")
     if kubectl is None:
         pytest.skip("kubectl not installed: cannot render kustomize overlays")
-    out = subprocess.run(
-        [kubectl, "kustomize", str(overlay)], capture_output=True, text=True, timeout=60, check=False
-    )
+    out = subprocess.run([kubectl, "kustomize", str(overlay)], capture_output=True, text=True, timeout=60, check=False)
     assert out.returncode == 0, out.stderr
     return [doc for doc in yaml.safe_load_all(out.stdout) if doc is not None]
 
@@ -380,9 +377,7 @@ def test_k8s_workloads_set_every_required_setting(monkeypatch: pytest.MonkeyPatc
 def test_service_ports_match_settings_and_scrape_config() -> None:
     prometheus = load_docs(PROM_CONFIG)[0]
     scraped = {
-        sd["names"][0]: sd["port"]
-        for job in prometheus["scrape_configs"]
-        for sd in job.get("dns_sd_configs", [])
+        sd["names"][0]: sd["port"] for job in prometheus["scrape_configs"] for sd in job.get("dns_sd_configs", [])
     }
     config = generator_env(BASE)
     for service, setting in SERVICE_PORT_SETTING.items():
@@ -398,7 +393,10 @@ def test_service_ports_match_settings_and_scrape_config() -> None:
 def test_consumer_config_is_identical_for_every_group_member() -> None:
     """One env for all members: no per-service override of consumer-group knobs (compose and k8s)."""
     knobs = {n for n in settings_fields() if n.startswith("STANDINGS_PROJECTOR__CONSUMER__")}
-    values = {service: {k: v for k, v in compose_env(service).items() if k in knobs} for service in standings_compose_services()}
+    values = {
+        service: {k: v for k, v in compose_env(service).items() if k in knobs}
+        for service in standings_compose_services()
+    }
     assert len({json.dumps(v, sort_keys=True) for v in values.values()}) == 1, values
     for kind, name, pod in pod_specs(base_docs()):
         for container in containers(pod):
@@ -411,7 +409,9 @@ def test_consumer_config_is_identical_for_every_group_member() -> None:
 
 def test_no_latest_and_no_untagged_image_anywhere() -> None:
     refs: list[tuple[str, str]] = [("Dockerfile", ref) for ref in dockerfile_images()]
-    refs += [(f"compose:{name}", interpolate(svc["image"])) for name, svc in compose()["services"].items() if "image" in svc]
+    refs += [
+        (f"compose:{name}", interpolate(svc["image"])) for name, svc in compose()["services"].items() if "image" in svc
+    ]
     for path in deploy_yaml_files():
         for _, name, pod in pod_specs(load_docs(path)):
             refs += [(f"{path.name}:{name}", c["image"]) for c in containers(pod)]
@@ -498,7 +498,9 @@ def test_termination_grace_exceeds_the_batch_shutdown_bound() -> None:
         bound = setting("STANDINGS_PROJECTOR__SHUTDOWN_GRACE_S", projector.shutdown_grace_s) + setting(
             "STANDINGS_PROJECTOR__DLQ_FLUSH_TIMEOUT_S", projector.dlq_flush_timeout_s
         )
-        bound = max(bound, setting("STANDINGS_PROJECTOR__CONSUMER__BATCH_TIMEOUT_S", projector.consumer.batch_timeout_s))
+        bound = max(
+            bound, setting("STANDINGS_PROJECTOR__CONSUMER__BATCH_TIMEOUT_S", projector.consumer.batch_timeout_s)
+        )
         grace = base_workload("standings-projector")["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
         assert grace > bound, f"projector grace {grace}s <= batch shutdown bound {bound}s"
         compose_grace = duration_s(compose()["services"]["projector"]["stop_grace_period"])
@@ -522,13 +524,19 @@ def test_keda_never_scales_beyond_the_partition_count() -> None:
         assert 1 <= spec["minReplicaCount"] <= spec["maxReplicaCount"] <= partitions
         (trigger,) = spec["triggers"]
         assert trigger["type"] == "kafka"
-        assert trigger["metadata"]["consumerGroup"] == config.get("STANDINGS_PROJECTOR__GROUP_ID", defaults.projector.group_id)
+        assert trigger["metadata"]["consumerGroup"] == config.get(
+            "STANDINGS_PROJECTOR__GROUP_ID", defaults.projector.group_id
+        )
         assert trigger["metadata"]["topic"] == config.get("STANDINGS_KAFKA__TOPIC", defaults.kafka.topic)
 
 
 def test_cronjobs_run_the_audit_and_the_daily_recompute() -> None:
     jobs = {d["metadata"]["name"]: d for d in base_docs() if d.get("kind") == "CronJob"}
-    args = {tuple(c["args"]) for job in jobs.values() for c in job["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]}
+    args = {
+        tuple(c["args"])
+        for job in jobs.values()
+        for c in job["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+    }
     assert any(a[:2] == ("rankings", "audit") for a in args)
     assert ("rankings", "recompute") in args
     for job in jobs.values():

@@ -277,12 +277,25 @@ def _replace_awards(
 def recompute_all_rankings(session: Session, ranking_date: dt.date) -> int:
     """The daily recompute: every category on ``ranking_date`` (expired awards drop out).
 
-    Only documents whose content changed reach the outbox; returns how many did.
+    Only documents whose content changed reach the outbox; returns how many did. One transaction
+    holds the outbox lock throughout; a long-running process prefers :func:`recompute_category`
+    per category, each in its own short transaction.
     """
     lock_outbox(session)
+    return _recompute_categories(session, ranking_categories(session), ranking_date)
+
+
+def ranking_categories(session: Session) -> list[str]:
+    """Every category with an award or a ranking row."""
     categories = set(session.scalars(select(RankingAward.category).distinct()))
     categories |= set(session.scalars(select(RankingRow.category).distinct()))
-    return _recompute_categories(session, categories, ranking_date)
+    return sorted(categories)
+
+
+def recompute_category(session: Session, category: str, ranking_date: dt.date) -> int:
+    """Recompute one category on ``ranking_date`` (takes the outbox lock for this transaction)."""
+    lock_outbox(session)
+    return _recompute_categories(session, [category], ranking_date)
 
 
 def _recompute_categories(session: Session, categories: Collection[str], ranking_date: dt.date) -> int:
@@ -391,6 +404,15 @@ _UPSERT_RANKINGS = text(
     """
 )
 
+_SET_VERSIONS = text(
+    """
+    UPDATE rankings r SET version = k.version, updated_at = now()
+    FROM unnest(CAST(:categories AS text[]), CAST(:athletes AS text[]), CAST(:versions AS bigint[]))
+         AS k(category, athlete_id, version)
+    WHERE r.category = k.category AND r.athlete_id = k.athlete_id
+    """
+)
+
 _DELETE_RANKINGS = text(
     """
     DELETE FROM rankings r
@@ -460,12 +482,14 @@ def touch_documents(session: Session, keys: Iterable[DocKey]) -> int:
     if not existing:
         return 0
     versions = append_changes(session, existing)
-    for key, version in versions.items():
-        session.execute(
-            update(RankingRow)
-            .where(RankingRow.category == key[0], RankingRow.athlete_id == key[1])
-            .values(version=version, updated_at=func.now())
-        )
+    session.execute(
+        _SET_VERSIONS,
+        {
+            "categories": [k[0] for k in versions],
+            "athletes": [k[1] for k in versions],
+            "versions": list(versions.values()),
+        },
+    )
     return len(existing)
 
 
@@ -533,14 +557,14 @@ def max_change_id(session: Session | Connection) -> int:
     return int(session.scalar(select(func.coalesce(func.max(RankingChange.change_id), 0))) or 0)
 
 
-def read_changes(session: Session | Connection, after: int, limit: int) -> list[Change]:
-    """Outbox rows with ``change_id > after``, oldest first."""
-    rows = session.execute(
-        select(RankingChange.change_id, RankingChange.category, RankingChange.athlete_id, RankingChange.created_at)
-        .where(RankingChange.change_id > after)
-        .order_by(RankingChange.change_id)
-        .limit(limit)
-    )
+def read_changes(session: Session | Connection, after: int, limit: int, upto: int | None = None) -> list[Change]:
+    """Outbox rows with ``after < change_id (<= upto)``, oldest first."""
+    query = select(
+        RankingChange.change_id, RankingChange.category, RankingChange.athlete_id, RankingChange.created_at
+    ).where(RankingChange.change_id > after)
+    if upto is not None:
+        query = query.where(RankingChange.change_id <= upto)
+    rows = session.execute(query.order_by(RankingChange.change_id).limit(limit))
     return [Change(*r) for r in rows]
 
 

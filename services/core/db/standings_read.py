@@ -197,7 +197,9 @@ def load_division_standings(session: Session, tournament_id: str, division_id: s
     conflicts = (
         select(func.count())
         .select_from(ResultConflict)
-        .where(ResultConflict.tournament_id == Division.tournament_id, ResultConflict.division_id == Division.division_id)
+        .where(
+            ResultConflict.tournament_id == Division.tournament_id, ResultConflict.division_id == Division.division_id
+        )
         .scalar_subquery()
         .label("conflicts")
     )
@@ -328,9 +330,7 @@ def revision_from_row(bout_id: str, revision: int, kind: str, payload: Mapping[s
     )
 
 
-def standings_as_of_offset(
-    session: Session, tournament_id: str, division_id: str, offset: int
-) -> AsOfStandings | None:
+def standings_as_of_offset(session: Session, tournament_id: str, division_id: str, offset: int) -> AsOfStandings | None:
     """Recompute the division's table from its stored revisions with ``source_offset <= offset``.
 
     A division's events live on one partition (the key is ``t:d``), so its offsets are totally

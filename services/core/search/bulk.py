@@ -24,6 +24,7 @@ from itertools import islice
 from typing import Any, cast
 
 import orjson
+from elastic_transport import ConnectionTimeout
 from elasticsearch import ApiError, Elasticsearch
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
@@ -103,6 +104,10 @@ def _is_throttle(exc: BaseException) -> bool:
     return isinstance(exc, _Throttled) or (isinstance(exc, ApiError) and exc.status_code == 429)
 
 
+def _is_throttle_or_timeout(exc: BaseException) -> bool:
+    return _is_throttle(exc) or isinstance(exc, ConnectionTimeout)
+
+
 class BulkWriter:
     """Sends actions in chunks; ``write_stream`` keeps up to ``concurrency`` chunks in flight."""
 
@@ -143,7 +148,8 @@ class BulkWriter:
     ) -> BulkStats:
         """Write a stream of actions with ``concurrency`` chunk requests in flight (the reindex path).
 
-        ``on_chunk(n)`` is called after each chunk with the number of items it carried.
+        ``on_chunk(n)`` is called after each chunk with the number of items it carried. A chunk that
+        times out is resent (bounded): the engine stalls under load and the writes are idempotent.
         """
         stats = BulkStats()
         iterator = iter(actions)
@@ -155,7 +161,8 @@ class BulkWriter:
                         raise InterruptedError("bulk stream stopped")
                     while len(in_flight) >= self.concurrency:
                         self._collect(in_flight.popleft(), stats, on_chunk)
-                    in_flight.append((pool.submit(self._send, index, chunk, False, False), len(chunk)))
+                    future = pool.submit(self._send, index, chunk, False, False, retry_timeouts=True)
+                    in_flight.append((future, len(chunk)))
                 while in_flight:
                     self._collect(in_flight.popleft(), stats, on_chunk)
             finally:
@@ -189,12 +196,15 @@ class BulkWriter:
             )
             raise BulkItemErrors(stats.errors)
 
-    def _send(self, index: str, chunk: Sequence[Action], require_alias: bool, refresh: bool) -> BulkStats:
+    def _send(
+        self, index: str, chunk: Sequence[Action], require_alias: bool, refresh: bool, *, retry_timeouts: bool = False
+    ) -> BulkStats:
+        """One chunk; 429s (and, for a rebuild, timeouts: the writes are idempotent) are retried."""
         stats = BulkStats()
         pending: list[Action] = list(chunk)
         last_throttled: list[tuple[Action, dict[str, Any]]] = []
         retrying = Retrying(
-            retry=retry_if_exception(_is_throttle),
+            retry=retry_if_exception(_is_throttle_or_timeout if retry_timeouts else _is_throttle),
             wait=wait_exponential_jitter(
                 multiplier=self._initial_backoff_s, max=self._max_backoff_s, jitter=self._initial_backoff_s
             ),

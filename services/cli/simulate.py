@@ -1,0 +1,305 @@
+"""A live tournament, simulated through the referee intake API.
+
+Results are posted round by round over the bouts registered in PostgreSQL (round ``r`` is the
+``r``-th bout of every division, as if every mat ran in parallel), at ``rate`` posts per
+second, with a realistic method mix and scores, occasional corrections (the next revision of an
+already posted bout) and a void. Bouts that already have a result are skipped, so a restarted
+simulation carries on where it stopped. Everything goes through HTTP like a referee tablet:
+503/429 are retried after their Retry-After, a 409 is counted, never forced.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import typer
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from services.core.db.schema import BoutRow, ResultRow, Tournament
+from services.core.logging import get_logger
+
+log = get_logger(__name__)
+
+MAX_ATTEMPTS = 5
+METHODS = ["points", "decision", "technical_superiority", "ko", "tko", "submission", "fall", "disqualification"]
+METHOD_WEIGHTS = [35, 15, 15, 7, 7, 10, 6, 2]
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedBout:
+    tournament_id: str
+    division_id: str
+    bout_id: str
+    order: int
+    revision: int  # highest revision already applied (0: none)
+
+
+@dataclass
+class SimulationReport:
+    results: int = 0
+    corrections: int = 0
+    voids: int = 0
+    conflicts: int = 0
+    failures: int = 0
+    skipped: int = 0
+    accepted: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def posted(self) -> int:
+        return self.results + self.corrections + self.voids
+
+
+def random_result(rng: random.Random, revision: int) -> dict[str, Any]:
+    """A plausible result: ~4 % draws, ~1 % no contest, finishes and points wins with agreeing scores."""
+    roll = rng.random()
+    if roll < 0.04:
+        points = rng.randint(0, 5)
+        body: dict[str, Any] = {"winner": "draw", "method": "draw", "score": {"red": points, "blue": points}}
+    elif roll < 0.05:
+        body = {"winner": "none", "method": "no_contest", "score": {"red": 0, "blue": 0}}
+    else:
+        method = rng.choices(METHODS, weights=METHOD_WEIGHTS)[0]
+        winner = rng.choice(["red", "blue"])
+        lose = rng.choices([0, 1, 2, 3, 4], weights=[40, 20, 20, 12, 8])[0]
+        win = lose + 8 if method == "technical_superiority" else lose + rng.randint(1, 8)
+        if method in ("ko", "tko", "submission", "fall", "disqualification") and rng.random() < 0.5:
+            win = rng.randint(0, 6)  # a finish can come from behind
+        red, blue = (win, lose) if winner == "red" else (lose, win)
+        body = {"winner": winner, "method": method, "score": {"red": red, "blue": blue}}
+    body["revision"] = revision
+    body["duration_s"] = rng.randint(15, 300)
+    body["referee_id"] = f"ref-{rng.randint(1, 24):03d}"
+    return body
+
+
+def corrected(rng: random.Random, previous: dict[str, Any], revision: int) -> dict[str, Any]:
+    """A correction as a mat table makes it: a score mistyped, or the wrong corner credited."""
+    body = {**previous, "revision": revision, "score": dict(previous["score"])}
+    if previous["winner"] in ("red", "blue") and rng.random() < 0.5:
+        body["winner"] = "blue" if previous["winner"] == "red" else "red"
+        body["score"] = {"red": previous["score"]["blue"], "blue": previous["score"]["red"]}
+    elif previous["winner"] in ("red", "blue"):
+        loser = "blue" if previous["winner"] == "red" else "red"
+        body["score"][loser] = max(0, body["score"][loser] - 1) if body["score"][loser] else 1
+        if body["method"] == "technical_superiority":
+            body["score"][previous["winner"]] = body["score"][loser] + 8
+        elif body["score"][loser] >= body["score"][previous["winner"]]:
+            body["score"][previous["winner"]] = body["score"][loser] + 1
+    else:
+        body = random_result(rng, revision)
+    return body
+
+
+def load_plan(engine: Engine, tournament_id: str | None) -> list[list[PlannedBout]]:
+    """Rounds of bouts: round r holds the r-th bout (by order) of every division."""
+    with Session(engine) as session:
+        applied = (
+            select(ResultRow.bout_id, func.max(ResultRow.revision).label("revision"))
+            .group_by(ResultRow.bout_id)
+            .subquery()
+        )
+        stmt = (
+            select(BoutRow.tournament_id, BoutRow.division_id, BoutRow.bout_id, BoutRow.bout_order, applied.c.revision)
+            .join(Tournament, Tournament.tournament_id == BoutRow.tournament_id)
+            .outerjoin(applied, applied.c.bout_id == BoutRow.bout_id)
+            .where(Tournament.status != "finalized")
+            .order_by(BoutRow.tournament_id, BoutRow.division_id, BoutRow.bout_order, BoutRow.bout_id)
+        )
+        if tournament_id is not None:
+            stmt = stmt.where(BoutRow.tournament_id == tournament_id)
+        rows = session.execute(stmt).all()
+    per_division: dict[tuple[str, str], list[PlannedBout]] = {}
+    for t, d, b, order, revision in rows:
+        per_division.setdefault((t, d), []).append(PlannedBout(t, d, b, order, revision or 0))
+    rounds: list[list[PlannedBout]] = []
+    for bouts in per_division.values():
+        for i, bout in enumerate(bouts):
+            if len(rounds) <= i:
+                rounds.append([])
+            rounds[i].append(bout)
+    return rounds
+
+
+class _Poster:
+    def __init__(self, client: httpx.Client, stop_event: threading.Event, report: SimulationReport) -> None:
+        self.client = client
+        self.stop_event = stop_event
+        self.report = report
+
+    def post(self, path: str, body: dict[str, Any]) -> str:
+        """'accepted', 'conflict' or 'failed' after bounded retries of 429/503/network errors."""
+        for attempt in range(MAX_ATTEMPTS):
+            if self.stop_event.is_set():
+                return "failed"
+            try:
+                r = self.client.post(path, json=body)
+            except httpx.HTTPError as exc:
+                log.warning("simulate_post_error", path=path, error=str(exc), attempt=attempt)
+                self.stop_event.wait(min(2.0, 0.2 * 2**attempt))
+                continue
+            if r.status_code == 202:
+                self.report.accepted.append(r.json())
+                return "accepted"
+            if r.status_code == 409:
+                self.report.conflicts += 1
+                log.info("simulate_conflict", path=path, detail=r.json().get("detail"))
+                return "conflict"
+            if r.status_code in (429, 503):
+                retry_after = float(r.headers.get("retry-after", "1"))
+                self.stop_event.wait(min(retry_after, 5.0))
+                continue
+            log.warning("simulate_rejected", path=path, status=r.status_code, body=r.text[:300])
+            break
+        self.report.failures += 1
+        return "failed"
+
+
+def simulate(
+    intake_url: str,
+    token: str,
+    engine: Engine,
+    rate: float,
+    tournament_id: str | None,
+    stop_event: threading.Event,
+    *,
+    seed: int | None = None,
+    correction_rate: float = 0.06,
+    void_after: float = 0.3,
+    on_post: Callable[[SimulationReport], None] | None = None,
+    http_timeout_s: float = 10.0,
+) -> SimulationReport:
+    """Post every remaining bout's result through the intake API, ``rate`` posts per second.
+
+    Returns when all bouts are done or ``stop_event`` is set. One void is posted once
+    ``void_after`` of the bouts are done (and reinstated by a later result revision);
+    ``correction_rate`` of the results get a revision-2 correction a few posts later.
+    """
+    rng = random.Random(seed)
+    report = SimulationReport()
+    rounds = load_plan(engine, tournament_id)
+    total = sum(len(r) for r in rounds)
+    interval = 1.0 / rate if rate > 0 else 0.0
+    pending_corrections: deque[tuple[PlannedBout, dict[str, Any], int]] = deque()
+    last_posted: dict[str, tuple[PlannedBout, dict[str, Any]]] = {}
+    revisions: dict[str, int] = {}  # highest revision accepted per bout
+    void_done = False
+    reinstate: tuple[PlannedBout, int] | None = None
+    done = 0
+    headers = {"authorization": f"Bearer {token}", "content-type": "application/json"}
+    next_at = time.monotonic()
+    with httpx.Client(base_url=intake_url, headers=headers, timeout=http_timeout_s) as client:
+        poster = _Poster(client, stop_event, report)
+
+        def pace() -> bool:
+            nonlocal next_at
+            next_at += interval
+            delay = next_at - time.monotonic()
+            if delay > 0:
+                return not stop_event.wait(delay)  # the pace of posting, not a synchronisation
+            next_at = time.monotonic()
+            return not stop_event.is_set()
+
+        def result_path(bout: PlannedBout) -> str:
+            return f"/v1/tournaments/{bout.tournament_id}/bouts/{bout.bout_id}/results"
+
+        for round_bouts in rounds:
+            for bout in round_bouts:
+                if bout.revision > 0:
+                    report.skipped += 1
+                    done += 1
+                    continue
+                if not pace():
+                    return report
+                body = random_result(rng, 1)
+                if poster.post(result_path(bout), body) == "accepted":
+                    report.results += 1
+                    revisions[bout.bout_id] = 1
+                    last_posted[bout.bout_id] = (bout, body)
+                    if rng.random() < correction_rate:
+                        pending_corrections.append((bout, body, done + rng.randint(2, 6)))
+                done += 1
+                if on_post:
+                    on_post(report)
+
+                while pending_corrections and pending_corrections[0][2] <= done:
+                    fix_bout, previous, _ = pending_corrections.popleft()
+                    if not pace():
+                        return report
+                    revision = revisions[fix_bout.bout_id] + 1
+                    if poster.post(result_path(fix_bout), corrected(rng, previous, revision)) == "accepted":
+                        report.corrections += 1
+                        revisions[fix_bout.bout_id] = revision
+
+                if not void_done and total and done >= void_after * total and last_posted:
+                    void_bout, _ = rng.choice(list(last_posted.values()))
+                    if not pace():
+                        return report
+                    path = f"/v1/tournaments/{void_bout.tournament_id}/bouts/{void_bout.bout_id}/void"
+                    revision = revisions[void_bout.bout_id] + 1
+                    if poster.post(path, {"revision": revision}) == "accepted":
+                        report.voids += 1
+                        revisions[void_bout.bout_id] = revision
+                        reinstate = (void_bout, done + rng.randint(5, 15))
+                    void_done = True
+                if reinstate is not None and reinstate[1] <= done:
+                    if not pace():
+                        return report
+                    revision = revisions[reinstate[0].bout_id] + 1
+                    if poster.post(result_path(reinstate[0]), random_result(rng, revision)) == "accepted":
+                        report.corrections += 1
+                        revisions[reinstate[0].bout_id] = revision
+                    reinstate = None
+    log.info(
+        "simulation_done",
+        results=report.results,
+        corrections=report.corrections,
+        voids=report.voids,
+        conflicts=report.conflicts,
+        failures=report.failures,
+    )
+    return report
+
+
+def simulate_command(
+    rate: float = typer.Option(2.0, "--rate", min=0.0, help="Posts per second (0: as fast as possible)."),
+    tournament: str | None = typer.Option(None, "--tournament", help="Tournament id (default: every live one)."),
+    intake_url: str | None = typer.Option(
+        None, "--intake-url", envvar="STANDINGS_INTAKE_URL", help="Intake base URL (default: this host's intake port)."
+    ),
+    token: str = typer.Option(..., "--token", envvar="STANDINGS_TOKEN", help="Referee or admin bearer token."),
+    seed: int | None = typer.Option(None, "--seed", help="Random seed (repeatable runs)."),
+) -> None:
+    """Simulate a live tournament: post results round by round through the intake API."""
+    from services.cli.context import engine_for, load_settings
+    from services.core.logging import configure_logging
+
+    settings = load_settings()
+    configure_logging(settings.log_level, settings.log_json)
+    engine = engine_for(settings)
+    stop = threading.Event()
+    url = intake_url or f"http://127.0.0.1:{settings.intake.port}"
+    try:
+        report = simulate(url, token, engine, rate, tournament, stop, seed=seed)
+    except KeyboardInterrupt:
+        stop.set()
+        raise typer.Exit(130) from None
+    finally:
+        engine.dispose()
+    typer.echo(
+        f"posted {report.results} results, {report.corrections} corrections, {report.voids} voids "
+        f"({report.conflicts} conflicts, {report.failures} failures, {report.skipped} already done)"
+    )
+    if report.failures:
+        raise typer.Exit(1)
+
+
+if __name__ == "__main__":
+    typer.run(simulate_command)
