@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from sqlalchemy.orm import Session
 
-from services.cli import tokens
+from services.cli import consumers, rankings, replay, simulate, tokens
 from services.cli import up as stack_up
 from services.cli.context import engine_for, load_settings
 from services.core.db import migrate as migrations
@@ -21,6 +21,12 @@ console = Console(stderr=True)
 app.command()(stack_up.up)
 app.command()(stack_up.down)
 app.add_typer(tokens.app, name="token", help="Create, list and revoke API tokens.")
+app.add_typer(rankings.app, name="rankings")
+app.command("reindex")(rankings.reindex)
+app.command("audit")(rankings.audit)
+app.command()(consumers.consumers)
+app.command()(replay.replay)
+app.command("simulate")(simulate.simulate_command)
 
 
 @app.command()
