@@ -351,6 +351,8 @@ def main() -> None:
             indexer = RankingsIndexer(full, engine, client, today=lambda: TODAY)
             indexer.check_alias(force=True)
             indexer.maybe_recompute()  # its startup work, done before the clock starts
+            while indexer.step():
+                pass
             stop = threading.Event()
             runner = threading.Thread(target=indexer.run, args=(stop,), daemon=True)
             runner.start()

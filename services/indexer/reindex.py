@@ -11,7 +11,8 @@
    one ``_aliases`` call, then catch up once more - the live indexer kept writing to the alias (the
    old index) until the swap; whatever it wrote there is in the outbox after P, so it reaches the
    new index too. External versions make these double writes harmless.
-5. Keep the previous index for rollback; delete older ``rankings-v*`` and orphans of crashed runs.
+5. Move the live indexer's position up to what the new index holds (never backwards).
+6. Keep the previous index for rollback; delete older ``rankings-v*`` and orphans of crashed runs.
 """
 
 from __future__ import annotations
@@ -218,6 +219,9 @@ class ReindexRun:
         swapped_at = self._head()
         log.info("reindex_alias_swapped", alias=r.settings.alias, new=new_index, old=old, outbox_position=swapped_at)
         position, caught_up = self._catch_up(new_index, position, swapped_at, caught_up, report, stop)
+        # Everything up to here is behind the alias now: the live indexer need not resend it.
+        with Session(r.engine) as session, session.begin():
+            repo.advance_position(session, position)
 
         previous = next((name for name in old if name != new_index), None)
         keep = {new_index, *([previous] if previous else [])}
