@@ -42,6 +42,7 @@ class BatchOutcome:
     plan: BatchPlan
     # Conflicts recorded by this batch (a replayed conflict is already recorded: absorbed).
     conflicts: list[ConflictRecord] = field(default_factory=list)
+    # Divisions whose standings rows changed (what the ranking hook gets as ``touched``).
     recomputed: set[DivisionKey] = field(default_factory=set)
     versions: dict[DivisionKey, int] = field(default_factory=dict)
     db_seconds: float = 0.0
@@ -101,11 +102,9 @@ class BatchApplier:
             for c in outcome.conflicts:
                 plan.mark((c.tournament_id, c.division_id), c.occurred_at, c.partition, c.offset)
             changed = projection.refresh_effective(session, {r.bout_id for r in plan.new_revisions})
-            outcome.recomputed = {(state.bouts[b].tournament_id, state.bouts[b].division_id) for b in changed}
-            projection.recompute_standings(
-                session,
-                outcome.recomputed,
-                {key: self._rulesets[state.divisions[key].ruleset] for key in outcome.recomputed},
+            recompute = {(state.bouts[b].tournament_id, state.bouts[b].division_id) for b in changed}
+            outcome.recomputed = projection.recompute_standings(
+                session, recompute, {key: self._rulesets[state.divisions[key].ruleset] for key in recompute}
             )
             outcome.versions = projection.bump_divisions(session, plan.changed)
             projection.update_tournament_status(session, plan.started, plan.finalized)
