@@ -7,6 +7,7 @@ and nowhere else, so every member of a consumer group derives its config the sam
 
 from __future__ import annotations
 
+import json
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr, model_validator
@@ -146,7 +147,7 @@ class ProjectorSettings(BaseModel):
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=9102, ge=0, le=65535)
     # A batch still running after this long pauses the partitions and keeps polling (heartbeats).
-    pause_after_s: float = Field(default=0.5, gt=0)
+    pause_after_s: float = Field(default=1.0, gt=0)
     member_heartbeat_s: float = Field(default=5.0, gt=0)
     lag_interval_s: float = Field(default=5.0, gt=0)
     dlq_flush_timeout_s: float = Field(default=10.0, gt=0)
@@ -209,3 +210,24 @@ class Settings(BaseSettings):
         if self.environment == "production" and self.projector.test_pause_after_db_commit_s:
             raise ValueError("STANDINGS_PROJECTOR__TEST_PAUSE_AFTER_DB_COMMIT_S is a test hook; unset it in production")
         return self
+
+
+def settings_to_env(settings: BaseModel, prefix: str = "STANDINGS_") -> dict[str, str]:
+    """Render settings as the ``STANDINGS_*`` environment a child process reads back into the same Settings."""
+    env: dict[str, str] = {}
+    for name in type(settings).model_fields:
+        value = getattr(settings, name)
+        key = f"{prefix}{name.upper()}"
+        if isinstance(value, BaseModel):
+            env.update(settings_to_env(value, prefix=key + "__"))
+        elif value is None:
+            continue
+        elif isinstance(value, SecretStr):
+            env[key] = value.get_secret_value()
+        elif isinstance(value, bool):
+            env[key] = "true" if value else "false"
+        elif isinstance(value, (dict, list)):
+            env[key] = json.dumps(value)
+        else:
+            env[key] = str(value)
+    return env

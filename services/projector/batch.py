@@ -47,41 +47,36 @@ class _KafkaMessage(Protocol):
     def headers(self) -> Any: ...
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False)
 class Incoming:
-    """A consumed message, detached from librdkafka (hashable, usable in unit tests)."""
+    """A consumed message, detached from librdkafka (constructible in unit tests).
+
+    ``headers`` are kept as librdkafka returns them (a list of (name, value) pairs, or None):
+    only a dead letter needs them.
+    """
 
     topic: str
     partition: int
     offset: int
     key: bytes | None
     value: bytes | None
-    headers: tuple[tuple[str, bytes], ...] | None = None
+    headers: Any = None
 
     @classmethod
     def from_message(cls, msg: _KafkaMessage) -> Incoming:
-        raw = msg.headers()
         key, value = msg.key(), msg.value()
-        headers: tuple[tuple[str, bytes], ...] | None = None
-        if raw:
-            pairs = raw.items() if isinstance(raw, dict) else raw
-            headers = tuple((name, _as_bytes(v)) for name, v in pairs if v is not None)
         return cls(
-            topic=msg.topic() or "",
-            partition=int(msg.partition() or 0),
-            offset=int(msg.offset() or 0),
-            key=key.encode() if isinstance(key, str) else key,
-            value=value.encode() if isinstance(value, str) else value,
-            headers=headers,
+            msg.topic() or "",
+            msg.partition() or 0,
+            msg.offset() or 0,
+            key.encode() if isinstance(key, str) else key,
+            value.encode() if isinstance(value, str) else value,
+            msg.headers(),
         )
 
     @property
     def tp(self) -> TopicPartitionKey:
         return (self.topic, self.partition)
-
-
-def _as_bytes(value: str | bytes) -> bytes:
-    return value.encode() if isinstance(value, str) else bytes(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +105,8 @@ class StoredState:
     revisions: Mapping[tuple[str, int], StoredRevision]
     divisions: Mapping[DivisionKey, DivisionInfo]
     known_rulesets: Container[str]
+    # bout -> its stored effective revision (bouts whose highest revision is a void are absent).
+    effective: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +130,11 @@ class BatchPlan:
     replayed: int = 0
     duplicates: int = 0
     applied: Counter[str] = field(default_factory=Counter)
+    # The effective revision of each bout (its highest, if a result): new rows inserted as
+    # effective, stored rows whose flag flips, and the bouts whose effective result changed.
+    effective_new: set[tuple[str, int]] = field(default_factory=set)
+    flips: list[tuple[str, int, bool]] = field(default_factory=list)
+    changed_bouts: set[str] = field(default_factory=set)
 
     @property
     def absorbed(self) -> int:
@@ -272,4 +274,33 @@ def plan_batch(decoded: Sequence[Decoded], state: StoredState) -> BatchPlan:
         plan.started.add(key[0])
         plan.mark(key, event.occurred_at, msg.partition, msg.offset)
         plan.applied["result_recorded" if stored.kind == RESULT else "result_voided"] += 1
+    _plan_effective(plan, state)
     return plan
+
+
+def _plan_effective(plan: BatchPlan, state: StoredState) -> None:
+    """Each touched bout's effective revision after the batch: its highest revision if that is a
+    result, none if it is a void (SPEC §3). Only changes are written."""
+    new: dict[str, dict[int, str]] = {}
+    for r in plan.new_revisions:
+        new.setdefault(r.bout_id, {})[r.revision] = r.kind
+    if not new:
+        return
+    stored: dict[str, dict[int, str]] = {}
+    for (bout, revision), rev in state.revisions.items():
+        if bout in new:
+            stored.setdefault(bout, {})[revision] = rev.kind
+    for bout, added in new.items():
+        old_revisions = stored.get(bout, {})
+        top = max(max(added), max(old_revisions, default=0))
+        kind = added.get(top) or old_revisions.get(top)
+        effective = top if kind == RESULT else None
+        before = state.effective.get(bout)
+        if effective is not None and effective in added:
+            plan.effective_new.add((bout, effective))
+        if effective != before:
+            plan.changed_bouts.add(bout)
+            if before is not None:
+                plan.flips.append((bout, before, False))
+            if effective is not None and effective not in added:
+                plan.flips.append((bout, effective, True))

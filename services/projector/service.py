@@ -81,12 +81,14 @@ class BatchApplier:
         positions = consumers.lock_positions(session, self.group, {d.msg.tp for d in decoded})
         live = [d for d in decoded if not is_replay(d.msg, positions)]
         ids = bout_ids(live)
+        revisions, effective = projection.load_revisions(session, ids)
         return StoredState(
             positions=positions,
             bouts=projection.load_bouts(session, ids),
-            revisions=projection.load_revisions(session, ids),
+            revisions=revisions,
             divisions=projection.load_divisions(session, division_keys(live)),
             known_rulesets=frozenset(self._rulesets),
+            effective=effective,
         )
 
     def apply(self, decoded: Sequence[Decoded]) -> BatchOutcome:
@@ -96,13 +98,13 @@ class BatchApplier:
             plan = plan_batch(decoded, state)
             self._dead_letter(plan)
             outcome = BatchOutcome(plan)
-            projection.insert_revisions(session, plan.new_revisions)
+            projection.insert_revisions(session, plan.new_revisions, plan.effective_new)
+            projection.set_effective(session, plan.flips)
             # A conflict changes its division only when recorded now (not when replayed).
             outcome.conflicts = projection.insert_conflicts(session, plan.conflicts)
             for c in outcome.conflicts:
                 plan.mark((c.tournament_id, c.division_id), c.occurred_at, c.partition, c.offset)
-            changed = projection.refresh_effective(session, {r.bout_id for r in plan.new_revisions})
-            recompute = {(state.bouts[b].tournament_id, state.bouts[b].division_id) for b in changed}
+            recompute = {(state.bouts[b].tournament_id, state.bouts[b].division_id) for b in plan.changed_bouts}
             outcome.recomputed = projection.recompute_standings(
                 session, recompute, {key: self._rulesets[state.divisions[key].ruleset] for key in recompute}
             )
@@ -154,10 +156,10 @@ class BatchApplier:
             metrics.DUPLICATES_ABSORBED.inc(absorbed)
         if outcome.conflicts:
             metrics.CONFLICTS.inc(len(outcome.conflicts))
-        event_ids = {d.msg: d.event.event_id for d in decoded if d.event is not None}
+        event_ids = {id(d.msg): d.event.event_id for d in decoded if d.event is not None}
         for letter in plan.dead_letters:
             metrics.DLQ_MESSAGES.labels(letter.reason).inc()
-            event_id = event_ids.get(letter.msg)
+            event_id = event_ids.get(id(letter.msg))
             log.warning(
                 "dead_lettered",
                 reason=letter.reason,

@@ -93,6 +93,8 @@ _METHODS = {m.value: m for m in Method}
 def _execute(session: Session, sql: str, params: Mapping[str, Any]) -> Any:
     """Run ``sql`` on the session's connection (inside its transaction), binary in and out."""
     connection = session.connection().connection.driver_connection
+    if connection is None:
+        raise RuntimeError("the session's connection is closed")
     cursor = connection.cursor(binary=True)
     cursor.execute(sql, params)
     return cursor
@@ -115,7 +117,7 @@ _LOAD_BOUTS = """
 """
 
 _LOAD_REVISIONS = """
-    SELECT bout_id, revision, kind, payload::text FROM results WHERE bout_id = ANY(%(ids)b::text[])
+    SELECT bout_id, revision, kind, payload::text, is_effective FROM results WHERE bout_id = ANY(%(ids)b::text[])
 """
 
 _LOAD_DIVISIONS = """
@@ -133,12 +135,19 @@ def load_bouts(session: Session, ids: Collection[str]) -> dict[str, BoutInfo]:
     return {r[0]: BoutInfo(*r) for r in _fetchall(session, _LOAD_BOUTS, {"ids": list(ids)})}
 
 
-def load_revisions(session: Session, ids: Collection[str]) -> dict[tuple[str, int], StoredRevision]:
-    """Every stored revision of the given bouts."""
+def load_revisions(
+    session: Session, ids: Collection[str]
+) -> tuple[dict[tuple[str, int], StoredRevision], dict[str, int]]:
+    """Every stored revision of the given bouts, and each bout's effective revision."""
     if not ids:
-        return {}
-    rows = _fetchall(session, _LOAD_REVISIONS, {"ids": list(ids)})
-    return {(b, r): StoredRevision(k, orjson.loads(p)) for b, r, k, p in rows}
+        return {}, {}
+    revisions: dict[tuple[str, int], StoredRevision] = {}
+    effective: dict[str, int] = {}
+    for bout, revision, kind, payload, is_effective in _fetchall(session, _LOAD_REVISIONS, {"ids": list(ids)}):
+        revisions[(bout, revision)] = StoredRevision(kind, orjson.loads(payload))
+        if is_effective:
+            effective[bout] = revision
+    return revisions, effective
 
 
 def load_divisions(session: Session, keys: Collection[DivisionKey]) -> dict[DivisionKey, DivisionInfo]:
@@ -154,10 +163,11 @@ def load_divisions(session: Session, keys: Collection[DivisionKey]) -> dict[Divi
 _INSERT_REVISIONS = """
     INSERT INTO results (bout_id, revision, kind, payload, event_id, is_effective, occurred_at,
                          source_partition, source_offset)
-    SELECT k.bout_id, k.revision, k.kind, k.payload::jsonb, k.event_id, false, k.occurred_at, k.p, k.o
+    SELECT k.bout_id, k.revision, k.kind, k.payload::jsonb, k.event_id, k.effective, k.occurred_at, k.p, k.o
     FROM unnest(%(bouts)b::text[], %(revisions)b::int[], %(kinds)b::text[], %(payloads)b::text[],
-                %(event_ids)b::uuid[], %(occurred)b::timestamptz[], %(partitions)b::int[], %(offsets)b::bigint[])
-         AS k(bout_id, revision, kind, payload, event_id, occurred_at, p, o)
+                %(event_ids)b::uuid[], %(effective)b::boolean[], %(occurred)b::timestamptz[], %(partitions)b::int[],
+                %(offsets)b::bigint[])
+         AS k(bout_id, revision, kind, payload, event_id, effective, occurred_at, p, o)
     ON CONFLICT (bout_id, revision) DO NOTHING
 """
 
@@ -172,20 +182,10 @@ _INSERT_CONFLICTS = """
     RETURNING source_partition, source_offset
 """
 
-# The effective revision of a bout is its highest one if that is a result (a void annuls the bout).
-# Returns the bouts whose effective row changed: only their divisions need new standings.
-_REFRESH_EFFECTIVE = """
-    WITH eff AS (
-        SELECT DISTINCT ON (bout_id) bout_id, revision, kind = 'result' AS counts
-        FROM results
-        WHERE bout_id = ANY(%(bouts)b::text[])
-        ORDER BY bout_id, revision DESC
-    )
-    UPDATE results r
-    SET is_effective = (eff.counts AND r.revision = eff.revision)
-    FROM eff
-    WHERE r.bout_id = eff.bout_id AND r.is_effective IS DISTINCT FROM (eff.counts AND r.revision = eff.revision)
-    RETURNING r.bout_id
+_SET_EFFECTIVE = """
+    UPDATE results r SET is_effective = k.flag
+    FROM unnest(%(bouts)b::text[], %(revisions)b::int[], %(flags)b::boolean[]) AS k(bout_id, revision, flag)
+    WHERE r.bout_id = k.bout_id AND r.revision = k.revision
 """
 
 
@@ -193,8 +193,11 @@ def _json(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-def insert_revisions(session: Session, rows: Sequence[NewRevision]) -> None:
-    """Insert new (bout, revision) rows; the caller deduplicated them within the batch."""
+def insert_revisions(
+    session: Session, rows: Sequence[NewRevision], effective: Collection[tuple[str, int]] = ()
+) -> None:
+    """Insert new (bout, revision) rows, those in ``effective`` flagged as the bout's effective one.
+    The caller deduplicated them within the batch."""
     if not rows:
         return
     _run(
@@ -206,6 +209,7 @@ def insert_revisions(session: Session, rows: Sequence[NewRevision]) -> None:
             "kinds": [r.kind for r in rows],
             "payloads": [_json(r.payload) for r in rows],
             "event_ids": [r.event_id for r in rows],
+            "effective": [(r.bout_id, r.revision) in effective for r in rows],
             "occurred": [r.occurred_at for r in rows],
             "partitions": [r.partition for r in rows],
             "offsets": [r.offset for r in rows],
@@ -237,11 +241,15 @@ def insert_conflicts(session: Session, rows: Sequence[ConflictRecord]) -> list[C
     return [r for r in rows if (r.partition, r.offset) in new]
 
 
-def refresh_effective(session: Session, bouts: Collection[str]) -> set[str]:
-    """Recompute ``is_effective`` for ``bouts``; return the bouts whose effective result changed."""
-    if not bouts:
-        return set()
-    return {b for (b,) in _fetchall(session, _REFRESH_EFFECTIVE, {"bouts": sorted(bouts)})}
+def set_effective(session: Session, flips: Sequence[tuple[str, int, bool]]) -> None:
+    """Set ``is_effective`` of stored (bout, revision) rows whose flag changes."""
+    if not flips:
+        return
+    _run(
+        session,
+        _SET_EFFECTIVE,
+        {"bouts": [f[0] for f in flips], "revisions": [f[1] for f in flips], "flags": [f[2] for f in flips]},
+    )
 
 
 # --- standings ---------------------------------------------------------------------------------

@@ -1,0 +1,22 @@
+"""End-to-end fixtures: the pipeline on tansu and on librdkafka's mock cluster (a second broker)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from services.core.embedded.postgres import EmbeddedPostgres
+from tests.e2e.pipeline import Pipeline, running_pipeline
+
+
+@pytest.fixture(scope="module", params=["tansu", "mock"])
+def pipeline(
+    request: pytest.FixtureRequest, pg: EmbeddedPostgres, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Pipeline]:
+    """The whole pipeline through HTTP; parametrized over both Kafka-protocol brokers."""
+    broker = request.getfixturevalue("kafka" if request.param == "tansu" else "mock_kafka")
+    log_dir: Path = tmp_path_factory.mktemp(f"e2e-{request.param}")
+    with running_pipeline(pg, broker.bootstrap, mock_broker=request.param == "mock", log_dir=log_dir) as p:
+        yield p
