@@ -85,8 +85,10 @@ class Registration:
     entries: list[dict[str, Any]] = field(default_factory=list)
     bouts: list[dict[str, Any]] = field(default_factory=list)
 
-    def keys(self) -> list[DivisionKey]:
+    def division_keys(self) -> list[DivisionKey]:
         return [(d["tournament_id"], d["division_id"]) for d in self.divisions]
+
+    keys = division_keys  # older name, used by other test modules
 
     def insert(self, session: Session) -> None:
         registration.upsert_tournaments(session, self.tournaments)
@@ -235,7 +237,7 @@ def generate_events(
                 if other != r:
                     out.append(planned(_event(t, d, other, at)))
     if finalize:
-        for t, d in reg.keys():
+        for t, d in reg.division_keys():
             out.append(planned(events.tournament_finalized(t, d, at + dt.timedelta(seconds=1))))
     return out
 
@@ -246,10 +248,13 @@ def generate_events(
 class DeliveryTracker:
     """Next offset per partition from delivery reports (tansu's watermarks are wrong)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, remember: bool = False) -> None:
         self.next_offsets: dict[int, int] = {}
         self.errors: list[str] = []
         self.delivered = 0
+        # value -> (partition, offset) of its last delivery, when ``remember``.
+        self.where: dict[bytes, tuple[int, int]] = {}
+        self._remember = remember
 
     def __call__(self, err: Any, msg: Any) -> None:
         if err is not None:
@@ -258,6 +263,8 @@ class DeliveryTracker:
         self.delivered += 1
         p, o = msg.partition(), msg.offset()
         self.next_offsets[p] = max(self.next_offsets.get(p, 0), o + 1)
+        if self._remember:
+            self.where[msg.value()] = (p, o)
 
 
 def produce(
@@ -267,8 +274,7 @@ def produce(
     conf["linger.ms"] = 5
     producer = Producer(conf)
     tracker = tracker or DeliveryTracker()
-    sent = 0
-    for m in messages:
+    for sent, m in enumerate(messages, 1):
         while True:
             try:
                 producer.produce(
@@ -277,7 +283,6 @@ def produce(
                 break
             except BufferError:
                 producer.poll(0.05)
-        sent += 1
         if sent % 1000 == 0:
             producer.poll(0)
     remaining = producer.flush(timeout)
@@ -314,7 +319,7 @@ def oracle(reg: Registration, messages: Sequence[Planned]) -> dict[DivisionKey, 
             Bout(b["bout_id"], b["red_athlete_id"], b["blue_athlete_id"])
         )
     out = {}
-    for key in reg.keys():
+    for key in reg.division_keys():
         division_bouts = bouts.get(key, [])
         ids = {b.bout_id for b in division_bouts}
         out[key] = compute_standings(

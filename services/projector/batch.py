@@ -86,14 +86,15 @@ class Decoded:
     poison: events.PoisonMessage | None
 
 
+def decode_one(msg: Incoming) -> Decoded:
+    try:
+        return Decoded(msg, events.decode(msg.value), None)
+    except events.PoisonMessage as exc:
+        return Decoded(msg, None, exc)
+
+
 def decode_batch(messages: Iterable[Incoming]) -> list[Decoded]:
-    out: list[Decoded] = []
-    for msg in messages:
-        try:
-            out.append(Decoded(msg, events.decode(msg.value), None))
-        except events.PoisonMessage as exc:
-            out.append(Decoded(msg, None, exc))
-    return out
+    return [decode_one(msg) for msg in messages]
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,7 +45,7 @@ from services.core.kafka.consumer import consumer_conf, effective_config_fingerp
 from services.core.kafka.dlq import DeadLetterError, DeadLetterPublisher
 from services.core.logging import get_logger
 from services.core.settings import APP_VERSION, Settings
-from services.projector.batch import Incoming, decode_batch
+from services.projector.batch import Decoded, Incoming, decode_one
 from services.projector.service import BatchApplier, BatchOutcome
 
 log = get_logger(__name__)
@@ -103,13 +103,14 @@ class _Worker:
 
 @dataclass(slots=True)
 class _Inflight:
-    batch: Sequence[Incoming]
+    batch: Sequence[Decoded]
     future: Future[BatchOutcome]
     kafka_committed: bool = False
 
     def next_offsets(self) -> dict[int, int]:
         offsets: dict[int, int] = {}
-        for msg in self.batch:
+        for item in self.batch:
+            msg = item.msg
             offsets[msg.partition] = max(offsets.get(msg.partition, 0), msg.offset + 1)
         return offsets
 
@@ -177,7 +178,8 @@ class ProjectorLoop:
         self._assigned: set[int] = set()
         self._paused: set[int] = set()
         self._pausing = False
-        self._carry: list[Incoming] = []
+        # Consumed (and decoded) but not yet applied: the next batch, read ahead while one runs.
+        self._carry: list[Decoded] = []
         self._inflight: _Inflight | None = None
         self._isolate: dict[int, int] = {}
         self._failures = 0
@@ -186,6 +188,8 @@ class ProjectorLoop:
         self._next_lag = 0.0
         self._lag: dict[str, int] = {}
         self._revoke_wait_s = self._cs.max_poll_interval_ms / 2000
+        # Never go without a poll for more than a third of max.poll.interval.ms.
+        self._pause_after_s = min(ps.pause_after_s, self._cs.max_poll_interval_ms / 3000)
         self._max_silence_s = max(30.0, self._cs.max_poll_interval_ms / 1000)
 
     # -- public ------------------------------------------------------------------------------
@@ -216,6 +220,7 @@ class ProjectorLoop:
             on_revoke=self._on_revoke,
             on_lost=self._on_lost,
         )
+        self._dlq.warm_up()
         self.health.running = True
         self.health.reason = "ok"
         log.info(
@@ -236,7 +241,7 @@ class ProjectorLoop:
 
     # -- batches -----------------------------------------------------------------------------
 
-    def _next_batch(self) -> list[Incoming]:
+    def _next_batch(self) -> list[Decoded]:
         """Up to batch_size messages: whatever is already fetched, else wait for the first one.
 
         ``consume(batch_size, timeout)`` alone waits the whole timeout unless the batch fills, which
@@ -260,8 +265,9 @@ class ProjectorLoop:
             batch = batch[:1]
         return batch
 
-    def _accept(self, messages: Iterable[Message]) -> list[Incoming]:
-        out: list[Incoming] = []
+    def _accept(self, messages: Iterable[Message]) -> list[Decoded]:
+        """Data messages of assigned partitions, decoded (poison included, with its reason)."""
+        out: list[Decoded] = []
         for msg in messages:
             err = msg.error()
             if err is not None:
@@ -273,13 +279,12 @@ class ProjectorLoop:
                 continue
             incoming = Incoming.from_message(msg)
             if incoming.partition in self._assigned:
-                out.append(incoming)
+                out.append(decode_one(incoming))
         return out
 
-    def _process(self, batch: Sequence[Incoming]) -> None:
+    def _process(self, batch: Sequence[Decoded]) -> None:
         started = time.perf_counter()
-        decoded = decode_batch(batch)
-        inflight = _Inflight(batch, self._submit(self.applier.apply, decoded))
+        inflight = _Inflight(batch, self._submit(self.applier.apply, batch))
         self._inflight = inflight
         try:
             self._await(inflight.future)
@@ -306,13 +311,14 @@ class ProjectorLoop:
         metrics.BATCH_SIZE.observe(len(batch))
         metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
 
-    def _after_success(self, batch: Sequence[Incoming]) -> None:
+    def _after_success(self, batch: Sequence[Decoded]) -> None:
         self._failures = 0
         if not self.health.db_ok:
             log.info("projector_recovered")
         self.health.db_ok = True
         self.health.reason = "ok"
-        for msg in batch:
+        for item in batch:
+            msg = item.msg
             end = self._isolate.get(msg.partition)
             if end is not None and msg.offset >= end:
                 del self._isolate[msg.partition]
@@ -332,14 +338,14 @@ class ProjectorLoop:
         """
         consumer = self._require_consumer()
         size = self._cs.batch_size
-        pause_at = time.monotonic() + self._ps.pause_after_s
+        pause_at = time.monotonic() + self._pause_after_s
         while not self._pausing:
             try:
                 return future.result(timeout=_PREFETCH_SLICE_S)
             except FutureTimeout:
                 pass
             if time.monotonic() >= pause_at:
-                log.info("batch_slow_pausing", after_s=self._ps.pause_after_s, partitions=sorted(self._assigned))
+                log.info("batch_slow_pausing", after_s=self._pause_after_s, partitions=sorted(self._assigned))
                 self._pause_all()
                 break
             room = size - len(self._carry)
@@ -374,7 +380,7 @@ class ProjectorLoop:
 
     # -- failures ----------------------------------------------------------------------------
 
-    def _on_batch_failure(self, batch: Sequence[Incoming], exc: Exception) -> None:
+    def _on_batch_failure(self, batch: Sequence[Decoded], exc: Exception) -> None:
         transient = is_transient(exc)
         self._failures += 1
         self.health.db_ok = False
@@ -394,7 +400,8 @@ class ProjectorLoop:
         self._rewind(batch)
         if not transient and self._failures >= ISOLATE_AFTER_FAILURES:
             self._isolate = {}
-            for msg in batch:
+            for item in batch:
+                msg = item.msg
                 self._isolate[msg.partition] = max(self._isolate.get(msg.partition, -1), msg.offset)
             log.warning("isolation_started", partitions=self._isolate)
         self._pause_all()
@@ -403,11 +410,12 @@ class ProjectorLoop:
         finally:
             self._resume_all()
 
-    def _rewind(self, batch: Sequence[Incoming]) -> None:
+    def _rewind(self, batch: Sequence[Decoded]) -> None:
         """Seek every partition of the batch (and of messages consumed after it) back to the first
         offset not committed in PG, so resuming re-reads them: no loss, no skip."""
         first: dict[int, int] = {}
-        for msg in [*batch, *self._carry]:
+        for item in [*batch, *self._carry]:
+            msg = item.msg
             first[msg.partition] = min(first.get(msg.partition, msg.offset), msg.offset)
         self._carry = []
         self._pause_all()
@@ -452,21 +460,22 @@ class ProjectorLoop:
             error=str(exc).splitlines()[0] if exc else None,
         )
 
-    def _dead_letter_alone(self, msg: Incoming, exc: Exception) -> None:
+    def _dead_letter_alone(self, item: Decoded, exc: Exception) -> None:
+        msg = item.msg
         try:
             self._run_polling(self.applier.dead_letter_alone, msg, exc)
         except Exception as dlq_exc:
             log.error("dead_letter_alone_failed", error=str(dlq_exc), partition=msg.partition, offset=msg.offset)
-            self._rewind([msg])
+            self._rewind([item])
             self._pause_all()
             try:
                 self._wait_for_recovery(is_transient(dlq_exc))
             finally:
                 self._resume_all()
             return
-        inflight = _Inflight([msg], Future())
+        inflight = _Inflight([item], Future())
         self._commit(inflight)
-        self._after_success([msg])
+        self._after_success([item])
 
     def _run_polling(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn`` on the worker thread while this thread keeps polling (partitions paused)."""
@@ -586,7 +595,7 @@ class ProjectorLoop:
             partitions = set(self._assigned)
         self._assigned -= partitions
         self._paused -= partitions
-        self._carry = [m for m in self._carry if m.partition not in partitions]
+        self._carry = [d for d in self._carry if d.msg.partition not in partitions]
         for p in partitions:
             self._isolate.pop(p, None)
             self._lag.pop(str(p), None)
@@ -697,14 +706,14 @@ class ProjectorLoop:
         log.info("projector_stopped", group=self.group)
 
 
-def _span(batch: Sequence[Incoming]) -> dict[str, Any]:
+def _span(batch: Sequence[Decoded]) -> dict[str, Any]:
     """Structured fields naming a batch: topic and first/last offset per partition."""
     spans: dict[int, list[int]] = {}
-    for msg in batch:
+    for msg in (d.msg for d in batch):
         span = spans.setdefault(msg.partition, [msg.offset, msg.offset])
         span[0] = min(span[0], msg.offset)
         span[1] = max(span[1], msg.offset)
-    fields: dict[str, Any] = {"topic": batch[0].topic if batch else None, "offsets": spans}
+    fields: dict[str, Any] = {"topic": batch[0].msg.topic if batch else None, "offsets": spans}
     if len(batch) == 1:
-        fields.update(partition=batch[0].partition, offset=batch[0].offset)
+        fields.update(partition=batch[0].msg.partition, offset=batch[0].msg.offset)
     return fields

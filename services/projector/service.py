@@ -104,7 +104,9 @@ class BatchApplier:
             outcome.conflicts = projection.insert_conflicts(session, plan.conflicts)
             for c in outcome.conflicts:
                 plan.mark((c.tournament_id, c.division_id), c.occurred_at, c.partition, c.offset)
-            recompute = {(state.bouts[b].tournament_id, state.bouts[b].division_id) for b in plan.changed_bouts}
+            # Every division with a new revision, not only those whose effective results changed:
+            # a division's first event also creates its rows (entered athletes at zero).
+            recompute = {(r.tournament_id, r.division_id) for r in plan.new_revisions}
             outcome.recomputed = projection.recompute_standings(
                 session, recompute, {key: self._rulesets[state.divisions[key].ruleset] for key in recompute}
             )

@@ -1,5 +1,5 @@
 """Fixtures for the projector tests: a migrated database and topics of their own per test, and the
-projector loop running in a thread (real tansu, real PostgreSQL). Import the fixtures by name."""
+projector loop running in a thread (real tansu, real PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -77,8 +77,9 @@ def make_settings(url: str, bootstrap: str, partitions: int = 3, **projector: An
     )
 
 
-@pytest.fixture
-def projector_env(pg: EmbeddedPostgres, kafka: TansuBroker) -> Iterator[ProjectorEnv]:
+@contextmanager
+def projector_environment(pg: EmbeddedPostgres, kafka: TansuBroker) -> Iterator[ProjectorEnv]:
+    """A migrated database and topics of their own (wrap it in a fixture of the test module)."""
     name = unique("proj")
     url = create_database(pg, name)
     settings = make_settings(url, kafka.bootstrap)
@@ -89,6 +90,13 @@ def projector_env(pg: EmbeddedPostgres, kafka: TansuBroker) -> Iterator[Projecto
     finally:
         engine.dispose()
         drop_database(pg, name)
+
+
+@pytest.fixture
+def projector_env(pg: EmbeddedPostgres, kafka: TansuBroker) -> Iterator[ProjectorEnv]:
+    """The same as a fixture (for modules that import it by name)."""
+    with projector_environment(pg, kafka) as env:
+        yield env
 
 
 @contextmanager

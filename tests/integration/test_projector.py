@@ -4,23 +4,23 @@ from-scratch recomputation over every produced event."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-import threading
 import time
+from collections.abc import Iterator
 
-import psycopg
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 from sqlalchemy.orm import Session
 
 from services.core import events
 from services.core.domain.results import BoutResult, BoutVoid, Method, Score, Winner
+from services.core.embedded.kafka_broker import TansuBroker
+from services.core.embedded.postgres import EmbeddedPostgres
 from services.core.kafka.consumer import consumer_conf
-from tests.integration.projector_env import (  # noqa: F401 (fixtures)
+from tests.integration.projector_env import (
     ProjectorEnv,
     metric,
-    projector_env,
+    projector_environment,
     read_topic,
     running,
 )
@@ -39,6 +39,13 @@ from tests.projector_support import (
 )
 
 pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture
+def projector_env(pg: EmbeddedPostgres, kafka: TansuBroker) -> Iterator[ProjectorEnv]:
+    with projector_environment(pg, kafka) as env:
+        yield env
+
 
 DUPLICATES = "standings_projector_duplicates_total"
 CONFLICTS = "standings_projector_conflicts_total"
@@ -92,7 +99,7 @@ def test_projects_results_corrections_voids_duplicates_and_conflicts(projector_e
     assert env.scalar("SELECT count(*) FROM result_conflicts") == conflicts_expected
     # Exactly one effective row per bout whose highest revision is a result.
     highest: dict[str, object] = {}
-    for (bout, rev), r in sorted(revisions.items()):
+    for (bout, _rev), r in sorted(revisions.items()):
         highest[bout] = r
     effective = sum(1 for r in highest.values() if isinstance(r, BoutResult))
     assert env.scalar("SELECT count(*) FROM results WHERE is_effective") == effective
@@ -104,3 +111,202 @@ def test_projects_results_corrections_voids_duplicates_and_conflicts(projector_e
     dlq = read_topic(env.settings.kafka.bootstrap_servers, env.settings.kafka.dlq_topic, conflicts_expected)
     assert len(dlq) == conflicts_expected
     assert {dict(m.headers())["error.class"] for m in dlq} == {b"conflicting_revision"}
+
+
+def _raw(key: str, value: bytes) -> Planned:
+    return Planned(key=key, value=value, headers=(("producer-id", b"test"),))
+
+
+def _poison_messages(reg: object, t: str, d: str, other_d: str, bout: str) -> dict[str, Planned]:
+    key = events.partition_key(t, d)
+    at = BASE_TIME
+    good = events.result_recorded(t, d, BoutResult(bout, 1, Winner.RED, Method.KO, Score(3, 0)), at)
+    invalid = events.result_recorded(t, d, BoutResult(bout, 7, Winner.DRAW, Method.KO, Score(1, 1)), at)
+    unknown_type = json.loads(events.encode(good))
+    unknown_type["type"] = "result_deleted"
+    v2 = json.loads(events.encode(good))
+    v2["schema_version"] = 2
+    return {
+        "not_json": _raw(key, b"\xff\xfe not json"),
+        "unknown_type": _raw(key, json.dumps(unknown_type).encode()),
+        "unknown_schema_version": _raw(key, json.dumps(v2).encode()),
+        "unknown_bout": _raw(
+            key,
+            events.encode(
+                events.result_recorded(t, d, BoutResult("no-such-bout", 1, Winner.RED, Method.KO, Score(1, 0)), at)
+            ),
+        ),
+        # A real bout, but of another division than the event names: also unknown_bout.
+        "unknown_bout_division": _raw(
+            events.partition_key(t, other_d),
+            events.encode(
+                events.result_recorded(t, other_d, BoutResult(bout, 9, Winner.RED, Method.KO, Score(1, 0)), at)
+            ),
+        ),
+        "invalid_result": _raw(key, events.encode(invalid)),
+        "unknown_division": _raw(key, events.encode(events.tournament_finalized(t, "no-such-division", at))),
+    }
+
+
+def test_poison_messages_go_to_the_dlq_with_headers_and_good_messages_keep_flowing(
+    projector_env: ProjectorEnv,
+) -> None:
+    env = projector_env
+    reg = build_registration("pz", tournaments=1, divisions=2, athletes=4)
+    env.register(reg)
+    (t, d0), (_, d1) = reg.division_keys()
+    bout = next(b["bout_id"] for b in reg.bouts if b["division_id"] == d0)
+    good = generate_events(reg, 60, seed=5, duplicate_rate=0, conflict_rate=0)
+    poison = _poison_messages(reg, t, d0, d1, bout)
+    reasons = {
+        "not_json": "not_json",
+        "unknown_type": "unknown_type",
+        "unknown_schema_version": "unknown_schema_version",
+        "unknown_bout": "unknown_bout",
+        "unknown_bout_division": "unknown_bout",
+        "invalid_result": "invalid_result",
+        "unknown_division": "unknown_division",
+    }
+    messages: list[Planned] = []
+    for i, m in enumerate(good):  # poison spread between good messages
+        messages.append(m)
+        if i % 8 == 3 and poison:
+            messages.append(poison.pop(next(iter(poison))))
+    messages.extend(poison.values())
+    dlq_before = {r: metric("standings_dlq_messages_total", {"reason": r}) for r in set(reasons.values())}
+
+    with running(env.settings, env.engine):
+        tracker = produce(env.settings.kafka, messages, tracker=_remembering())
+        wait_for_positions(env.engine, env.group, env.topic, tracker.next_offsets, timeout=60)
+
+    assert_matches_oracle(env, reg, messages)
+    dlq = read_topic(env.settings.kafka.bootstrap_servers, env.settings.kafka.dlq_topic, len(reasons))
+    assert len(dlq) == len(reasons)
+    expected_by_value = {m.value: reasons[name] for name, m in _poison_messages(reg, t, d0, d1, bout).items()}
+    for msg in dlq:
+        headers = dict(msg.headers())
+        value = msg.value()
+        assert headers["error.class"].decode() == expected_by_value[value]
+        assert headers["error.message"]
+        assert headers["source.topic"].decode() == env.topic
+        assert (int(headers["source.partition"]), int(headers["source.offset"])) == tracker.where[value]
+        assert headers["consumer.group"].decode() == env.group
+        assert headers["producer-id"] == b"test"  # the original headers are kept
+        assert msg.key() is not None
+    for reason, before in dlq_before.items():
+        n = sum(1 for r in reasons.values() if r == reason)
+        assert metric("standings_dlq_messages_total", {"reason": reason}) - before == n
+
+
+def _remembering():  # type: ignore[no-untyped-def]
+    from tests.projector_support import DeliveryTracker
+
+    return DeliveryTracker(remember=True)
+
+
+def test_same_bout_many_times_in_one_batch(projector_env: ProjectorEnv) -> None:
+    """Duplicates, a conflict, an out-of-order revision and a void of one bout in a single batch."""
+    env = projector_env
+    reg = build_registration("sb", tournaments=1, divisions=1, athletes=3, extra_entries=0)
+    env.register(reg)
+    ((t, d),) = reg.division_keys()
+    bout = reg.bouts[0]["bout_id"]
+    a = BoutResult(bout, 1, Winner.RED, Method.KO, Score(5, 0))
+    b = BoutResult(bout, 2, Winner.BLUE, Method.POINTS, Score(2, 4))
+    c = BoutResult(bout, 1, Winner.BLUE, Method.FALL, Score(0, 2))  # conflicts with a
+    at = BASE_TIME
+    sequence = [
+        planned(events.result_recorded(t, d, b, at)),  # revision 2 before revision 1
+        planned(events.result_recorded(t, d, a, at)),
+        planned(events.result_recorded(t, d, a, at)),
+        planned(events.result_recorded(t, d, c, at)),
+        planned(events.result_voided(t, d, BoutVoid(bout, 3), at)),
+        planned(events.result_recorded(t, d, b, at)),
+    ]
+    # Produced before the projector starts: one partition, so one batch.
+    tracker = produce(env.settings.kafka, sequence)
+    with running(env.settings, env.engine):
+        wait_for_positions(env.engine, env.group, env.topic, tracker.next_offsets, timeout=30)
+        rows = env.rows("SELECT revision, kind, is_effective, payload->>'winner' FROM results ORDER BY revision")
+        assert [tuple(r) for r in rows] == [
+            (1, "result", False, "red"),
+            (2, "result", False, "blue"),
+            (3, "void", False, None),
+        ]
+        assert env.scalar("SELECT count(*) FROM result_conflicts") == 1
+        assert env.scalar("SELECT version FROM divisions") == 1  # one transaction, one bump
+        assert_matches_oracle(env, reg, sequence)
+        # A later result reinstates the bout.
+        more = [
+            planned(events.result_recorded(t, d, BoutResult(bout, 4, Winner.RED, Method.DECISION, Score(3, 1)), at))
+        ]
+        tracker = produce(env.settings.kafka, more, tracker=tracker)
+        wait_for_positions(env.engine, env.group, env.topic, tracker.next_offsets, timeout=30)
+    assert env.scalar("SELECT revision FROM results WHERE is_effective") == 4
+    assert_matches_oracle(env, reg, sequence + more)
+
+
+def _snapshot(env: ProjectorEnv) -> dict[str, object]:
+    return {
+        "results": env.rows(
+            "SELECT bout_id, revision, kind, payload, is_effective, source_partition, source_offset"
+            " FROM results ORDER BY bout_id, revision"
+        ),
+        "conflicts": env.rows(
+            "SELECT bout_id, revision, payload, source_partition, source_offset FROM result_conflicts"
+            " ORDER BY source_partition, source_offset"
+        ),
+        "standings": env.rows("SELECT * FROM standings_rows ORDER BY tournament_id, division_id, athlete_id"),
+        "divisions": env.rows(
+            "SELECT tournament_id, division_id, version, last_event_at, last_partition, last_offset, finalized_at"
+            " FROM divisions ORDER BY 1, 2"
+        ),
+        "tournaments": env.rows("SELECT tournament_id, status, finalized_at FROM tournaments ORDER BY 1"),
+    }
+
+
+def _reset_kafka_offsets(env: ProjectorEnv, partitions: int) -> None:
+    """Rewind the group's committed Kafka offsets to 0 (PG positions stay)."""
+    consumer = Consumer(consumer_conf(env.settings.kafka, env.group, env.settings.projector.consumer))
+    try:
+        zero = [TopicPartition(env.topic, p, 0) for p in range(partitions)]
+        consumer.commit(offsets=zero, asynchronous=False)
+        committed = consumer.committed([TopicPartition(env.topic, p) for p in range(partitions)], timeout=10)
+        assert all(tp.offset == 0 for tp in committed), committed
+    finally:
+        consumer.close()
+
+
+def test_replay_from_offset_zero_is_a_no_op(projector_env: ProjectorEnv) -> None:
+    env = projector_env
+    reg = build_registration("rp", tournaments=1, divisions=3, athletes=5)
+    env.register(reg)
+    messages = generate_events(reg, 150, seed=21, conflict_rate=0.05, duplicate_rate=0.1, finalize=True)
+    poison = [_raw(messages[0].key, b"not json")]
+    messages = messages + poison
+    with running(env.settings, env.engine):
+        tracker = produce(env.settings.kafka, messages)
+        wait_for_positions(env.engine, env.group, env.topic, tracker.next_offsets, timeout=60)
+    before = _snapshot(env)
+    assert env.scalar("SELECT count(*) FROM divisions WHERE finalized_at IS NOT NULL") == 3
+    assert_matches_oracle(env, reg, messages)
+
+    # 1. Same group, Kafka offsets rewound to 0: the projector positions itself from PG.
+    _reset_kafka_offsets(env, env.settings.kafka.partitions)
+    dup_before = metric(DUPLICATES)
+    with running(env.settings, env.engine) as loop:
+        deadline = time.monotonic() + 20
+        while not loop.assigned and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert loop.assigned
+        time.sleep(1.0)  # room for a wrongly positioned consumer to re-read something
+    assert metric(DUPLICATES) == dup_before  # nothing was re-read at all
+    assert _snapshot(env) == before
+
+    # 2. A new group (no PG positions): everything is re-read from offset 0 and absorbed.
+    fresh = env.with_group(env.group + "-replay")
+    with running(fresh, env.engine):
+        wait_for_positions(env.engine, fresh.projector.group_id, env.topic, tracker.next_offsets, timeout=60)
+    valid = sum(1 for m in messages if m.event is not None)
+    assert metric(DUPLICATES) - dup_before == valid
+    assert _snapshot(env) == before

@@ -84,6 +84,11 @@ class DeadLetterPublisher:
         self._lock = threading.Lock()
         self._failures: list[str] = []
 
+    def warm_up(self) -> None:
+        """Create the producer now: an idempotent producer needs ~0.5 s to get its producer id,
+        which would otherwise delay the first batch that has a dead letter."""
+        self._client()
+
     def _client(self) -> Producer:
         with self._lock:
             if self._producer is None:

@@ -1,0 +1,622 @@
+"""Projector benchmark on the embedded stack (PostgreSQL 18, tansu, osmem started by the launcher).
+
+    python bench/projector.py --quick      # < 2 minutes
+    python bench/projector.py              # 100 000 events
+
+Prints, in one run:
+  1. raw consume rate: ``consume(500)`` loop over pre-produced 250-byte messages, no processing;
+  2. raw batched-upsert rate of this machine: standings-shaped rows, 500 per transaction, every row
+     an update, both with one ``unnest`` INSERT … ON CONFLICT and with COPY into a temp table
+     (the better of the two is the bound);
+  3. projector events/s over N result events (2 tournaments x 50 divisions, revisions, voids,
+     duplicates and conflicts mixed, interleaved like a live tournament), from the partitions'
+     assignment until every stored position reached the produced offsets (delivery reports);
+     with the ranking hook (production path) and without it (the projection alone);
+  4. the same projector with a DB commit and a synchronous offset commit per message (batch size 1:
+     the shape of the article's consumer), over a few thousand events, and the ratio;
+  5. post -> visible latency at 200 results/s: intake (``python -m services.intake.main``) answers
+     HTTP 202, until the result's transaction (results row + standings rows) is visible in
+     PostgreSQL, detected with LISTEN standings_changed plus a lookup; projector and intake run as
+     separate processes like in production.
+
+Ends with one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import httpx  # noqa: E402
+import psycopg  # noqa: E402
+import sqlalchemy as sa  # noqa: E402
+from confluent_kafka import Consumer, Producer  # noqa: E402
+from sqlalchemy.orm import Session  # noqa: E402
+
+from services.core.db import tokens as token_repo  # noqa: E402
+from services.core.db.engine import make_engine  # noqa: E402
+from services.core.db.migrate import upgrade  # noqa: E402
+from services.core.embedded.stack import EmbeddedStack  # noqa: E402
+from services.core.embedded.waiting import free_port  # noqa: E402
+from services.core.kafka.admin import ensure_topics  # noqa: E402
+from services.core.logging import configure_logging  # noqa: E402
+from services.core.settings import (  # noqa: E402
+    ConsumerSettings,
+    DatabaseSettings,
+    KafkaSettings,
+    ProjectorSettings,
+    Settings,
+)
+from services.projector.loop import ProjectorLoop  # noqa: E402
+from services.projector.service import BatchApplier  # noqa: E402
+from tests.projector_support import (  # noqa: E402
+    build_registration,
+    generate_events,
+    normalized,
+    oracle,
+    positions,
+    produce,
+    read_standings,
+    unique,
+)
+
+PEPPER = "bench-pepper"
+CONSUMER = {"max_poll_interval_ms": 10_000, "session_timeout_ms": 6000}
+
+
+def log(msg: str) -> None:
+    print(msg, flush=True)
+
+
+# -- stack and databases ------------------------------------------------------------------------
+
+
+def new_database(admin_url: str, base_url: str, name: str) -> str:
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    url = base_url.replace("/standings?", f"/{name}?", 1)
+    upgrade(url)
+    return url
+
+
+def settings_for(stack: EmbeddedStack, url: str, *, batch_size: int, partitions: int = 6) -> Settings:
+    topic = unique("bench-events")
+    return Settings(
+        environment="test",
+        log_level="WARNING",
+        log_json=True,
+        token_pepper=PEPPER,
+        database=DatabaseSettings(url=url),
+        kafka=KafkaSettings(
+            bootstrap_servers=stack.kafka.bootstrap, topic=topic, dlq_topic=f"{topic}.dlq", partitions=partitions
+        ),
+        projector=ProjectorSettings(
+            group_id=unique("bench-projector"),
+            consumer=ConsumerSettings(batch_size=batch_size, **CONSUMER),
+            http_port=0,
+        ),
+    )
+
+
+# -- 1. raw consume -----------------------------------------------------------------------------
+
+
+def raw_consume_rate(bootstrap: str, n: int) -> float:
+    topic = unique("bench-raw")
+    ensure_topics(KafkaSettings(bootstrap_servers=bootstrap, topic=topic, dlq_topic=topic + ".dlq"))
+    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "linger.ms": 5})
+    value = b"x" * 250
+    for i in range(n):
+        while True:
+            try:
+                producer.produce(topic, value=value, key=str(i % 600).encode())
+                break
+            except BufferError:
+                producer.poll(0.05)
+    assert producer.flush(60) == 0
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": unique("bench-raw"),
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            "fetch.wait.max.ms": 5,
+            **{k.replace("_", "."): v for k, v in {"session_timeout_ms": 6000, "max_poll_interval_ms": 6000}.items()},
+        }
+    )
+    consumer.subscribe([topic])
+    got = 0
+    started: float | None = None
+    deadline = time.monotonic() + 120
+    while got < n and time.monotonic() < deadline:
+        msgs = consumer.consume(500, timeout=0.5)
+        if msgs and started is None:
+            started = time.perf_counter()
+        got += sum(1 for m in msgs if m.error() is None)
+    elapsed = time.perf_counter() - (started or time.perf_counter())
+    consumer.close()
+    return got / elapsed
+
+
+# -- 2. raw upsert ------------------------------------------------------------------------------
+
+_UNNEST = """
+    INSERT INTO standings_rows AS s (tournament_id, division_id, athlete_id, rank, bouts, wins, losses, draws,
+                                     points, finishes, tp_for, tp_against, tie_unresolved, previous_rank)
+    SELECT * FROM unnest(%(t)b::text[], %(d)b::text[], %(a)b::text[], %(rank)b::int[], %(n)b::int[],
+                         %(n)b::int[], %(n)b::int[], %(n)b::int[], %(n)b::int[], %(n)b::int[], %(n)b::int[],
+                         %(n)b::int[], %(tied)b::boolean[], %(prev)b::int[])
+    ON CONFLICT (tournament_id, division_id, athlete_id) DO UPDATE SET
+        rank = EXCLUDED.rank, bouts = EXCLUDED.bouts, wins = EXCLUDED.wins, losses = EXCLUDED.losses,
+        draws = EXCLUDED.draws, points = EXCLUDED.points, finishes = EXCLUDED.finishes, tp_for = EXCLUDED.tp_for,
+        tp_against = EXCLUDED.tp_against, tie_unresolved = EXCLUDED.tie_unresolved,
+        previous_rank = EXCLUDED.previous_rank
+"""
+
+
+def raw_upsert_rates(conninfo: str, rows: int) -> dict[str, float]:
+    """rows/s of standings-shaped upserts (every row an update), 500 rows per transaction."""
+    per_txn = 500
+    keys = [("raw-t", f"d{i // 25}", f"a{i}") for i in range(per_txn * 20)]
+    rates: dict[str, float] = {}
+    with psycopg.connect(conninfo) as conn:
+        conn.execute("DELETE FROM standings_rows WHERE tournament_id = 'raw-t'")
+        conn.commit()
+
+        def chunk(i: int) -> list[tuple[str, str, str]]:
+            start = (i * per_txn) % len(keys)
+            return keys[start : start + per_txn]
+
+        def unnest(i: int) -> None:
+            part = chunk(i)
+            with conn.cursor() as cur:
+                cur.execute(
+                    _UNNEST,
+                    {
+                        "t": [k[0] for k in part],
+                        "d": [k[1] for k in part],
+                        "a": [k[2] for k in part],
+                        "rank": [i % 7 + 1] * len(part),
+                        "n": [i % 11] * len(part),
+                        "tied": [False] * len(part),
+                        "prev": [None] * len(part),
+                    },
+                )
+            conn.commit()
+
+        def copy(i: int) -> None:
+            part = chunk(i)
+            with conn.cursor() as cur:
+                cur.execute("CREATE TEMP TABLE IF NOT EXISTS stage (LIKE standings_rows) ON COMMIT DELETE ROWS")
+                with cur.copy("COPY stage FROM STDIN (FORMAT BINARY)") as cp:
+                    # standings_rows column order: t, d, athlete, rank, previous_rank, 8 counters, tie_unresolved
+                    cp.set_types(["text", "text", "text", "int4", "int4", *["int4"] * 8, "bool"])
+                    n = i % 11
+                    for t, d, a in part:
+                        cp.write_row((t, d, a, i % 7 + 1, None, n, n, n, n, n, n, n, n, False))
+                cur.execute(
+                    """
+                    INSERT INTO standings_rows SELECT * FROM stage
+                    ON CONFLICT (tournament_id, division_id, athlete_id) DO UPDATE SET
+                        rank = EXCLUDED.rank, bouts = EXCLUDED.bouts, wins = EXCLUDED.wins,
+                        losses = EXCLUDED.losses, draws = EXCLUDED.draws, points = EXCLUDED.points,
+                        finishes = EXCLUDED.finishes, tp_for = EXCLUDED.tp_for, tp_against = EXCLUDED.tp_against,
+                        tie_unresolved = EXCLUDED.tie_unresolved, previous_rank = EXCLUDED.previous_rank
+                    """
+                )
+            conn.commit()
+
+        for i in range(len(keys) // per_txn):  # every later row is an update
+            unnest(i)
+        for name, fn in (("unnest", unnest), ("copy", copy)):
+            started = time.perf_counter()
+            for i in range(rows // per_txn):
+                fn(i)
+            rates[name] = rows / (time.perf_counter() - started)
+        conn.execute("DELETE FROM standings_rows WHERE tournament_id = 'raw-t'")
+        conn.commit()
+    return rates
+
+
+# -- 3./4. projector ----------------------------------------------------------------------------
+
+
+def projector_rate(
+    stack: EmbeddedStack, admin_url: str, n_events: int, *, batch_size: int, ranking_hook: bool, check: bool
+) -> tuple[float, dict[str, Any]]:
+    url = new_database(admin_url, stack.postgres.url, unique("bench"))
+    settings = settings_for(stack, url, batch_size=batch_size)
+    ensure_topics(settings.kafka)
+    engine = make_engine(settings.database)
+    reg = build_registration("bn", tournaments=2, divisions=50, athletes=16)
+    with Session(engine) as session, session.begin():
+        reg.insert(session)
+    messages = generate_events(reg, n_events, seed=42, duplicate_rate=0.05, conflict_rate=0.002)
+    tracker = produce(settings.kafka, messages)
+    applier = None
+    if not ranking_hook:
+        from sqlalchemy.orm import sessionmaker
+
+        from services.core.kafka.dlq import DeadLetterPublisher
+
+        dlq = DeadLetterPublisher(settings.kafka, settings.projector.group_id)
+        applier = BatchApplier(sessionmaker(engine), dlq, settings.projector.group_id, ranking_hook=lambda *_: None)
+    loop = ProjectorLoop(settings, engine, applier=applier, dlq=applier._dlq if applier else None)
+    thread = threading.Thread(target=loop.run, daemon=True)
+    thread.start()
+    group, topic = settings.projector.group_id, settings.kafka.topic
+    try:
+        deadline = time.monotonic() + 60
+        while not loop.assigned and time.monotonic() < deadline:
+            time.sleep(0.005)
+        started = time.perf_counter()
+        deadline = time.monotonic() + 900
+        while time.monotonic() < deadline:
+            with Session(engine) as session:
+                now = positions(session, group, topic)
+            if all(now.get(p, 0) >= o for p, o in tracker.next_offsets.items()):
+                break
+            time.sleep(0.02)
+        elapsed = time.perf_counter() - started
+    finally:
+        loop.stop()
+        thread.join(60)
+    info: dict[str, Any] = {"events": len(messages), "seconds": round(elapsed, 2), "batch_size": batch_size}
+    if check:
+        with Session(engine) as session:
+            info["matches_from_scratch"] = normalized(read_standings(session)) == normalized(oracle(reg, messages))
+    engine.dispose()
+    return len(messages) / elapsed, info
+
+
+def per_message_rate(stack: EmbeddedStack, admin_url: str, n_events: int) -> tuple[float, dict[str, Any]]:
+    """The article's consumer shape with this projector's repository: for every message one DB
+    transaction (same unit of work, ranking hook included), then a synchronous offset commit."""
+    from sqlalchemy.orm import sessionmaker
+
+    from services.core.kafka.consumer import consumer_conf
+    from services.core.kafka.dlq import DeadLetterPublisher
+    from services.projector.batch import Incoming, decode_one
+
+    url = new_database(admin_url, stack.postgres.url, unique("bench-pm"))
+    settings = settings_for(stack, url, batch_size=1)
+    ensure_topics(settings.kafka)
+    engine = make_engine(settings.database)
+    reg = build_registration("pm", tournaments=2, divisions=50, athletes=16)
+    with Session(engine) as session, session.begin():
+        reg.insert(session)
+    messages = generate_events(reg, n_events, seed=42, duplicate_rate=0.05, conflict_rate=0.002)
+    produce(settings.kafka, messages)
+    group = settings.projector.group_id
+    dlq = DeadLetterPublisher(settings.kafka, group)
+    dlq.warm_up()
+    applier = BatchApplier(sessionmaker(engine), dlq, group)
+    consumer = Consumer(consumer_conf(settings.kafka, group, settings.projector.consumer))
+    consumer.subscribe([settings.kafka.topic])
+    done = 0
+    started: float | None = None
+    deadline = time.monotonic() + 300
+    while done < len(messages) and time.monotonic() < deadline:
+        msg = consumer.poll(0.5)
+        if msg is None or msg.error() is not None:
+            continue
+        started = started or time.perf_counter()
+        applier.apply([decode_one(Incoming.from_message(msg))])
+        consumer.commit(message=msg, asynchronous=False)
+        done += 1
+    elapsed = time.perf_counter() - (started or time.perf_counter())
+    consumer.close()
+    dlq.close()
+    engine.dispose()
+    return done / elapsed, {"events": done, "seconds": round(elapsed, 2)}
+
+
+def serve_projector_without_ranking_hook() -> None:
+    """``--serve-projector-without-ranking-hook``: the projector process (settings from STANDINGS_*)
+    with a no-op ranking hook, to show how much of the latency the hook costs."""
+    import signal
+
+    from sqlalchemy.orm import sessionmaker
+
+    from services.core.kafka.dlq import DeadLetterPublisher
+
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_json)
+    engine = make_engine(settings.database, pool_size=3)
+    group = settings.projector.group_id
+    dlq = DeadLetterPublisher(settings.kafka, group)
+    applier = BatchApplier(sessionmaker(engine), dlq, group, ranking_hook=lambda *_: None)
+    loop = ProjectorLoop(settings, engine, dlq=dlq, applier=applier)
+    signal.signal(signal.SIGTERM, lambda *_: loop.stop())
+    loop.run()
+
+
+# -- 5. post -> visible latency ---------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def process(args: list[str], env: dict[str, str], log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    with log_path.open("wb") as out:
+        proc = subprocess.Popen(args, cwd=REPO, env=env, stdout=out, stderr=out)
+        try:
+            yield proc
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+
+
+def service_env(settings: Settings, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STANDINGS_")}
+    cs = settings.projector.consumer
+    env.update(
+        {
+            "STANDINGS_ENVIRONMENT": "test",
+            "STANDINGS_LOG_LEVEL": "WARNING",
+            "STANDINGS_LOG_JSON": "true",
+            "STANDINGS_TOKEN_PEPPER": PEPPER,
+            "STANDINGS_DATABASE__URL": settings.database.url.get_secret_value(),
+            "STANDINGS_KAFKA__BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
+            "STANDINGS_KAFKA__TOPIC": settings.kafka.topic,
+            "STANDINGS_KAFKA__DLQ_TOPIC": settings.kafka.dlq_topic,
+            "STANDINGS_KAFKA__PARTITIONS": str(settings.kafka.partitions),
+            "STANDINGS_PROJECTOR__GROUP_ID": settings.projector.group_id,
+            "STANDINGS_PROJECTOR__HTTP_PORT": "0",
+            "STANDINGS_PROJECTOR__CONSUMER__MAX_POLL_INTERVAL_MS": str(cs.max_poll_interval_ms),
+            "STANDINGS_PROJECTOR__CONSUMER__SESSION_TIMEOUT_MS": str(cs.session_timeout_ms),
+            "STANDINGS_PROJECTOR__CONSUMER__BATCH_SIZE": str(cs.batch_size),
+            # The bench posts 200/s with one token; the per-token limit is for referees.
+            "STANDINGS_INTAKE__RATE_LIMIT_PER_S": "10000",
+            "STANDINGS_INTAKE__RATE_LIMIT_BURST": "10000",
+        }
+    )
+    env.update(extra)
+    return env
+
+
+def latency(
+    stack: EmbeddedStack, admin_url: str, posts: int, rate: float, tmp: Path, *, ranking_hook: bool = True
+) -> dict[str, float]:
+    url = new_database(admin_url, stack.postgres.url, unique("bench-lat"))
+    settings = settings_for(stack, url, batch_size=2000)
+    ensure_topics(settings.kafka)
+    engine = make_engine(settings.database)
+    reg = build_registration("lt", tournaments=1, divisions=20, athletes=21)  # 4 200 bouts without results
+    with Session(engine) as session, session.begin():
+        reg.insert(session)
+        _, token = token_repo.create_token(session, "bench", "referee", ["lt-t0"], pepper=PEPPER)
+    bouts = [(b["tournament_id"], b["division_id"], b["bout_id"]) for b in reg.bouts][:posts]
+    port = free_port()
+    env = service_env(settings, STANDINGS_INTAKE__PORT=str(port), STANDINGS_API__HOST="127.0.0.1")
+    pending: dict[tuple[str, str], dict[str, float]] = {}  # (t, d) -> bout -> post start
+    visible: dict[str, float] = {}
+    lock = threading.Lock()
+    stop = threading.Event()
+    conninfo = settings.database.sqlalchemy_url().replace("postgresql+psycopg://", "postgresql://")
+
+    def listen() -> None:
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            conn.execute("LISTEN standings_changed")
+            lookup = psycopg.connect(conninfo, autocommit=True)
+            ready.set()
+            for note in conn.notifies(timeout=0.5, stop_after=None):
+                at = time.perf_counter()
+                if stop.is_set():
+                    break
+                payload = json.loads(note.payload)
+                with lock:
+                    waiting = list(pending.get((payload["t"], payload["d"]), {}))
+                if not waiting:
+                    continue
+                rows = lookup.execute(
+                    "SELECT bout_id FROM results WHERE bout_id = ANY(%s) AND revision = 1", (waiting,)
+                ).fetchall()
+                with lock:
+                    for (bout,) in rows:
+                        started = pending[(payload["t"], payload["d"])].pop(bout, None)
+                        if started is not None:
+                            visible[bout] = at - started
+            lookup.close()
+
+    def listen_loop() -> None:
+        while not stop.is_set():
+            with contextlib.suppress(psycopg.Error):
+                listen()
+
+    ready = threading.Event()
+    listener = threading.Thread(target=listen_loop, daemon=True)
+    listener.start()
+    ready.wait(10)
+    acks: list[float] = []
+    projector_cmd = (
+        [sys.executable, "-m", "services.projector.main"]
+        if ranking_hook
+        else [sys.executable, __file__, "--serve-projector-without-ranking-hook"]
+    )
+    with (
+        process(projector_cmd, env, tmp / f"projector-{ranking_hook}.log"),
+        process([sys.executable, "-m", "services.intake.main"], env, tmp / f"intake-{ranking_hook}.log"),
+    ):
+        base = f"http://127.0.0.1:{port}"
+        client = httpx.Client(
+            base_url=base,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=5,
+            limits=httpx.Limits(max_connections=16, max_keepalive_connections=16),
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # intake up and the projector's partitions assigned
+            with contextlib.suppress(httpx.HTTPError):
+                if client.get("/docs").status_code == 200:
+                    break
+            time.sleep(0.1)
+        time.sleep(5)  # the projector's group join (~3 s on tansu)
+        body = {"revision": 1, "winner": "red", "method": "points", "score": {"red": 3, "blue": 1}}
+        # Warm-up (producer id, connections, prepared statements): not measured.
+        for t, _d, b in bouts[:20]:
+            client.post(f"/v1/tournaments/{t}/bouts/{b}/results", json=body)
+        time.sleep(1)
+        interval = 1.0 / rate
+        t0 = time.perf_counter() + 0.05
+        failures: list[str] = []
+
+        def post(i: int, t: str, d: str, b: str) -> None:
+            delay = t0 + i * interval - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            started = time.perf_counter()
+            with lock:
+                pending.setdefault((t, d), {})[b] = started
+            resp = client.post(f"/v1/tournaments/{t}/bouts/{b}/results", json=body)
+            acks.append(time.perf_counter() - started)
+            if resp.status_code != 202:
+                failures.append(f"{resp.status_code}: {resp.text}")
+
+        # A few concurrent clients, each request sent at its scheduled time (open loop).
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(lambda args: post(*args), [(i, *x) for i, x in enumerate(bouts[20:])]))
+        if failures:
+            raise RuntimeError(f"intake refused {len(failures)} posts, e.g. {failures[0]}")
+        achieved = (len(bouts) - 20) / (time.perf_counter() - t0)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with lock:
+                if len(visible) >= len(bouts) - 20:
+                    break
+            time.sleep(0.05)
+        client.close()
+    stop.set()
+    engine.dispose()
+    lat = sorted(v * 1000 for v in visible.values())
+    if len(lat) < len(bouts) - 20:
+        raise RuntimeError(f"only {len(lat)} of {len(bouts) - 20} posts became visible")
+    ack = sorted(a * 1000 for a in acks)
+    return {
+        "posts": len(lat),
+        "achieved_rate": round(achieved, 1),
+        "p50": statistics.median(lat),
+        "p99": lat[min(len(lat) - 1, int(len(lat) * 0.99))],
+        "ack_p50": statistics.median(ack),
+        "ack_p99": ack[min(len(ack) - 1, int(len(ack) * 0.99))],
+    }
+
+
+# -- main -------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="20 000 events, smaller raw runs (< 2 minutes)")
+    parser.add_argument("--events", type=int, help="result events for the projector run")
+    parser.add_argument("--batch-size", type=int, default=5000, help="projector consume batch size")
+    parser.add_argument("--no-check", action="store_true", help="skip the from-scratch comparison")
+    parser.add_argument("--serve-projector-without-ranking-hook", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve_projector_without_ranking_hook:
+        serve_projector_without_ranking_hook()
+        return
+    quick = args.quick
+    n_events = args.events or (20_000 if quick else 100_000)
+    configure_logging("ERROR", json=True)
+    results: dict[str, Any] = {"mode": "quick" if quick else "full"}
+    with tempfile.TemporaryDirectory(prefix="bench-projector-") as tmpdir:
+        tmp = Path(tmpdir)
+        started = time.monotonic()
+        stack = EmbeddedStack.start(tmp / "stack", timeout=60)
+        try:
+            admin_url = stack.postgres.admin_url
+            log(f"stack up in {time.monotonic() - started:.1f}s")
+
+            consume = raw_consume_rate(stack.kafka.bootstrap, 100_000 if quick else 200_000)
+            log(f"1. raw consume, consume(500), no processing:      {consume:>9,.0f} msg/s")
+
+            conninfo = stack.postgres.conninfo()
+            url = new_database(admin_url, stack.postgres.url, unique("bench-raw"))
+            upserts = raw_upsert_rates(
+                url.replace("postgresql+psycopg://", "postgresql://"), 50_000 if quick else 100_000
+            )
+            del conninfo
+            upsert = max(upserts.values())
+            log(
+                f"2. raw upsert, 500 rows/txn (unnest {upserts['unnest']:,.0f}, COPY {upserts['copy']:,.0f}):"
+                f" {upsert:>9,.0f} rows/s"
+            )
+            bound = min(consume, upsert)
+            log(f"   raw bound (the smaller):                         {bound:>9,.0f} /s")
+
+            rate, info = projector_rate(
+                stack, admin_url, n_events, batch_size=args.batch_size, ranking_hook=True, check=not args.no_check
+            )
+            log(f"3. projector, {info['events']:,} events, batch {args.batch_size}:  {rate:>9,.0f} events/s  {info}")
+            rate_nohook, info2 = projector_rate(
+                stack, admin_url, n_events, batch_size=args.batch_size, ranking_hook=False, check=False
+            )
+            log(f"   the same without the ranking hook:               {rate_nohook:>9,.0f} events/s  {info2}")
+            log(f"   ratio to the raw bound: {rate / bound:.2f} (without the ranking hook {rate_nohook / bound:.2f})")
+
+            per_msg, info3 = per_message_rate(stack, admin_url, 2000 if quick else 5000)
+            log(f"4. per-message commit (DB + sync offset commit):   {per_msg:>9,.0f} events/s  {info3}")
+            log(f"   ratio batched / per-message: {rate / per_msg:.1f}x")
+
+            lat = latency(stack, admin_url, 1020 if quick else 4020, 200.0, tmp)
+            log(
+                f"5. post -> visible at {lat['achieved_rate']}/s over {lat['posts']} posts:"
+                f" p50 {lat['p50']:.1f} ms, p99 {lat['p99']:.1f} ms (HTTP 202 p50 {lat['ack_p50']:.1f},"
+                f" p99 {lat['ack_p99']:.1f} ms)"
+            )
+            lat2 = latency(stack, admin_url, 620 if quick else 2020, 200.0, tmp, ranking_hook=False)
+            log(
+                f"   the same without the ranking hook: p50 {lat2['p50']:.1f} ms, p99 {lat2['p99']:.1f} ms"
+                f" at {lat2['achieved_rate']}/s"
+            )
+        finally:
+            stack.stop()
+    results.update(
+        {
+            "raw_consume_msgs_per_s": round(consume),
+            "raw_upsert_rows_per_s": round(upsert),
+            "raw_bound_events_per_s": round(bound),
+            "projector_events_per_s": round(rate),
+            "projector_events_per_s_without_ranking_hook": round(rate_nohook),
+            "ratio_to_raw_bound": round(rate / bound, 3),
+            "ratio_to_raw_bound_without_ranking_hook": round(rate_nohook / bound, 3),
+            "per_message_commit_events_per_s": round(per_msg, 1),
+            "ratio_to_per_message_commit": round(rate / per_msg, 1),
+            "post_to_visible_p50_ms": round(lat["p50"], 1),
+            "post_to_visible_p99_ms": round(lat["p99"], 1),
+            "post_rate_achieved_per_s": lat["achieved_rate"],
+            "post_to_visible_p50_ms_without_ranking_hook": round(lat2["p50"], 1),
+            "post_to_visible_p99_ms_without_ranking_hook": round(lat2["p99"], 1),
+            "intake_ack_p99_ms": round(lat["ack_p99"], 1),
+            "events": info["events"],
+            "batch_size": args.batch_size,
+            "matches_from_scratch": info.get("matches_from_scratch"),
+            "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        }
+    )
+    print(json.dumps(results), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,97 @@
+"""PostgreSQL crashes under a running projector: batches fail and are retried with backoff, readiness
+fails, nothing is committed to Kafka meanwhile, the member stays in the group, and once PostgreSQL is
+back every event is applied (no loss, no skip)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from confluent_kafka import Consumer, TopicPartition
+from sqlalchemy.orm import Session
+
+from services.core.db.engine import make_engine
+from services.core.db.migrate import upgrade
+from services.core.embedded.kafka_broker import TansuBroker
+from services.core.embedded.postgres import EmbeddedPostgres
+from services.core.kafka.admin import ensure_topics
+from services.core.kafka.consumer import consumer_conf
+from services.core.settings import Settings
+from tests.integration.projector_env import make_settings, running
+from tests.projector_support import (
+    build_registration,
+    generate_events,
+    normalized,
+    oracle,
+    produce,
+    read_standings,
+    wait_for_positions,
+)
+
+pytestmark = pytest.mark.timeout(180)
+
+
+@pytest.fixture
+def own_pg(tmp_path: Path) -> Iterator[EmbeddedPostgres]:
+    """A PostgreSQL of this test's own: it gets killed."""
+    server = EmbeddedPostgres.start(tmp_path / "pgdata")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def kafka_committed(settings: Settings) -> dict[int, int]:
+    consumer = Consumer(consumer_conf(settings.kafka, settings.projector.group_id, settings.projector.consumer))
+    try:
+        tps = [TopicPartition(settings.kafka.topic, p) for p in range(settings.kafka.partitions)]
+        return {tp.partition: tp.offset for tp in consumer.committed(tps, timeout=10)}
+    finally:
+        consumer.close()
+
+
+def test_postgres_crash_pauses_retries_and_loses_nothing(own_pg: EmbeddedPostgres, kafka: TansuBroker) -> None:
+    upgrade(own_pg.url)
+    settings = make_settings(own_pg.url, kafka.bootstrap, partitions=2)
+    ensure_topics(settings.kafka)
+    engine = make_engine(settings.database)
+    reg = build_registration("db", tournaments=1, divisions=2, athletes=5)
+    with Session(engine) as session, session.begin():
+        reg.insert(session)
+    messages = generate_events(reg, 200, seed=8)
+    first, second = messages[:100], messages[100:]
+    group, topic = settings.projector.group_id, settings.kafka.topic
+    try:
+        with running(settings, engine) as loop:
+            tracker = produce(settings.kafka, first)
+            wait_for_positions(engine, group, topic, tracker.next_offsets, timeout=30)
+            committed_before = kafka_committed(settings)
+            assert loop.health.ready()
+
+            own_pg.kill()
+            produce(settings.kafka, second, tracker=tracker)
+            deadline = time.monotonic() + 30
+            while loop.health.ready() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert not loop.health.ready(), "readiness fails while PostgreSQL is down"
+            time.sleep(3)  # several failed attempts with backoff
+            assert loop.live()
+            assert kafka_committed(settings) == committed_before  # nothing committed without the DB
+
+            own_pg.restart()
+            wait_for_positions(engine, group, topic, tracker.next_offsets, timeout=60)
+            deadline = time.monotonic() + 10
+            while not loop.health.ready() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert loop.health.ready()
+            assert dict(loop.rebalances) == {"assign": 1}  # the outage did not cost the membership
+
+        with Session(engine) as session:
+            assert normalized(read_standings(session)) == normalized(oracle(reg, messages))
+            count = session.scalar(sa.text("SELECT count(*) FROM results"))
+        assert count == len({(m.event.bout_id, m.event.revision) for m in messages if hasattr(m.event, "bout_id")})
+    finally:
+        engine.dispose()

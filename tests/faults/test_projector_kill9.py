@@ -1,0 +1,247 @@
+"""SIGKILL the projector process at random points (and between its DB commit and its Kafka commit)
+at least ten times over a 20 000-event run; after the last restart the standings equal a
+from-scratch recomputation and every duplicate was absorbed exactly once."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from confluent_kafka import Consumer, TopicPartition
+from sqlalchemy.orm import Session
+
+from services.core import events
+from services.core.db.engine import make_engine
+from services.core.embedded.kafka_broker import TansuBroker
+from services.core.embedded.postgres import EmbeddedPostgres
+from services.core.kafka.admin import ensure_topics
+from services.core.kafka.consumer import consumer_conf
+from services.core.settings import Settings
+from tests.integration.projector_env import make_settings
+from tests.projector_support import (
+    Planned,
+    applied_revisions,
+    build_registration,
+    create_database,
+    drop_database,
+    generate_events,
+    normalized,
+    oracle,
+    positions,
+    produce,
+    read_standings,
+    unique,
+    wait_for_positions,
+)
+
+pytestmark = pytest.mark.timeout(300)
+
+REPO = Path(__file__).resolve().parents[2]
+KILLS = 10
+HOOK_KILLS = 4  # of which land in the DB-commit -> Kafka-commit window
+
+
+def projector_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """The subprocess's environment: the same settings, as ``STANDINGS_*`` variables."""
+    ps, cs = settings.projector, settings.projector.consumer
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STANDINGS_")}
+    env.update(
+        {
+            "STANDINGS_ENVIRONMENT": "test",
+            "STANDINGS_LOG_JSON": "true",
+            "STANDINGS_LOG_LEVEL": "INFO",
+            "STANDINGS_DATABASE__URL": settings.database.url.get_secret_value(),
+            "STANDINGS_KAFKA__BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
+            "STANDINGS_KAFKA__TOPIC": settings.kafka.topic,
+            "STANDINGS_KAFKA__DLQ_TOPIC": settings.kafka.dlq_topic,
+            "STANDINGS_KAFKA__PARTITIONS": str(settings.kafka.partitions),
+            "STANDINGS_PROJECTOR__GROUP_ID": ps.group_id,
+            "STANDINGS_PROJECTOR__HTTP_PORT": "0",
+            "STANDINGS_PROJECTOR__CONSUMER__MAX_POLL_INTERVAL_MS": str(cs.max_poll_interval_ms),
+            "STANDINGS_PROJECTOR__CONSUMER__SESSION_TIMEOUT_MS": str(cs.session_timeout_ms),
+            "STANDINGS_PROJECTOR__CONSUMER__BATCH_SIZE": str(cs.batch_size),
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    env.update(extra)
+    return env
+
+
+class Projector:
+    """``python -m services.projector.main`` with its stderr (JSON log lines) in a file."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.log = log
+        self._file = log.open("wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "services.projector.main"], cwd=REPO, env=env, stdout=self._file, stderr=self._file
+        )
+
+    def lines(self) -> list[dict[str, object]]:
+        out = []
+        for raw in self.log.read_text(errors="replace").splitlines():
+            if raw.startswith("{"):
+                try:
+                    out.append(json.loads(raw))
+                except ValueError:
+                    continue
+        return out
+
+    def saw(self, event: str) -> bool:
+        return any(line.get("event") == event for line in self.lines())
+
+    def wait_for(self, event: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.saw(event):
+                return
+            if self.proc.poll() is not None:
+                raise AssertionError(f"projector exited ({self.proc.returncode}); log:\n{self.log.read_text()[-3000:]}")
+            time.sleep(0.02)
+        raise TimeoutError(f"no {event!r} within {timeout}s; log:\n{self.log.read_text()[-3000:]}")
+
+    def alive(self) -> None:
+        if self.proc.poll() is not None:
+            raise AssertionError(f"projector exited ({self.proc.returncode}); log:\n{self.log.read_text()[-3000:]}")
+
+    def kill(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+        self._file.close()
+
+    def terminate(self, timeout: float = 30) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        code = self.proc.wait(timeout)
+        self._file.close()
+        return code
+
+
+@pytest.fixture
+def setup(pg: EmbeddedPostgres, kafka: TansuBroker) -> Iterator[tuple[Settings, sa.Engine]]:
+    name = unique("kill9")
+    url = create_database(pg, name)
+    settings = make_settings(url, kafka.bootstrap, partitions=4)
+    settings.projector.consumer.batch_size = 500  # more batches: more places for a kill to land
+    ensure_topics(settings.kafka)
+    engine = make_engine(settings.database)
+    try:
+        yield settings, engine
+    finally:
+        engine.dispose()
+        drop_database(pg, name)
+
+
+def kafka_committed(settings: Settings) -> dict[int, int]:
+    consumer = Consumer(consumer_conf(settings.kafka, settings.projector.group_id, settings.projector.consumer))
+    try:
+        tps = [TopicPartition(settings.kafka.topic, p) for p in range(settings.kafka.partitions)]
+        return {tp.partition: tp.offset for tp in consumer.committed(tps, timeout=10)}
+    finally:
+        consumer.close()
+
+
+def expected_duplicates(messages: list[Planned]) -> tuple[int, int]:
+    seen: dict[tuple[str, int], object] = {}
+    dups = conflicts = 0
+    for m in messages:
+        ev = m.event
+        if isinstance(ev, events.ResultRecorded | events.ResultVoided):
+            key = (ev.bout_id, ev.revision)
+            if key not in seen:
+                seen[key] = ev.to_domain()
+            elif seen[key] == ev.to_domain():
+                dups += 1
+            else:
+                conflicts += 1
+    return dups, conflicts
+
+
+def test_kill9_at_random_points_loses_and_duplicates_nothing(setup: tuple[Settings, sa.Engine], tmp_path: Path) -> None:
+    settings, engine = setup
+    rng = random.Random(2026)
+    reg = build_registration("k9", tournaments=2, divisions=6, athletes=12)
+    with Session(engine) as session, session.begin():
+        reg.insert(session)
+    messages = generate_events(reg, 20_000, seed=99, duplicate_rate=0.08, conflict_rate=0.01, finalize=True)
+    assert len(messages) >= 20_000
+    dups, conflicts = expected_duplicates(messages)
+    tracker = produce(settings.kafka, messages)
+    group, topic = settings.projector.group_id, settings.kafka.topic
+
+    def stored() -> dict[int, int]:
+        with Session(engine) as session:
+            return positions(session, group, topic)
+
+    def done() -> bool:
+        now = stored()
+        return all(now.get(p, 0) >= o for p, o in tracker.next_offsets.items())
+
+    runs: list[Projector] = []
+    window_kills = 0
+    kills = 0
+    started = time.monotonic()
+    while kills < KILLS:
+        assert not done(), f"finished after {kills} kills: use more events or smaller batches"
+        hook = kills < HOOK_KILLS
+        extra = {"STANDINGS_PROJECTOR__TEST_PAUSE_AFTER_DB_COMMIT_S": "0.3"} if hook else {}
+        proc = Projector(projector_env(settings, **extra), tmp_path / f"run{len(runs)}.log")
+        runs.append(proc)
+        proc.wait_for("partitions_assigned", 30)
+        if hook:
+            proc.wait_for("test_hook_pause_after_db_commit", 30)
+            time.sleep(0.05)  # inside the 0.3 s window: PG committed, Kafka not
+            before = stored()
+            proc.kill()
+            committed = kafka_committed(settings)
+            # The kill landed between the two commits: PG is ahead of Kafka for some partition.
+            if any(before.get(p, 0) > max(o, 0) for p, o in committed.items()):
+                window_kills += 1
+        else:
+            proc.wait_for("batch_applied", 30) if rng.random() < 0.5 else None
+            time.sleep(rng.uniform(0.0, 0.6))
+            proc.kill()
+        kills += 1
+    assert window_kills >= 1
+
+    final = Projector(projector_env(settings), tmp_path / "final.log")
+    runs.append(final)
+    wait_for_positions(engine, group, topic, tracker.next_offsets, timeout=120, alive=final.alive)
+    assert final.terminate() == 0  # SIGTERM: finishes, commits, leaves the group
+    assert final.saw("projector_stopped")
+    elapsed = time.monotonic() - started
+
+    with Session(engine) as session:
+        actual = normalized(read_standings(session))
+        n_results = session.scalar(sa.text("SELECT count(*) FROM results"))
+        n_conflicts = session.scalar(sa.text("SELECT count(*) FROM result_conflicts"))
+        n_effective_dupes = session.scalar(
+            sa.text(
+                "SELECT count(*) FROM (SELECT bout_id FROM results WHERE is_effective GROUP BY 1 HAVING count(*) > 1) x"
+            )
+        )
+        finalized = session.scalar(sa.text("SELECT count(*) FROM divisions WHERE finalized_at IS NOT NULL"))
+    assert actual == normalized(oracle(reg, messages))
+    assert n_results == len(applied_revisions(messages))
+    assert n_conflicts == conflicts
+    assert n_effective_dupes == 0
+    assert finalized == len(reg.divisions)
+
+    # Duplicates absorbed, summed over every run's committed batches (a killed, rolled-back batch
+    # logs nothing): exactly the duplicates that were produced, each absorbed once.
+    absorbed = sum(
+        int(line.get("duplicates", 0)) + int(line.get("replayed", 0))  # type: ignore[call-overload]
+        for run in runs
+        for line in run.lines()
+        if line.get("event") == "batch_applied"
+    )
+    assert absorbed == dups
+    print(f"{kills} kills ({window_kills} between DB and Kafka commit), {len(messages)} events, {elapsed:.1f}s")
