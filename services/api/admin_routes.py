@@ -6,7 +6,6 @@ cache is told at once (read-your-writes on this process), other processes by the
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -31,6 +30,7 @@ from services.core.registration.model import (
     BoutIn,
     DivisionIn,
     Format,
+    IsoDate,
     RegistrationFile,
     TournamentIn,
 )
@@ -42,7 +42,8 @@ AthletePath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-
 BoutPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
 _WRITE_PROBLEMS = problems(401, 403, 404, 409, 413, 422)
 
-_STRICT = ConfigDict(extra="forbid", str_strip_whitespace=True)
+# strict, like the registration models: no coercions the schema does not describe.
+_STRICT = ConfigDict(extra="forbid", str_strip_whitespace=True, strict=True)
 
 
 def _default_formats() -> list[Format]:
@@ -59,8 +60,8 @@ class TournamentUpdate(BaseModel):
     model_config = _STRICT
     name: str
     tier: Literal["world", "continental", "national", "open"]
-    start_date: dt.date
-    end_date: dt.date
+    start_date: IsoDate
+    end_date: IsoDate
     status: Literal["scheduled", "live", "finalized"] = "scheduled"
     ruleset: str = "combat-default"
 

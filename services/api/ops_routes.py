@@ -31,7 +31,7 @@ from services.core.logging import get_logger
 from services.core.search.breaker import is_unavailable
 from services.core.search.client import make_search_client
 from services.core.settings import Settings
-from services.indexer.audit import run_audit
+from services.indexer.audit import MAX_SAMPLE, run_audit
 from services.indexer.reindex import Reindexer
 
 log = get_logger(__name__)
@@ -168,7 +168,7 @@ async def reindex_status(
 async def audit(
     request: Request,
     principal: OpsPrincipal,
-    sample: Annotated[int, Query(ge=1, le=100_000)] = 1000,
+    sample: Annotated[int, Query(ge=1, le=MAX_SAMPLE)] = 1000,
     full: bool = False,
     repair: bool = False,
 ) -> dict[str, Any]:

@@ -263,7 +263,8 @@ async def search_rankings(
     search_after: Annotated[str | None, Query(max_length=512, description="`next` of the previous page")] = None,
 ) -> Response:
     reader = _reader(request)
-    if not (category or country or (q and q.strip())):
+    q = q.strip() if q else None
+    if not (category or country or q):
         raise BadRequest("give a category, a country or a name query (q): whole-list reads are not served")
     try:
         after = decode_cursor(search_after) if search_after else None

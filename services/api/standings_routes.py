@@ -50,6 +50,7 @@ DivisionId = Annotated[
 CACHE_CONTROL = "no-cache"
 JSON = "application/json"
 SSE_RETRY_MS = 2000
+MAX_OFFSET = 2**63 - 1
 
 router = APIRouter(tags=["standings"])
 
@@ -123,7 +124,9 @@ async def division_standings(
     tournament_id: TournamentId,
     division_id: DivisionId,
     as_of_offset: Annotated[
-        int | None, Query(ge=0, description="Recompute the table from revisions with source offset <= N")
+        int | None,
+        # Kafka offsets are signed 64-bit: a larger N would overflow the bigint comparison (was a 500).
+        Query(ge=0, le=MAX_OFFSET, description="Recompute the table from revisions with source offset <= N"),
     ] = None,
 ) -> Response:
     ctx = _ctx(request)

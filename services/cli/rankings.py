@@ -25,7 +25,7 @@ from services.cli.context import engine_for, load_settings
 from services.core.db import migrate as migrations
 from services.core.db import rankings as repo
 from services.core.search.client import make_search_client
-from services.indexer.audit import run_audit
+from services.indexer.audit import MAX_SAMPLE, run_audit
 from services.indexer.reindex import ReindexAlreadyRunning, Reindexer
 
 app = typer.Typer(name="rankings", no_args_is_help=True, help="The federation ranking list and its search index.")
@@ -89,7 +89,7 @@ def reindex() -> None:
 
 @app.command()
 def audit(
-    sample: int = typer.Option(0, "--sample", min=0, help="Check N random documents (0: all)."),
+    sample: int = typer.Option(0, "--sample", min=0, max=MAX_SAMPLE, help="Check N random documents (0: all)."),
     repair: bool = typer.Option(False, "--repair", help="Rewrite the drifted documents."),
     json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:

@@ -29,6 +29,10 @@ from services.core.search.bulk import Action, BulkWriter
 from services.core.search.documents import differing_fields, doc_id, key_of, to_document
 
 log = get_logger(__name__)
+
+# A sample is one search page of random documents; Elasticsearch refuses pages beyond its default
+# index.max_result_window (10 000), so larger samples are refused up front (HTTP 422, CLI usage error).
+MAX_SAMPLE = 10_000
 DriftKind = Literal["missing", "extra", "different"]
 
 

@@ -55,9 +55,6 @@ class IndexerStatus:
     heartbeat_age_s: float
     last_error: str | None
 
-    def ready(self, slo_s: float) -> bool:
-        return self.breaker is BreakerState.CLOSED and self.freshness_s <= slo_s and self.alias_ok
-
 
 class ChangeListener:
     """Wakes the loop on ``NOTIFY ranking_changes`` (sent at commit by every outbox writer).
@@ -125,6 +122,7 @@ class RankingsIndexer:
         self._alias_ok = False
         self._recomputed_on: dt.date | None = None
         self._heartbeat = time.monotonic()
+        self._stop: threading.Event | None = None
         self._freshness_s = 0.0
         self._pending = 0
         self.last_error: str | None = None
@@ -160,6 +158,7 @@ class RankingsIndexer:
         """Index until ``stop`` is set; every failure is logged, measured and retried, none is fatal."""
         listener = ChangeListener(self.settings.database.sqlalchemy_url(), self.settings.database.connect_timeout_s)
         poll = self.settings.indexer.poll_interval_s
+        self._stop = stop
         log.info("indexer_started", alias=self.alias, poll_interval_s=poll)
         backoff = poll
         try:
@@ -205,6 +204,9 @@ class RankingsIndexer:
 
         Raises when the batch could not be written; the position is then left where it was.
         """
+        wait = self.breaker.retry_after_s()
+        if wait > 0:  # open: do not even read the outbox
+            raise BreakerOpen(wait)
         with Session(self.engine) as session:
             position = repo.get_position(session)
             changes = repo.read_changes(session, position, self.settings.indexer.batch_size)
@@ -255,7 +257,7 @@ class RankingsIndexer:
         def beat(phase: str, done: int, total: int) -> None:
             self._heartbeat = time.monotonic()
 
-        result = self.reindexer.run(beat)
+        result = self.reindexer.run(beat, stop=self._stop)
         self._alias_ok = True
         log.info("index_rebuilt", index=result.index_name, docs=result.total)
 

@@ -218,7 +218,14 @@ class ReindexRun:
         # the alias); what commits later is written through the alias to the new one.
         swapped_at = self._head()
         log.info("reindex_alias_swapped", alias=r.settings.alias, new=new_index, old=old, outbox_position=swapped_at)
-        position, caught_up = self._catch_up(new_index, position, swapped_at, caught_up, report, stop)
+        try:
+            position, caught_up = self._catch_up(new_index, position, swapped_at, caught_up, report, stop)
+        except BaseException:
+            # The live indexer may have written changes after ``position`` to the old index only:
+            # make it send them again, now through the alias to the new index.
+            with Session(r.engine) as session, session.begin():
+                repo.rewind_position(session, position)
+            raise
         # Everything up to here is behind the alias now: the live indexer need not resend it.
         with Session(r.engine) as session, session.begin():
             repo.advance_position(session, position)

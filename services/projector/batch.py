@@ -20,7 +20,7 @@ import datetime as dt
 from collections import Counter
 from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from services.core import events
 from services.core.db.projection import (
@@ -79,8 +79,7 @@ class Incoming:
         return (self.topic, self.partition)
 
 
-@dataclass(frozen=True, slots=True)
-class Decoded:
+class Decoded(NamedTuple):
     msg: Incoming
     event: events.MatchEvent | None
     poison: events.PoisonMessage | None
@@ -161,8 +160,8 @@ def revision_payload(event: events.ResultRecorded | events.ResultVoided) -> Stor
     return StoredRevision(
         RESULT,
         {
-            "winner": str(r.winner),
-            "method": str(r.method),
+            "winner": r.winner.value,
+            "method": r.method.value,
             "score": {"red": r.score.red, "blue": r.score.blue},
             "duration_s": r.duration_s,
             "referee_id": r.referee_id,
@@ -187,10 +186,14 @@ def plan_batch(decoded: Sequence[Decoded], state: StoredState) -> BatchPlan:
     """Classify every message of the batch in consumption order (first applied wins)."""
     plan = BatchPlan()
     seen: dict[tuple[str, int], StoredRevision] = {}
+    positions = plan.positions
+    stored_positions = state.positions
     for item in decoded:
         msg = item.msg
-        plan.positions[msg.tp] = max(plan.positions.get(msg.tp, 0), msg.offset + 1)
-        if is_replay(msg, state.positions):
+        tp = (msg.topic, msg.partition)
+        if msg.offset >= positions.get(tp, 0):
+            positions[tp] = msg.offset + 1
+        if msg.offset < stored_positions.get(tp, 0):
             plan.replayed += 1
             continue
         if item.poison is not None:

@@ -55,6 +55,8 @@ ConsumerFactory = Callable[..., Consumer]
 
 # Consecutive non-transient failures of the same batch before it is replayed message by message.
 ISOLATE_AFTER_FAILURES = 2
+# Messages dead-lettered one after another (processing_error) before failures count as systemic.
+SYSTEMIC_AFTER_DEAD_LETTERS = 5
 # While a batch runs: how often to check for its end between non-blocking consumes of the next one.
 _PREFETCH_SLICE_S = 0.002
 
@@ -183,6 +185,7 @@ class ProjectorLoop:
         self._inflight: _Inflight | None = None
         self._isolate: dict[int, int] = {}
         self._failures = 0
+        self._dead_lettered_in_a_row = 0
         self._member_id: str | None = None
         self._next_heartbeat = 0.0
         self._next_lag = 0.0
@@ -313,6 +316,7 @@ class ProjectorLoop:
 
     def _after_success(self, batch: Sequence[Decoded]) -> None:
         self._failures = 0
+        self._dead_lettered_in_a_row = 0
         if not self.health.db_ok:
             log.info("projector_recovered")
         self.health.db_ok = True
@@ -395,8 +399,12 @@ class ProjectorLoop:
             exc_info=not transient,
         )
         if not transient and len(batch) == 1 and self._isolate:
-            self._dead_letter_alone(batch[0], exc)
-            return
+            if self._dead_lettered_in_a_row < SYSTEMIC_AFTER_DEAD_LETTERS:
+                self._dead_letter_alone(batch[0], exc)
+                return
+            # Message after message fails alone: a bug or a broken dependency, not poison.
+            # Dead-lettering everything would empty the stream into the DLQ; retry instead.
+            log.error("systemic_failure_not_dead_lettering", dead_lettered_in_a_row=self._dead_lettered_in_a_row)
         self._rewind(batch)
         if not transient and self._failures >= ISOLATE_AFTER_FAILURES:
             self._isolate = {}
@@ -475,7 +483,9 @@ class ProjectorLoop:
             return
         inflight = _Inflight([item], Future())
         self._commit(inflight)
+        streak = self._dead_lettered_in_a_row + 1
         self._after_success([item])
+        self._dead_lettered_in_a_row = streak
 
     def _run_polling(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn`` on the worker thread while this thread keeps polling (partitions paused)."""

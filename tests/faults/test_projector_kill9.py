@@ -235,13 +235,17 @@ def test_kill9_at_random_points_loses_and_duplicates_nothing(setup: tuple[Settin
     assert n_effective_dupes == 0
     assert finalized == len(reg.divisions)
 
-    # Duplicates absorbed, summed over every run's committed batches (a killed, rolled-back batch
-    # logs nothing): exactly the duplicates that were produced, each absorbed once.
+    # Every duplicate was absorbed exactly once: one results row per (bout, revision), one conflict
+    # row per conflicting message, and the rest of the valid messages are the duplicates.
+    valid = sum(1 for m in messages if isinstance(m.event, events.ResultRecorded | events.ResultVoided))
+    assert valid - n_results - n_conflicts == dups
+    # The counter, summed over every run's logged batches, never counts a duplicate twice (it may
+    # count fewer: a SIGKILL right after a commit can take the batch's log line with it).
     absorbed = sum(
         int(line.get("duplicates", 0)) + int(line.get("replayed", 0))  # type: ignore[call-overload]
         for run in runs
         for line in run.lines()
         if line.get("event") == "batch_applied"
     )
-    assert absorbed == dups
+    assert 0 < absorbed <= dups
     print(f"{kills} kills ({window_kills} between DB and Kafka commit), {len(messages)} events, {elapsed:.1f}s")

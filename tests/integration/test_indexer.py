@@ -13,7 +13,6 @@ from elasticsearch import Elasticsearch
 from prometheus_client import REGISTRY
 from sqlalchemy.orm import Session
 
-from services.core import metrics
 from services.core.db import rankings as repo
 from services.core.embedded.search_engine import OsmemEngine
 from services.core.search import indices
@@ -94,7 +93,7 @@ def test_changes_reach_the_index_and_the_position_follows(
     with Session(world.engine) as session:
         assert repo.get_position(session) == repo.max_change_id(session)
     assert indexer.status().freshness_s == 0 and indexer.status().pending == 0
-    assert metrics.INDEX_FRESHNESS_SECONDS._value.get() == 0  # type: ignore[attr-defined]
+    assert _metric("standings_rankings_index_freshness_seconds") == 0
 
     # folding analyzer: "muller" finds both Müller and Muller
     hits = client.search(index=indexer.alias, query={"match": {"name": "muller"}}).body["hits"]["hits"]

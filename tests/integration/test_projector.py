@@ -310,3 +310,51 @@ def test_replay_from_offset_zero_is_a_no_op(projector_env: ProjectorEnv) -> None
     valid = sum(1 for m in messages if m.event is not None)
     assert metric(DUPLICATES) - dup_before == valid
     assert _snapshot(env) == before
+
+
+def test_a_message_that_fails_alone_is_dead_lettered_not_crash_looped(projector_env: ProjectorEnv) -> None:
+    """A non-transient failure (here: the ranking hook raises for one division) fails its batch,
+    the batch is replayed message by message, and only the message that fails alone goes to the
+    DLQ as ``processing_error``; everything else is applied."""
+    from sqlalchemy.orm import sessionmaker
+
+    from services.core.kafka.dlq import DeadLetterPublisher
+    from services.projector.service import BatchApplier
+
+    env = projector_env
+    reg = build_registration("iso", tournaments=1, divisions=3, athletes=4)
+    env.register(reg)
+    bad_key = reg.division_keys()[2]
+    good = generate_events(reg, 60, seed=4, duplicate_rate=0, conflict_rate=0)
+    good = [m for m in good if m.event is not None and (m.event.tournament_id, m.event.division_id) != bad_key]
+    bad_bout = next(b["bout_id"] for b in reg.bouts if (b["tournament_id"], b["division_id"]) == bad_key)
+    bad = planned(
+        events.result_recorded(*bad_key, BoutResult(bad_bout, 1, Winner.RED, Method.KO, Score(1, 0)), BASE_TIME)
+    )
+    messages = [*good[:20], bad, *good[20:]]
+
+    def hook(session: object, touched: set[tuple[str, str]], finalized: set[tuple[str, str]]) -> None:
+        if bad_key in touched:
+            raise ValueError("ranking effects failed for this division")
+
+    group = env.group
+    dlq = DeadLetterPublisher(env.settings.kafka, group)
+    applier = BatchApplier(sessionmaker(env.engine), dlq, group, ranking_hook=hook)
+    before = metric("standings_dlq_messages_total", {"reason": "processing_error"})
+    tracker = produce(env.settings.kafka, messages, tracker=_remembering())
+    with running(env.settings, env.engine, applier=applier, dlq=dlq):
+        wait_for_positions(env.engine, group, env.topic, tracker.next_offsets, timeout=60)
+
+    assert metric("standings_dlq_messages_total", {"reason": "processing_error"}) - before == 1
+    (letter,) = read_topic(env.settings.kafka.bootstrap_servers, env.settings.kafka.dlq_topic, 1)
+    headers = dict(letter.headers())
+    assert headers["error.class"] == b"processing_error"
+    assert b"ranking effects failed" in headers["error.message"]
+    assert (int(headers["source.partition"]), int(headers["source.offset"])) == tracker.where[bad.value]
+    assert env.scalar("SELECT count(*) FROM results WHERE bout_id = :b", b=bad_bout) == 0
+    assert env.scalar("SELECT count(*) FROM results") == len(applied_revisions(good))
+    with Session(env.engine) as session:
+        actual = normalized(read_standings(session))
+    expected = normalized(oracle(reg, good))
+    del expected[bad_key]  # its only event was dead-lettered: no standings written for it
+    assert actual == expected

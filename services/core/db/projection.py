@@ -4,10 +4,11 @@ Bulk writes pass column arrays to ``unnest`` (one round trip, ~39k rows/s here; 
 faster and needs a temp table per batch). The caller owns the transaction: all of this runs in the
 batch's single transaction together with the consumer positions.
 
-The hot statements go through the session's psycopg connection with *binary* parameters
-(``%(name)b``) and results: text-format arrays escape every element with a regex (JSON payloads are full of quotes)
-and SQLAlchemy fetches row by row; together that was most of a batch's time. Values are always
-bound parameters; the SQL strings are constants.
+The hot statements go through the session's psycopg connection, binary results and ``fetchall``
+(SQLAlchemy fetches row by row). Large row sets travel as one JSON parameter read with
+``json_to_recordset`` (orjson encodes it in C; psycopg's array dumpers escape or pack every element
+in Python, which was most of a batch's time); small ones as binary arrays (``%(name)b``). Values
+are always bound parameters; the SQL strings are constants.
 """
 
 from __future__ import annotations
@@ -47,8 +48,7 @@ class DivisionInfo(NamedTuple):
     finalized: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class NewRevision:
+class NewRevision(NamedTuple):
     tournament_id: str
     division_id: str
     bout_id: str
@@ -61,8 +61,7 @@ class NewRevision:
     offset: int
 
 
-@dataclass(frozen=True, slots=True)
-class ConflictRecord:
+class ConflictRecord(NamedTuple):
     """A second, different payload for an applied (bout, revision), with the payload that won."""
 
     tournament_id: str
@@ -113,11 +112,12 @@ def _run(session: Session, sql: str, params: Mapping[str, Any]) -> None:
 
 _LOAD_BOUTS = """
     SELECT bout_id, tournament_id, division_id, red_athlete_id, blue_athlete_id
-    FROM bouts WHERE bout_id = ANY(%(ids)b::text[])
+    FROM bouts WHERE bout_id = ANY(ARRAY(SELECT json_array_elements_text(%(ids)s::json)))
 """
 
 _LOAD_REVISIONS = """
-    SELECT bout_id, revision, kind, payload::text, is_effective FROM results WHERE bout_id = ANY(%(ids)b::text[])
+    SELECT bout_id, revision, kind, payload::text, is_effective
+    FROM results WHERE bout_id = ANY(ARRAY(SELECT json_array_elements_text(%(ids)s::json)))
 """
 
 _LOAD_DIVISIONS = """
@@ -132,7 +132,7 @@ def load_bouts(session: Session, ids: Collection[str]) -> dict[str, BoutInfo]:
     """Like ``registration.load_bouts``, set-based for a batch (``= ANY(array)``, no ORM objects)."""
     if not ids:
         return {}
-    return {r[0]: BoutInfo(*r) for r in _fetchall(session, _LOAD_BOUTS, {"ids": list(ids)})}
+    return {r[0]: BoutInfo(*r) for r in _fetchall(session, _LOAD_BOUTS, {"ids": _json(list(ids))})}
 
 
 def load_revisions(
@@ -143,7 +143,7 @@ def load_revisions(
         return {}, {}
     revisions: dict[tuple[str, int], StoredRevision] = {}
     effective: dict[str, int] = {}
-    for bout, revision, kind, payload, is_effective in _fetchall(session, _LOAD_REVISIONS, {"ids": list(ids)}):
+    for bout, revision, kind, payload, is_effective in _fetchall(session, _LOAD_REVISIONS, {"ids": _json(list(ids))}):
         revisions[(bout, revision)] = StoredRevision(kind, orjson.loads(payload))
         if is_effective:
             effective[bout] = revision
@@ -163,11 +163,9 @@ def load_divisions(session: Session, keys: Collection[DivisionKey]) -> dict[Divi
 _INSERT_REVISIONS = """
     INSERT INTO results (bout_id, revision, kind, payload, event_id, is_effective, occurred_at,
                          source_partition, source_offset)
-    SELECT k.bout_id, k.revision, k.kind, k.payload::jsonb, k.event_id, k.effective, k.occurred_at, k.p, k.o
-    FROM unnest(%(bouts)b::text[], %(revisions)b::int[], %(kinds)b::text[], %(payloads)b::text[],
-                %(event_ids)b::uuid[], %(effective)b::boolean[], %(occurred)b::timestamptz[], %(partitions)b::int[],
-                %(offsets)b::bigint[])
-         AS k(bout_id, revision, kind, payload, event_id, effective, occurred_at, p, o)
+    SELECT k.b, k.r, k.k, k.j, k.e, k.f, k.t, k.p, k.o
+    FROM json_to_recordset(%(rows)s::json)
+         AS k(b text, r int, k text, j jsonb, e uuid, f boolean, t timestamptz, p int, o bigint)
     ON CONFLICT (bout_id, revision) DO NOTHING
 """
 
@@ -204,15 +202,22 @@ def insert_revisions(
         session,
         _INSERT_REVISIONS,
         {
-            "bouts": [r.bout_id for r in rows],
-            "revisions": [r.revision for r in rows],
-            "kinds": [r.kind for r in rows],
-            "payloads": [_json(r.payload) for r in rows],
-            "event_ids": [r.event_id for r in rows],
-            "effective": [(r.bout_id, r.revision) in effective for r in rows],
-            "occurred": [r.occurred_at for r in rows],
-            "partitions": [r.partition for r in rows],
-            "offsets": [r.offset for r in rows],
+            "rows": _json(
+                [
+                    {
+                        "b": r.bout_id,
+                        "r": r.revision,
+                        "k": r.kind,
+                        "j": r.payload,
+                        "e": r.event_id,
+                        "f": (r.bout_id, r.revision) in effective,
+                        "t": r.occurred_at,
+                        "p": r.partition,
+                        "o": r.offset,
+                    }
+                    for r in rows
+                ]
+            )
         },
     )
 
@@ -279,10 +284,11 @@ _STANDINGS = """
 _UPSERT_STANDINGS = """
     INSERT INTO standings_rows AS s (tournament_id, division_id, athlete_id, rank, bouts, wins, losses, draws,
                                      points, finishes, tp_for, tp_against, tie_unresolved, previous_rank)
-    SELECT * FROM unnest(%(t)b::text[], %(d)b::text[], %(a)b::text[], %(rank)b::int[], %(bouts)b::int[],
-                         %(wins)b::int[], %(losses)b::int[], %(draws)b::int[], %(points)b::int[],
-                         %(finishes)b::int[], %(tp_for)b::int[], %(tp_against)b::int[], %(tied)b::boolean[],
-                         %(prev)b::int[])
+    SELECT k.t, k.d, k.a, k.rank, k.bouts, k.wins, k.losses, k.draws, k.points, k.finishes, k.tp_for,
+           k.tp_against, k.tied, k.prev
+    FROM json_to_recordset(%(rows)s::json)
+         AS k(t text, d text, a text, rank int, bouts int, wins int, losses int, draws int, points int,
+              finishes int, tp_for int, tp_against int, tied boolean, prev int)
     ON CONFLICT (tournament_id, division_id, athlete_id) DO UPDATE SET
         rank = EXCLUDED.rank, bouts = EXCLUDED.bouts, wins = EXCLUDED.wins, losses = EXCLUDED.losses,
         draws = EXCLUDED.draws, points = EXCLUDED.points, finishes = EXCLUDED.finishes, tp_for = EXCLUDED.tp_for,
@@ -295,8 +301,6 @@ _DELETE_STANDINGS = """
     USING unnest(%(t)b::text[], %(d)b::text[], %(a)b::text[]) AS k(t, d, a)
     WHERE s.tournament_id = k.t AND s.division_id = k.d AND s.athlete_id = k.a
 """
-
-_STANDING_FIELDS = ("rank", "bouts", "wins", "losses", "draws", "points", "finishes", "tp_for", "tp_against")
 
 # (rank, bouts, wins, losses, draws, points, finishes, tp_for, tp_against, tie_unresolved, previous_rank)
 _Stored = tuple[int, int, int, int, int, int, int, int, int, bool, int | None]
@@ -362,16 +366,26 @@ def recompute_standings(
         if len(upserts) + len(deletes) > n:
             changed.add(key)
     if upserts:
-        params: dict[str, list[Any]] = {
-            "t": [u[0] for u in upserts],
-            "d": [u[1] for u in upserts],
-            "a": [u[2].athlete_id for u in upserts],
-            "tied": [u[2].tie_unresolved for u in upserts],
-            "prev": [u[3] for u in upserts],
-        }
-        for name in _STANDING_FIELDS:
-            params[name] = [getattr(u[2], name) for u in upserts]
-        _run(session, _UPSERT_STANDINGS, params)
+        rows_json = [
+            {
+                "t": t,
+                "d": d,
+                "a": row.athlete_id,
+                "rank": row.rank,
+                "bouts": row.bouts,
+                "wins": row.wins,
+                "losses": row.losses,
+                "draws": row.draws,
+                "points": row.points,
+                "finishes": row.finishes,
+                "tp_for": row.tp_for,
+                "tp_against": row.tp_against,
+                "tied": row.tie_unresolved,
+                "prev": previous,
+            }
+            for t, d, row, previous in upserts
+        ]
+        _run(session, _UPSERT_STANDINGS, {"rows": _json(rows_json)})
     if deletes:
         _run(
             session,

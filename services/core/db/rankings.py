@@ -130,8 +130,9 @@ def apply_ranking_effects(
     Finalized divisions (or touched divisions of an already finalized tournament: a late correction)
     get final awards from their standings, replacing provisional ones, and their whole category is
     re-ranked (ranks of others shift). Touched divisions of live tournaments get provisional awards,
-    which only change the provisional points of their athletes. Must run in a READ COMMITTED
-    transaction: the lock is taken before anything is read.
+    which only change the provisional points of their athletes. A constant number of statements
+    per batch, however many divisions it touched. Must run in a READ COMMITTED transaction: the
+    lock is taken before anything it recomputes is read.
     """
     divisions = set(touched) | set(finalized)
     if not divisions:
@@ -140,27 +141,38 @@ def apply_ranking_effects(
     session.flush()
     # Registration data (category, tier, dates, status) is not what the lock protects.
     info = _division_info(session, divisions)
-    if not any(key in finalized or status in ("live", "finalized") for key, (*_, status) in info.items()):
+    final = {k for k, (*_, status) in info.items() if k in finalized or status == "finalized"}
+    live = {k for k, (*_, status) in info.items() if k not in final and status == "live"}
+    if not final and not live:
         return 0
     lock_outbox(session)
-    full_categories: set[str] = set()
-    provisional_keys: set[DocKey] = set()
-    for key in sorted(divisions):
-        div = info.get(key)
-        if div is None:
-            continue
-        category, tier, end_date, status = div
-        if key in finalized or status == "finalized":
-            if _replace_awards(session, key, category, tier, end_date, provisional=False):
-                full_categories.add(category)
-        elif status == "live":
-            before = _award_holders(session, key)
-            _replace_awards(session, key, category, tier, end_date, provisional=True)
-            provisional_keys |= {(category, a) for a in before | _award_holders(session, key)}
+    standings = _standings(session, final | live)
+    stored = _stored_awards(session, final | live)
+    wanted: dict[DivisionKey, dict[str, _AwardRow]] = {}
+    for key in final | live:
+        category, tier, end_date, _ = info[key]
+        provisional = key in live
+        wanted[key] = {
+            a.athlete_id: _AwardRow(a.category, a.rank, a.points, a.end_date, provisional)
+            for a in awards_for_division(key[0], key[1], category, Tier(tier), end_date, standings.get(key, []))
+        }
+    changed_divisions = {k for k in wanted if wanted[k] != stored.get(k, {})}
+    _write_awards(session, {k: wanted[k] for k in changed_divisions}, stored)
+    full_categories = {info[k][0] for k in changed_divisions & final}
+    provisional_keys = {
+        (info[k][0], athlete) for k in changed_divisions & live for athlete in set(wanted[k]) | set(stored.get(k, {}))
+    }
     changed = _recompute_categories(session, full_categories, today)
-    partial = {k for k in provisional_keys if k[0] not in full_categories}
-    changed += _recompute_provisional(session, partial, today)
+    changed += _recompute_provisional(session, {k for k in provisional_keys if k[0] not in full_categories}, today)
     return changed
+
+
+class _AwardRow(NamedTuple):
+    category: str
+    placing: int
+    points: float
+    end_date: dt.date
+    provisional: bool
 
 
 def _division_info(session: Session, keys: Collection[DivisionKey]) -> dict[DivisionKey, tuple[str, str, dt.date, str]]:
@@ -174,83 +186,89 @@ def _division_info(session: Session, keys: Collection[DivisionKey]) -> dict[Divi
             Tournament.status,
         )
         .join(Tournament, Tournament.tournament_id == Division.tournament_id)
-        .where(tuple_(Division.tournament_id, Division.division_id).in_(list(keys)))
+        .where(tuple_(Division.tournament_id, Division.division_id).in_(sorted(keys)))
     )
     return {(t, d): (cat, tier, end, status) for t, d, cat, tier, end, status in rows}
 
 
-def _standings(session: Session, key: DivisionKey) -> list[StandingRow]:
+def _standings(session: Session, keys: Collection[DivisionKey]) -> dict[DivisionKey, list[StandingRow]]:
+    out: dict[DivisionKey, list[StandingRow]] = defaultdict(list)
     rows = session.scalars(
         select(StandingsRow)
-        .where(StandingsRow.tournament_id == key[0], StandingsRow.division_id == key[1])
-        .order_by(StandingsRow.rank, StandingsRow.athlete_id)
+        .where(tuple_(StandingsRow.tournament_id, StandingsRow.division_id).in_(sorted(keys)))
+        .order_by(StandingsRow.tournament_id, StandingsRow.division_id, StandingsRow.rank, StandingsRow.athlete_id)
     )
-    return [
-        StandingRow(
-            r.athlete_id,
-            r.rank,
-            r.bouts,
-            r.wins,
-            r.losses,
-            r.draws,
-            r.points,
-            r.finishes,
-            r.tp_for,
-            r.tp_against,
-            r.tie_unresolved,
-        )
-        for r in rows
-    ]
-
-
-def _award_holders(session: Session, key: DivisionKey) -> set[str]:
-    return set(
-        session.scalars(
-            select(RankingAward.athlete_id).where(
-                RankingAward.tournament_id == key[0], RankingAward.division_id == key[1]
+    for r in rows:
+        out[(r.tournament_id, r.division_id)].append(
+            StandingRow(
+                r.athlete_id,
+                r.rank,
+                r.bouts,
+                r.wins,
+                r.losses,
+                r.draws,
+                r.points,
+                r.finishes,
+                r.tp_for,
+                r.tp_against,
+                r.tie_unresolved,
             )
         )
+    return out
+
+
+def _stored_awards(session: Session, keys: Collection[DivisionKey]) -> dict[DivisionKey, dict[str, _AwardRow]]:
+    out: dict[DivisionKey, dict[str, _AwardRow]] = defaultdict(dict)
+    rows = session.scalars(
+        select(RankingAward).where(tuple_(RankingAward.tournament_id, RankingAward.division_id).in_(sorted(keys)))
     )
-
-
-def _replace_awards(
-    session: Session, key: DivisionKey, category: str, tier: str, end_date: dt.date, *, provisional: bool
-) -> bool:
-    """Make the division's awards those of its current standings; False when nothing changed."""
-    wanted = {
-        a.athlete_id: (a.category, a.rank, a.points, a.end_date, provisional)
-        for a in awards_for_division(key[0], key[1], category, Tier(tier), end_date, _standings(session, key))
-    }
-    stored = {
-        r.athlete_id: (r.category, r.placing, r.points, r.end_date, r.provisional)
-        for r in session.scalars(
-            select(RankingAward).where(RankingAward.tournament_id == key[0], RankingAward.division_id == key[1])
+    for r in rows:
+        out[(r.tournament_id, r.division_id)][r.athlete_id] = _AwardRow(
+            r.category, r.placing, float(r.points), r.end_date, r.provisional
         )
-    }
-    if wanted == stored:
-        return False
-    gone = set(stored) - set(wanted)
+    return out
+
+
+_DELETE_AWARDS = text(
+    """
+    DELETE FROM ranking_awards a
+    USING unnest(CAST(:tournaments AS text[]), CAST(:divisions AS text[]), CAST(:athletes AS text[]))
+          AS k(tournament_id, division_id, athlete_id)
+    WHERE a.tournament_id = k.tournament_id AND a.division_id = k.division_id AND a.athlete_id = k.athlete_id
+    """
+)
+
+
+def _write_awards(
+    session: Session,
+    wanted: Mapping[DivisionKey, Mapping[str, _AwardRow]],
+    stored: Mapping[DivisionKey, Mapping[str, _AwardRow]],
+) -> None:
+    """Make the stored awards of these divisions exactly ``wanted`` (one delete, one upsert)."""
+    gone = [(k, a) for k in sorted(wanted) for a in sorted(set(stored.get(k, {})) - set(wanted[k]))]
     if gone:
         session.execute(
-            delete(RankingAward).where(
-                RankingAward.tournament_id == key[0],
-                RankingAward.division_id == key[1],
-                RankingAward.athlete_id.in_(sorted(gone)),
-            )
+            _DELETE_AWARDS,
+            {
+                "tournaments": [k[0] for k, _ in gone],
+                "divisions": [k[1] for k, _ in gone],
+                "athletes": [a for _, a in gone],
+            },
         )
     rows = [
         {
             "tournament_id": key[0],
             "division_id": key[1],
             "athlete_id": athlete,
-            "category": cat,
-            "placing": placing,
-            "points": points,
-            "end_date": end,
-            "provisional": prov,
+            "category": award.category,
+            "placing": award.placing,
+            "points": award.points,
+            "end_date": award.end_date,
+            "provisional": award.provisional,
         }
-        for athlete, (cat, placing, points, end, prov) in sorted(wanted.items())
-        if stored.get(athlete) != (cat, placing, points, end, prov)
+        for key in sorted(wanted)
+        for athlete, award in sorted(wanted[key].items())
+        if stored.get(key, {}).get(athlete) != award
     ]
     if rows:
         stmt = insert(RankingAward)
@@ -268,7 +286,6 @@ def _replace_awards(
             ),
             rows,
         )
-    return True
 
 
 # --- recomputing ranking rows ---------------------------------------------------------------------
@@ -601,6 +618,19 @@ def advance_position(session: Session, done_upto: int) -> None:
                 "updated_at": func.now(),
             },
         )
+    )
+
+
+def rewind_position(session: Session, done_upto: int) -> None:
+    """Move the indexer's position back to ``done_upto`` if it is past it (changes are resent)."""
+    session.execute(
+        update(ConsumerPosition)
+        .where(
+            ConsumerPosition.consumer_group == INDEXER_GROUP,
+            ConsumerPosition.topic == OUTBOX_TOPIC,
+            ConsumerPosition.partition == OUTBOX_PARTITION,
+        )
+        .values(next_offset=func.least(ConsumerPosition.next_offset, done_upto + 1), updated_at=func.now())
     )
 
 

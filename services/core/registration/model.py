@@ -4,17 +4,35 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import re
 from typing import Annotated, Literal
 
 import iso3166
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationError
 
-Slug = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_-]*$")]
-AthleteId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
+MAX_ID_LENGTH = 64  # the id columns are varchar(64)
+Slug = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID_LENGTH, pattern=r"^[a-z0-9][a-z0-9_-]*$")]
+AthleteId = Annotated[
+    str, StringConstraints(min_length=1, max_length=MAX_ID_LENGTH, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+]
+
+_FULL_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _full_date(value: object) -> object:
+    """Only an RFC 3339 full-date string (what the schema says); lax parsing read 0 or "0" as 1970-01-01."""
+    if isinstance(value, dt.date) or (isinstance(value, str) and _FULL_DATE.fullmatch(value)):
+        return value
+    raise ValueError("a date must be a string YYYY-MM-DD")
+
+
+# Field-level lax so a JSON string may become a date; the validator above refuses every other input.
+IsoDate = Annotated[dt.date, Field(strict=False), BeforeValidator(_full_date)]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    # strict: no coercions the schema does not describe ("3" or true for an integer, 0 for a date).
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, strict=True)
 
 
 class AthleteIn(_Strict):
@@ -53,8 +71,8 @@ class TournamentIn(_Strict):
     tournament_id: Slug
     name: str
     tier: Literal["world", "continental", "national", "open"]
-    start_date: dt.date
-    end_date: dt.date
+    start_date: IsoDate
+    end_date: IsoDate
     status: Literal["scheduled", "live", "finalized"] = "scheduled"
     ruleset: str = "combat-default"
     divisions: list[DivisionIn]
@@ -132,6 +150,16 @@ def _cross_checks(reg: RegistrationFile, known: set[str]) -> list[str]:
                 if a_id not in athletes:
                     problems.append(f"{where}: unknown athlete {a_id}")
             entered = set(d.athletes)
+            if not isinstance(d.bouts, list):
+                # Generated ids are "{t}-{d}-NNN": long slugs would overflow the 64-character bout id.
+                pairs = len(d.athletes) * (len(d.athletes) - 1) // 2
+                longest = f"{t.tournament_id}-{d.division_id}-{pairs:03d}"
+                if len(longest) > MAX_ID_LENGTH:
+                    problems.append(
+                        f"{where}: round-robin bout ids like {longest!r} would exceed {MAX_ID_LENGTH} characters; "
+                        "list the bouts with shorter ids"
+                    )
+                    continue
             bouts = (
                 d.bouts if isinstance(d.bouts, list) else round_robin_bouts(t.tournament_id, d.division_id, d.athletes)
             )
