@@ -25,6 +25,7 @@ from services.core.db.schema import Athlete, BoutRow, Division, DivisionEntry, T
 from services.core.errors import Conflict, NotFound
 from services.core.http.auth import require_role
 from services.core.registration.model import (
+    MAX_BOUT_ORDER,
     AthleteId,
     AthleteIn,
     BoutIn,
@@ -40,7 +41,7 @@ router = APIRouter(tags=["admin"])
 Admin = Annotated[Principal, require_role(Role.ADMIN)]
 AthletePath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
 BoutPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
-_WRITE_PROBLEMS = problems(401, 403, 404, 409, 413, 422)
+_WRITE_PROBLEMS = problems(400, 401, 403, 404, 409, 413, 422)  # 400: a body that is not JSON
 
 # strict, like the registration models: no coercions the schema does not describe.
 _STRICT = ConfigDict(extra="forbid", str_strip_whitespace=True, strict=True)
@@ -90,7 +91,7 @@ class BoutUpdate(BaseModel):
     red: AthleteId
     blue: AthleteId
     mat: int = Field(default=1, ge=1, le=100)
-    order: int = Field(default=0, ge=0)
+    order: int = Field(default=0, ge=0, le=MAX_BOUT_ORDER)
 
 
 class DivisionVersion(BaseModel):

@@ -16,10 +16,12 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from types import ModuleType
+from typing import Any
 
 import anyio
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.utils import get_openapi
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import Engine, text
 from starlette.responses import Response
@@ -34,7 +36,7 @@ from services.core.db.engine import make_engine, make_session_factory
 from services.core.db.migrate import require_migrated
 from services.core.errors import ServiceUnavailable
 from services.core.http.auth import TokenAuthenticator
-from services.core.http.problems import BodySizeLimit, install_problem_handlers
+from services.core.http.problems import BodySizeLimit, install_problem_handlers, problem_only_openapi
 from services.core.logging import get_logger
 from services.core.metrics import HTTP_REQUEST_SECONDS
 from services.core.settings import APP_VERSION, Settings
@@ -52,7 +54,7 @@ CORE_ROUTER_MODULES = (
     "services.api.pages_routes",
 )
 # Included when present: other engineers' routers plug in here without touching this file.
-OPTIONAL_ROUTER_MODULES = ("services.api.rankings_routes", "services.api.ops_routes")
+OPTIONAL_ROUTER_MODULES = ("services.api.rankings_routes", "services.api.ops_routes", "services.ops.routes")
 
 
 def _router_modules() -> list[ModuleType]:
@@ -161,6 +163,16 @@ async def _start_listener(ctx: ApiContext, engine: Engine, settings: Settings) -
     return listener
 
 
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's document with every error response as the problem+json it is (see problem_only_openapi)."""
+    if app.openapi_schema is None:
+        schema = get_openapi(
+            title=app.title, version=app.version, summary=app.summary, routes=app.routes, description=app.description
+        )
+        app.openapi_schema = problem_only_openapi(schema, "#/components/schemas/Problem")
+    return app.openapi_schema
+
+
 def create_app(settings: Settings, *, engine: Engine | None = None, routers: Sequence[APIRouter] = ()) -> FastAPI:
     """Build the read API. The engine is created in the lifespan unless passed in (then the caller owns it).
 
@@ -211,6 +223,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None, routers: Seq
         summary="Live tournament standings for broadcast overlays and the public; registration admin",
         lifespan=lifespan,
     )
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     install_problem_handlers(app)
     for module in modules:
         app.include_router(module.router)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import threading
 from pathlib import Path
@@ -53,13 +52,15 @@ def up(
         with Session(engine) as session, session.begin():
             if not registration_repo.has_registration(session):
                 summary = load_registration(session, DEMO_FILE.read_bytes())
-                console.print(f"imported demo registration: {summary.tournaments} tournaments, {summary.divisions} divisions")
+                console.print(
+                    f"imported demo registration: {summary.tournaments} tournaments, {summary.divisions} divisions"
+                )
         tokens = _demo_tokens(engine, settings.token_pepper.get_secret_value())
         if services:
             _start_services(supervisor, settings, sdir / "logs")
         _print_ready(stack, settings, tokens, services)
         if simulate and services:
-            _start_simulator(settings, engine, tokens["referee"], rate, stop)
+            _start_simulator(settings, engine, tokens, rate, stop)
         while True:
             stack.wait(check_interval=1.0) if not services else _wait_both(stack, supervisor)
     except (KeyboardInterrupt, ComponentExitedError, RuntimeError) as exc:
@@ -111,14 +112,38 @@ def _demo_tokens(engine: Engine, pepper: str) -> dict[str, str]:
     return {"ops": ops, "admin": admin, "referee": referee}
 
 
-def _start_simulator(settings: Settings, engine: Engine, token: str, rate: float, stop: threading.Event) -> None:
+def _start_simulator(
+    settings: Settings, engine: Engine, tokens: dict[str, str], rate: float, stop: threading.Event
+) -> None:
+    """Post the demo results; then finalize tournaments that have already ended so rankings fill."""
+    import datetime as dt
+
+    import httpx
+
     from services.cli.simulate import simulate
 
     intake_url = f"http://127.0.0.1:{settings.intake.port}"
 
     def run() -> None:
-        with contextlib.suppress(Exception):
-            simulate(intake_url, token, engine, rate, None, stop)
+        try:
+            simulate(intake_url, tokens["referee"], engine, rate, None, stop)
+            if stop.is_set():
+                return
+            with Session(engine) as session:
+                ended = [
+                    t.tournament_id
+                    for t in registration_repo.list_tournaments(session)
+                    if t.end_date < dt.datetime.now(dt.UTC).date() and t.status != "finalized"
+                ]
+            for tournament_id in ended:
+                httpx.post(
+                    f"{intake_url}/v1/tournaments/{tournament_id}/finalize",
+                    headers={"authorization": f"Bearer {tokens['ops']}"},
+                    timeout=10,
+                ).raise_for_status()
+                console.print(f"finalized {tournament_id}: its placing points now count in the rankings")
+        except Exception as exc:  # the demo driver must never take the stack down
+            console.print(f"[yellow]simulator stopped: {exc}[/yellow]")
 
     threading.Thread(target=run, name="simulator", daemon=True).start()
 

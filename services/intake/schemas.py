@@ -27,6 +27,15 @@ Points = Annotated[int, Field(ge=0, le=MAX_SCORE)]
 
 _STRICT = ConfigDict(extra="forbid", strict=True, frozen=True)
 
+# The winner/method agreement of check_result_fields, as JSON Schema for the OpenAPI document:
+# a win method names red or blue, "draw" pairs with "draw", "no_contest" with "none".
+_WIN_METHODS = [m.value for m in Method if m not in (Method.DRAW, Method.NO_CONTEST)]
+WINNER_METHOD_AGREEMENT: list[dict[str, Any]] = [
+    {"properties": {"winner": {"enum": [Winner.RED.value, Winner.BLUE.value]}, "method": {"enum": _WIN_METHODS}}},
+    {"properties": {"winner": {"const": Winner.DRAW.value}, "method": {"const": Method.DRAW.value}}},
+    {"properties": {"winner": {"const": Winner.NONE.value}, "method": {"const": Method.NO_CONTEST.value}}},
+]
+
 
 class ScoreIn(BaseModel):
     model_config = _STRICT
@@ -42,6 +51,7 @@ class ResultIn(BaseModel):
         strict=True,
         frozen=True,
         json_schema_extra={
+            "oneOf": WINNER_METHOD_AGREEMENT,
             "examples": [
                 {
                     "revision": 1,
@@ -51,7 +61,7 @@ class ResultIn(BaseModel):
                     "duration_s": 240,
                     "referee_id": "ref-017",
                 }
-            ]
+            ],
         },
     )
     revision: RevisionField

@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from services.api.schemas import problems
 from services.core.auth import Principal, Role
 from services.core.http.auth import require_role
 from services.core.logging import get_logger
@@ -44,6 +45,7 @@ def _state(request: Request) -> tuple[Settings, Engine]:
     "/consumers",
     response_model=ConsumerGroupOut,
     summary="Consumer group members, lag per partition and config drift",
+    responses=problems(401, 403, 422),
 )
 async def get_consumers(
     request: Request,

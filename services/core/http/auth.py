@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 import anyio.to_thread
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.core.auth import Principal, Role, hash_token, looks_like_token, parse_bearer
@@ -81,7 +82,18 @@ def _authenticator(request: Request) -> TokenAuthenticator:
     return auth
 
 
-async def get_principal(request: Request) -> Principal:
+# Declares the bearer scheme in OpenAPI: every operation that authenticates lists it under ``security``.
+# It never refuses anything itself (``auto_error=False``); ``get_principal`` parses the header and
+# answers 401 problem+json for a missing, malformed, unknown or revoked token.
+bearer_scheme = HTTPBearer(
+    auto_error=False,
+    scheme_name="bearerToken",
+    description="An API token (`stk_…`) issued by `standings token create`, sent as `Authorization: Bearer <token>`",
+)
+BearerDoc = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
+
+
+async def get_principal(request: Request, _documented: BearerDoc) -> Principal:
     token = parse_bearer(request.headers.get("authorization"))
     if token is None:
         raise Unauthorized("a bearer token is required")

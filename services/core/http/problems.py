@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.core.errors import AppError, PayloadTooLarge
@@ -76,6 +77,8 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         headers = dict(exc.headers) if exc.headers else None
+        if exc.status_code == 405:
+            headers = {**(headers or {}), "Allow": allowed_methods(request)}
         return problem_response(
             exc.status_code,
             _TITLES.get(exc.status_code, "Error"),
@@ -89,6 +92,51 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled_error", path=request.url.path)
         return problem_response(500, "Internal error", "unexpected server error", type_slug="internal")
+
+
+def problem_only_openapi(schema: dict[str, Any], problem_ref: str) -> dict[str, Any]:
+    """Document every 4xx/5xx response as what is sent: ``application/problem+json`` with ``problem_ref``.
+
+    FastAPI lists error models under ``application/json`` and adds a default 422 (its
+    ``HTTPValidationError``) to every operation with parameters; the handlers above render all of
+    them as problem details instead. Edits ``schema`` in place and returns it.
+    """
+    fastapi_default = "#/components/schemas/HTTPValidationError"
+    for methods in schema.get("paths", {}).values():
+        for operation in methods.values():
+            if not isinstance(operation, dict):
+                continue
+            for status, response in operation.get("responses", {}).items():
+                if not status.startswith(("4", "5")):
+                    continue
+                content = response.setdefault("content", {})
+                plain = content.pop("application/json", None) or {}
+                problem = content.setdefault(PROBLEM_MEDIA_TYPE, {})
+                if plain.get("schema") and "schema" not in problem:
+                    problem["schema"] = plain["schema"]
+                if problem.get("schema", {}).get("$ref") in (None, fastapi_default):
+                    problem["schema"] = {"$ref": problem_ref}
+    return schema
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method of every route serving the request's path, for a 405's ``Allow`` (RFC 9110).
+
+    Starlette names only the methods of the first route whose path matched, so a path served by a
+    GET route and a POST route answered ``Allow: GET`` to a PUT.
+    """
+    probe = {
+        "type": "http",
+        "path": request.scope["path"],
+        "root_path": request.scope.get("root_path", ""),
+        "method": "",
+    }
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        route_methods = getattr(route, "methods", None)
+        if route_methods and route.matches(probe)[0] is not Match.NONE:
+            methods |= set(route_methods)
+    return ", ".join(sorted(methods))
 
 
 _SLUGS = {413: PayloadTooLarge.type_slug}

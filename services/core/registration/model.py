@@ -11,6 +11,7 @@ import iso3166
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationError
 
 MAX_ID_LENGTH = 64  # the id columns are varchar(64)
+MAX_BOUT_ORDER = 2**31 - 1  # bouts.bout_order is a 32-bit integer (a larger order was a 500)
 Slug = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID_LENGTH, pattern=r"^[a-z0-9][a-z0-9_-]*$")]
 AthleteId = Annotated[
     str, StringConstraints(min_length=1, max_length=MAX_ID_LENGTH, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -47,7 +48,7 @@ class BoutIn(_Strict):
     red: AthleteId
     blue: AthleteId
     mat: int = Field(default=1, ge=1, le=100)
-    order: int = Field(default=0, ge=0)
+    order: int = Field(default=0, ge=0, le=MAX_BOUT_ORDER)
 
 
 Format = Literal["round_robin", "elimination"]

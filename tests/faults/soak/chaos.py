@@ -175,9 +175,7 @@ class ChaosDriver(Worker):
         pid, uptime = run.proc.pid, time.monotonic() - run.started
         service.kill()
         service.start()
-        self.record.kills.append(
-            {"at_s": self.now(), "target": service.name, "pid": pid, "uptime_s": round(uptime, 2)}
-        )
+        self.record.kills.append({"at_s": self.now(), "target": service.name, "pid": pid, "uptime_s": round(uptime, 2)})
 
     def _do_search_down(self, step: Step) -> None:
         self.search.stop()
@@ -217,7 +215,11 @@ class ChaosDriver(Worker):
 
     def _launch_reindex(self) -> None:
         standings = Path(sys.executable).with_name("standings")
-        args = [str(standings), "reindex"] if standings.exists() else [sys.executable, "-m", "services.cli.main", "reindex"]
+        args = (
+            [str(standings), "reindex"]
+            if standings.exists()
+            else [sys.executable, "-m", "services.cli.main", "reindex"]
+        )
         number = len(self.record.reindex)
         log_path = self.log_dir / f"reindex-{number:02d}.log"
         proc = self.spawner.popen(args, self.reindex_env, log_path)

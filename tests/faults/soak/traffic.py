@@ -182,8 +182,9 @@ class Referee(Worker):
                     self._accepted(action, resp.json())
                     return
                 if resp.status_code != 503:
-                    self.failures.append(f"{action.kind} {action.bout_id or action.tournament_id}: {resp.status_code} "
-                                         f"{resp.text[:300]}")
+                    self.failures.append(
+                        f"{action.kind} {action.bout_id or action.tournament_id}: {resp.status_code} {resp.text[:300]}"
+                    )
                     return
                 if "retry-after" not in resp.headers:
                     self.failures.append(f"503 without Retry-After: {resp.text[:200]}")

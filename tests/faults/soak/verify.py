@@ -72,7 +72,9 @@ def read_topic(
                     continue
                 p, o = msg.partition(), msg.offset()
                 assert p is not None and o is not None
-                headers = {k: bytes(v) for k, v in (msg.headers() or []) if v is not None}
+                raw = msg.headers() or []
+                pairs = list(raw.items()) if isinstance(raw, dict) else raw
+                headers = {k: v.encode() if isinstance(v, str) else bytes(v) for k, v in pairs if v is not None}
                 records[(p, o)] = Record(p, o, msg.key(), msg.value(), headers)
             now = time.monotonic()
             if batch:
@@ -151,9 +153,9 @@ def replay(log: Mapping[Offset, Record], scenario: Scenario) -> Replay:
     return out
 
 
-def standings_oracle(scenario: Scenario, applied: Mapping[tuple[str, int], tuple[Revision, Offset]]) -> dict[
-    DivisionKey, list[StandingRow]
-]:
+def standings_oracle(
+    scenario: Scenario, applied: Mapping[tuple[str, int], tuple[Revision, Offset]]
+) -> dict[DivisionKey, list[StandingRow]]:
     effective = effective_results(rev for rev, _ in applied.values())
     roster: dict[DivisionKey, list[str]] = {}
     for e in scenario.reg.entries:
