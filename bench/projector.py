@@ -416,36 +416,32 @@ def latency(
     conninfo = settings.database.sqlalchemy_url().replace("postgresql+psycopg://", "postgresql://")
 
     def listen() -> None:
-        with psycopg.connect(conninfo, autocommit=True) as conn:
+        with (
+            psycopg.connect(conninfo, autocommit=True) as conn,
+            psycopg.connect(conninfo, autocommit=True) as lookup,
+        ):
             conn.execute("LISTEN standings_changed")
-            lookup = psycopg.connect(conninfo, autocommit=True)
             ready.set()
-            for note in conn.notifies(timeout=0.5, stop_after=None):
-                at = time.perf_counter()
-                if stop.is_set():
-                    break
-                payload = json.loads(note.payload)
-                with lock:
-                    waiting = list(pending.get((payload["t"], payload["d"]), {}))
-                if not waiting:
-                    continue
-                rows = lookup.execute(
-                    "SELECT bout_id FROM results WHERE bout_id = ANY(%s) AND revision = 1", (waiting,)
-                ).fetchall()
-                with lock:
-                    for (bout,) in rows:
-                        started = pending[(payload["t"], payload["d"])].pop(bout, None)
-                        if started is not None:
-                            visible[bout] = at - started
-            lookup.close()
-
-    def listen_loop() -> None:
-        while not stop.is_set():
-            with contextlib.suppress(psycopg.Error):
-                listen()
+            while not stop.is_set():  # one connection for the whole run: no notification is missed
+                for note in conn.notifies(timeout=0.2):
+                    at = time.perf_counter()
+                    payload = json.loads(note.payload)
+                    key = (payload["t"], payload["d"])
+                    with lock:
+                        waiting = list(pending.get(key, {}))
+                    if not waiting:
+                        continue
+                    rows = lookup.execute(
+                        "SELECT bout_id FROM results WHERE bout_id = ANY(%s) AND revision = 1", (waiting,)
+                    ).fetchall()
+                    with lock:
+                        for (bout,) in rows:
+                            started = pending[key].pop(bout, None)
+                            if started is not None:
+                                visible[bout] = at - started
 
     ready = threading.Event()
-    listener = threading.Thread(target=listen_loop, daemon=True)
+    listener = threading.Thread(target=listen, daemon=True)
     listener.start()
     ready.wait(10)
     acks: list[float] = []
@@ -510,7 +506,13 @@ def latency(
     engine.dispose()
     lat = sorted(v * 1000 for v in visible.values())
     if len(lat) < len(bouts) - 20:
-        raise RuntimeError(f"only {len(lat)} of {len(bouts) - 20} posts became visible")
+        with psycopg.connect(conninfo) as conn:
+            missing = [b for _, _, b in bouts[20:] if b not in visible]
+            applied = conn.execute("SELECT count(*) FROM results WHERE bout_id = ANY(%s)", (missing,)).fetchone()
+        raise RuntimeError(
+            f"only {len(lat)} of {len(bouts) - 20} posts seen becoming visible; of the others"
+            f" {applied[0] if applied else '?'} are in PostgreSQL"
+        )
     ack = sorted(a * 1000 for a in acks)
     return {
         "posts": len(lat),

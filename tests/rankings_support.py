@@ -157,6 +157,13 @@ class World:
             return conn.execute(sa.text(sql), params).scalar()
 
 
+def drop_indices(client: Elasticsearch, alias: str) -> None:
+    """Delete every index of a test's alias (the session engine is shared by all tests)."""
+    names = list(client.indices.get(index=f"{alias}*", expand_wildcards="all").body)
+    for name in names:
+        client.indices.delete(index=name)
+
+
 def index_docs(client: Elasticsearch, alias: str) -> dict[str, dict[str, Any]]:
     """Every document behind ``alias`` (refreshed first), by id."""
     client.indices.refresh(index=alias)

@@ -146,7 +146,8 @@ class ProjectorSettings(BaseModel):
     # /livez, /readyz and /metrics of the projector process.
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=9102, ge=0, le=65535)
-    # A batch still running after this long pauses the partitions and keeps polling (heartbeats).
+    # A batch still running after this long (at most a third of max.poll.interval.ms) pauses the
+    # partitions and keeps polling; until then the next batch is read ahead.
     pause_after_s: float = Field(default=1.0, gt=0)
     member_heartbeat_s: float = Field(default=5.0, gt=0)
     lag_interval_s: float = Field(default=5.0, gt=0)

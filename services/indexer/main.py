@@ -6,6 +6,9 @@ import signal
 import threading
 from types import FrameType
 
+import sqlalchemy.exc
+from tenacity import Retrying, retry_if_exception_type, wait_exponential
+
 from services.core.db.engine import make_engine
 from services.core.db.migrate import require_migrated
 from services.core.logging import configure_logging, get_logger
@@ -34,8 +37,25 @@ def run(settings: Settings | None = None, *, stop: threading.Event | None = None
     engine = make_engine(settings.database)
     client = make_search_client(settings.search)
     health: HealthServer | None = None
+
+    def _pause(seconds: float) -> None:
+        stop.wait(seconds)  # a SIGTERM ends the wait at once
+
     try:
-        require_migrated(engine)
+        # PostgreSQL may be down or restarting when we start: wait for it (as the projector does)
+        # instead of exiting into a crash loop.
+        for attempt in Retrying(
+            retry=retry_if_exception_type(sqlalchemy.exc.OperationalError),
+            wait=wait_exponential(multiplier=0.2, max=5.0),
+            stop=lambda _state: stop.is_set(),
+            sleep=_pause,
+            before_sleep=lambda state: log.warning("indexer_waiting_for_database", attempt=state.attempt_number),
+            reraise=True,
+        ):
+            with attempt:
+                require_migrated(engine)
+        if stop.is_set():
+            return
         indexer = RankingsIndexer(settings, engine, client)
         health = HealthServer(
             settings.indexer.http_host, settings.indexer.http_port, indexer.status, settings.search.freshness_slo_s

@@ -269,7 +269,7 @@ class ReindexRun:
                 if not changes:
                     return position, caught_up
                 actions = actions_for(session, changes)
-            writer.write(index, actions)
+            writer.write(index, actions, retry_timeouts=True)
             position = changes[-1].change_id
             caught_up += len(changes)
             self._job(caught_up=caught_up)

@@ -123,7 +123,7 @@ class BatchPlan:
     dead_letters: list[DeadLetter] = field(default_factory=list)
     finalized: set[DivisionKey] = field(default_factory=set)
     changed: dict[DivisionKey, DivisionMark] = field(default_factory=dict)
-    # Tournaments that got a new result revision (scheduled -> live).
+    # Scheduled tournaments that got a new result revision (-> live).
     started: set[str] = field(default_factory=set)
     # Next offset per partition: every message of the batch, whatever became of it.
     positions: dict[TopicPartitionKey, int] = field(default_factory=dict)
@@ -275,7 +275,8 @@ def plan_batch(decoded: Sequence[Decoded], state: StoredState) -> BatchPlan:
                 offset=msg.offset,
             )
         )
-        plan.started.add(key[0])
+        if division.tournament_status == "scheduled":
+            plan.started.add(key[0])
         plan.mark(key, event.occurred_at, msg.partition, msg.offset)
         plan.applied["result_recorded" if stored.kind == RESULT else "result_voided"] += 1
     _plan_effective(plan, state)

@@ -224,6 +224,7 @@ class ProjectorLoop:
             on_lost=self._on_lost,
         )
         self._dlq.warm_up()
+        metrics.CONSUMER_PAUSED.labels(self.group).set(0)
         self.health.running = True
         self.health.reason = "ok"
         log.info(

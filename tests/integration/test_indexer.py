@@ -23,7 +23,7 @@ from services.core.settings import Settings
 from services.indexer.audit import run_audit
 from services.indexer.health import HealthServer
 from services.indexer.loop import RankingsIndexer
-from tests.rankings_support import TODAY, World, db_url, index_docs, rankings_settings, world
+from tests.rankings_support import TODAY, World, db_url, drop_indices, index_docs, rankings_settings, world
 
 __all__ = ["db_url", "world"]
 
@@ -37,6 +37,7 @@ def settings(world: World, search: OsmemEngine) -> Settings:
 def client(settings: Settings) -> Iterator[Elasticsearch]:
     es = make_search_client(settings.search)
     yield es
+    drop_indices(es, settings.search.alias)
     es.close()
 
 

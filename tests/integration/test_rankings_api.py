@@ -20,7 +20,7 @@ from services.core.search.client import make_search_client
 from services.core.settings import Settings
 from services.indexer.loop import RankingsIndexer
 from services.indexer.reindex import Reindexer
-from tests.rankings_support import TODAY, World, db_url, rankings_settings, wait_for, world
+from tests.rankings_support import TODAY, World, db_url, drop_indices, rankings_settings, wait_for, world
 from tests.read_api_helpers import UvicornThread
 
 __all__ = ["db_url", "world"]
@@ -80,6 +80,7 @@ def env(world: World, search: OsmemEngine) -> Iterator[Env]:
             {"Authorization": f"Bearer {referee}"},
         )
     engine.dispose()
+    drop_indices(client, settings.search.alias)
     client.close()
 
 

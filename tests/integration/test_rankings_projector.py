@@ -15,7 +15,7 @@ from services.indexer.audit import run_audit
 from services.indexer.loop import RankingsIndexer
 from tests.integration.projector_env import ProjectorEnv, projector_env, running
 from tests.projector_support import build_registration, generate_events, produce, read_standings, wait_for_positions
-from tests.rankings_support import index_docs, rankings_settings
+from tests.rankings_support import drop_indices, index_docs, rankings_settings
 
 __all__ = ["projector_env"]
 
@@ -74,4 +74,5 @@ def test_finalized_tournaments_reach_the_ranking_index(projector_env: ProjectorE
         assert len(docs) == len(expected) > 0
         assert run_audit(env.engine, client, settings.search.alias).clean
     finally:
+        drop_indices(client, settings.search.alias)
         client.close()

@@ -43,6 +43,7 @@ def state(
     effective: dict[str, int] | None = None,
     finalized: bool = False,
     ruleset: str = "combat-default",
+    status: str = "live",
 ) -> StoredState:
     return StoredState(
         positions=positions or {(TOPIC, 0): 0},
@@ -52,7 +53,7 @@ def state(
             "x1": BoutInfo("x1", T, OTHER, "a4", "a5"),
         },
         revisions=revisions or {},
-        divisions={(T, D): DivisionInfo(ruleset, "live", finalized), (T, OTHER): DivisionInfo(ruleset, "live")},
+        divisions={(T, D): DivisionInfo(ruleset, status, finalized), (T, OTHER): DivisionInfo(ruleset, status)},
         known_rulesets={"combat-default"},
         effective=effective or {},
     )
@@ -182,8 +183,11 @@ def test_division_marks_and_started_tournaments() -> None:
     later = events.result_recorded(
         T, D, BoutResult("b2", 1, Winner.RED, Method.KO, Score(1, 0)), AT + dt.timedelta(minutes=5)
     )
-    plan = plan_batch(decode_batch(messages(later, result(), start=40)), state(positions={(TOPIC, 0): 40}))
+    msgs = messages(later, result(), start=40)
+    plan = plan_batch(decode_batch(msgs), state(positions={(TOPIC, 0): 40}))
     mark = plan.changed[(T, D)]
     assert mark.last_event_at == AT + dt.timedelta(minutes=5)  # the latest event time
     assert (mark.partition, mark.offset) == (0, 41)  # the latest message
-    assert plan.started == {T}
+    assert plan.started == set()  # already live
+    plan = plan_batch(decode_batch(msgs), state(positions={(TOPIC, 0): 40}, status="scheduled"))
+    assert plan.started == {T}  # its first result makes a scheduled tournament live

@@ -12,6 +12,7 @@ from starlette.responses import Response
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from services.core.db.errors import DATABASE_DOWN_ERRORS
 from services.core.errors import AppError, PayloadTooLarge
 from services.core.logging import get_logger
 
@@ -87,6 +88,21 @@ def install_problem_handlers(app: FastAPI) -> None:
             instance=request.url.path,
             headers=headers,
         )
+
+    async def _database_down(request: Request, exc: Exception) -> Response:
+        # PostgreSQL unreachable (e.g. a read API cache miss while it restarts): 503 + Retry-After, not a 500.
+        log.warning("database_unavailable", path=request.url.path, error=type(exc).__name__)
+        return problem_response(
+            503,
+            "Service unavailable",
+            "the database is unavailable; retry shortly",
+            type_slug="unavailable",
+            instance=request.url.path,
+            headers={"Retry-After": "2"},
+        )
+
+    for database_down in DATABASE_DOWN_ERRORS:
+        app.add_exception_handler(database_down, _database_down)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:

@@ -129,12 +129,23 @@ class BulkWriter:
         self._max_backoff_s = max_backoff_s
 
     def write(
-        self, index: str, actions: Sequence[Action], *, require_alias: bool = False, refresh: bool = False
+        self,
+        index: str,
+        actions: Sequence[Action],
+        *,
+        require_alias: bool = False,
+        refresh: bool = False,
+        retry_timeouts: bool = False,
     ) -> BulkStats:
-        """Write ``actions`` to ``index`` chunk by chunk; raises :class:`BulkItemErrors` after all chunks ran."""
+        """Write ``actions`` to ``index`` chunk by chunk; raises :class:`BulkItemErrors` after all chunks ran.
+
+        ``retry_timeouts``: resend a chunk that timed out (a rebuild, where nobody else reports the
+        outage); the live path lets the breaker count it instead.
+        """
         stats = BulkStats()
         for start in range(0, len(actions), self.chunk_size):
-            stats.add(self._send(index, actions[start : start + self.chunk_size], require_alias, refresh))
+            chunk = actions[start : start + self.chunk_size]
+            stats.add(self._send(index, chunk, require_alias, refresh, retry_timeouts=retry_timeouts))
         self._raise_errors(stats)
         return stats
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import sys
 import time
 from collections import Counter
@@ -71,6 +72,7 @@ WINDOW_S = 165.0  # the production window: traffic and chaos run over it
 DRAIN_TIMEOUT_S = 180.0
 INDEXER_TIMEOUT_S = 120.0
 SUMMARY_PATH = Path(__file__).resolve().parents[2] / "artifacts" / "soak-summary.json"
+LOGS_PATH = SUMMARY_PATH.with_name("soak-logs")  # every child's log, kept for the post-mortem
 
 
 @dataclass
@@ -235,7 +237,7 @@ class Soak:
         assert scenario is not None and self.intake is not None and self.api is not None
         start_at = time.monotonic() + 0.5
         rng = random.Random(SEED)
-        self.poller = OverlayPoller(self.api.url, POLLED)
+        self.poller = OverlayPoller(self.api.url, POLLED, start_at)
         self.producer = BulkProducer(self.settings.kafka, scenario.direct, start_at, WINDOW_S)
         self.referee = Referee(self.intake.url, tokens, scenario.http, start_at, WINDOW_S)
         self.chaos = chaos.ChaosDriver(
@@ -306,6 +308,7 @@ class Soak:
         check = self.check
         replayed = verify.replay(log, scenario)
         self.facts["replay"] = replayed
+        self.facts["log_records"] = len(log)
 
         # The topic holds exactly what was produced: every delivery report and every 202.
         check(not producer.delivery_errors, f"bulk producer delivery errors: {producer.delivery_errors[:3]}")
@@ -359,7 +362,12 @@ class Soak:
             f"conflicts: {len(conflicts)} recorded, {len(replayed.conflicts)} expected",
         )
 
-        # Every intake 202 is reflected: covered by the positions (drain) and stored as posted.
+        check(len(log) >= 50_000, f"only {len(log)} messages in the topic")
+
+        # Every intake 202 is reflected: covered by the projector's positions and stored as posted.
+        positions = self._positions()
+        uncovered = [a for a in referee.accepted if positions.get(a.partition, 0) <= a.offset]
+        check(not uncovered, f"{len(uncovered)} accepted events above the projector's positions")
         not_stored = []
         for a in referee.accepted:
             record = log.get((a.partition, a.offset))
@@ -384,13 +392,15 @@ class Soak:
         )
         check([r[0] for r in unfinalized] == [0, 0], f"not finalized (divisions, tournaments): {unfinalized}")
 
-        self._verify_dlq(replayed)
+        self._verify_dlq(replayed, log)
         self._verify_counters(replayed)
         self._verify_rankings(oracle)
         self._verify_read_api(oracle)
         self._verify_chaos()
 
-    def _verify_dlq(self, replayed: verify.Replay) -> None:
+    def _verify_dlq(self, replayed: verify.Replay, log: dict[verify.Offset, verify.Record]) -> None:
+        """Every poison message and every conflict is in the DLQ, once or more (at least once), with
+        its original key, value and headers and headers naming the error, source and group."""
         expected = replayed.dead_letters()
         settings = self.settings
 
@@ -401,13 +411,17 @@ class Soak:
         dlq = verify.read_topic(settings.kafka.bootstrap_servers, settings.kafka.dlq_topic, 6, complete)
         got: dict[verify.Offset, set[str]] = {}
         wrong_source = 0
+        not_original = 0
         for record in dlq.values():
-            got.setdefault(_source(record), set()).add(record.headers.get("error.class", b"").decode())
+            source = _source(record)
+            got.setdefault(source, set()).add(record.headers.get("error.class", b"").decode())
             if (
                 record.headers.get("source.topic") != settings.kafka.topic.encode()
                 or record.headers.get("consumer.group") != settings.projector.group_id.encode()
             ):
                 wrong_source += 1
+            if not _carries_original(record, log.get(source)):
+                not_original += 1
         missing = [p for p in expected if p not in got]
         wrong = [p for p, reason in expected.items() if p in got and got[p] != {reason}]
         extra = [p for p in got if p not in expected]
@@ -419,6 +433,7 @@ class Soak:
         )
         self.check(not extra, f"{len(extra)} unexpected DLQ entries, e.g. {[(p, got[p]) for p in extra[:3]]}")
         self.check(wrong_source == 0, f"{wrong_source} DLQ entries without the right source/group headers")
+        self.check(not_original == 0, f"{not_original} DLQ entries do not carry the original key/value/headers")
         self.facts["dlq"] = {
             "messages": len(dlq),
             "distinct_sources": len(got),
@@ -644,13 +659,15 @@ class Soak:
         replayed: verify.Replay | None = self.facts.get("replay")
         if replayed is not None:
             out["topic"] = {
-                "by_type": dict(sorted(replayed.by_type.items())),
+                "records": self.facts.get("log_records"),
+                **dict(sorted(replayed.by_type.items())),
                 "distinct_revisions": len(replayed.applied),
                 "voids": sum(verify.is_void(r) for r, _ in replayed.applied.values()),
                 "corrections": sum(r.revision > 1 and verify.is_result(r) for r, _ in replayed.applied.values()),
                 "duplicates": replayed.duplicates,
                 "conflicts": len(replayed.conflicts),
                 "poison": len(replayed.poison),
+                "dead_letters_expected": len(replayed.dead_letters()),
                 "unacknowledged_intake_deliveries": self.facts.get("unacknowledged_intake_deliveries"),
             }
         if referee is not None:
@@ -701,6 +718,13 @@ class Soak:
         return out
 
 
+def _carries_original(dead_letter: verify.Record, original: verify.Record | None) -> bool:
+    """The DLQ copy keeps the source's key, value and headers (the error headers come on top)."""
+    if original is None or (original.key, original.value) != (dead_letter.key, dead_letter.value):
+        return False
+    return all(dead_letter.headers.get(k) == v for k, v in original.headers.items())
+
+
 def _source(record: verify.Record) -> verify.Offset:
     return int(record.headers.get("source.partition", b"-1")), int(record.headers.get("source.offset", b"-1"))
 
@@ -710,6 +734,7 @@ def _span(start: float | None, end: float | None) -> float | None:
 
 
 def render(summary: dict[str, Any]) -> str:
+    """The summary as a few lines for the terminal (the JSON file has everything)."""
     ev = summary.get("events", {})
     direct, http = ev.get("direct_to_topic", {}), ev.get("via_intake_http", {})
     chaos_ = summary.get("chaos", {})
@@ -718,26 +743,30 @@ def render(summary: dict[str, Any]) -> str:
     lines = [
         "",
         f"=== chaos soak: {summary['result'].upper()} in {summary['duration_s']} s {summary.get('phases_s')} ===",
-        f"events: {ev.get('total_messages')} messages; {direct.get('total')} produced directly "
-        f"({direct.get('events')} events, {direct.get('reproduced')} re-produced, poison {direct.get('poison')}); "
-        f"{http.get('accepted_202')} accepted via intake HTTP {http.get('by_kind')} + {http.get('finalize_events')} "
-        f"finalize events; intake statuses {http.get('statuses')}",
+        f"events: {ev.get('total_messages')} messages",
+        f"  produced directly to the topic: {direct.get('total')} ({direct.get('events')} generated events, "
+        f"{direct.get('reproduced')} re-produced, poison {direct.get('poison')})",
+        f"  through the intake HTTP API: {http.get('accepted_202')} accepted (202) {http.get('by_kind')}, "
+        f"{http.get('finalize_requests')} finalize requests -> {http.get('finalize_events')} events; "
+        f"statuses {http.get('statuses')}, p50/p99 {http.get('latency_ms_p50_p99')} ms",
         f"topic: {summary.get('topic')}",
-        f"kills: {chaos_.get('kills')} {chaos_.get('kills_by_target')}; search outage {chaos_.get('search_outage_s')} s"
-        f"; postgres outage {chaos_.get('postgres_outage_s')} s; second member {chaos_.get('second_member')}",
-        f"reindex: {chaos_.get('reindex')}; indexer rebuilds after the empty engine: {summary.get('indexer_rebuilds')}",
-        f"duplicates absorbed: {summary.get('duplicates_absorbed')}; conflicts: {summary.get('conflicts')}",
+        f"kills: {chaos_.get('kills')} {chaos_.get('kills_by_target')}",
+        f"search outage {chaos_.get('search_outage_s')} s (back empty; indexer rebuilds: "
+        f"{summary.get('indexer_rebuilds')}); postgres outage {chaos_.get('postgres_outage_s')} s; "
+        f"second member {chaos_.get('second_member')}",
+        f"reindex: {chaos_.get('reindex')}",
+        f"duplicates absorbed: {summary.get('duplicates_absorbed')}; conflicts recorded: {summary.get('conflicts')}",
         f"dlq: {summary.get('dlq')}",
         f"overlay poller: {poller.get('requests')} requests {poller.get('statuses')} "
-        f"(503: {poller.get('documented_503')}), p50/p99 {poller.get('latency_ms_p50_p99')} ms",
+        f"(documented 503: {poller.get('documented_503')}), p50/p99 {poller.get('latency_ms_p50_p99')} ms",
         f"rankings: {summary.get('rankings')}",
-        f"audit: checked {audit.get('checked')}, drift {audit.get('drift')}, pending {audit.get('pending')}",
-        f"standings: {summary.get('divisions_checked')} divisions == oracle",
+        f"final audit: checked {audit.get('checked')}, drift {audit.get('drift')}, pending {audit.get('pending')}",
+        f"standings: {summary.get('divisions_checked')} divisions == from-scratch oracle",
     ]
     if summary["failures"]:
         lines.append("FAILURES:")
         lines += [f"  - {f}" for f in summary["failures"]]
-    lines.append(f"summary: {SUMMARY_PATH}")
+    lines.append(f"summary: {SUMMARY_PATH}, logs: {LOGS_PATH}")
     return "\n".join(lines)
 
 
@@ -753,6 +782,8 @@ def test_chaos_soak(stack: Stack, capsys: pytest.CaptureFixture[str]) -> None:
         summary = soak.summary()
         SUMMARY_PATH.parent.mkdir(parents=True, exist_ok=True)
         SUMMARY_PATH.write_text(json.dumps(summary, indent=2, default=str) + "\n")
+        shutil.rmtree(LOGS_PATH, ignore_errors=True)
+        shutil.copytree(stack.log_dir, LOGS_PATH, dirs_exist_ok=True)
         with capsys.disabled():
             print(render(summary))
     assert not soak.failures, "\n".join(soak.failures)

@@ -210,8 +210,9 @@ class OverlayPoller(Worker):
 
     DOCUMENTED = frozenset({200, 304, 503})
 
-    def __init__(self, api_url: str, divisions: Sequence[tuple[str, str]], hz: float = 4.0) -> None:
+    def __init__(self, api_url: str, divisions: Sequence[tuple[str, str]], start_at: float, hz: float = 4.0) -> None:
         super().__init__("soak-overlay-poller")
+        self.start_at = start_at
         self.url = api_url
         self.divisions = divisions
         self.period = 1.0 / hz
@@ -232,7 +233,7 @@ class OverlayPoller(Worker):
                         resp = client.get(f"{self.url}/v1/tournaments/{t}/divisions/{d}/standings", headers=headers)
                     except httpx.TransportError as exc:
                         self.statuses[f"error:{type(exc).__name__}"] += 1
-                        self.undocumented.append(f"{t}/{d}: {type(exc).__name__}: {exc}")
+                        self.undocumented.append(f"{self._at()} {t}/{d}: {type(exc).__name__}: {exc}")
                         continue
                     self.latencies_ms.append((time.perf_counter() - started) * 1000)
                     self.statuses[str(resp.status_code)] += 1
@@ -241,13 +242,18 @@ class OverlayPoller(Worker):
                     elif resp.status_code == 503:
                         self.last_503 = resp.text[:300]
                         if "retry-after" not in resp.headers:
-                            self.undocumented.append(f"{t}/{d}: 503 without Retry-After: {resp.text[:200]}")
+                            self.undocumented.append(
+                                f"{self._at()} {t}/{d}: 503 without Retry-After: {resp.text[:200]}"
+                            )
                     elif resp.status_code not in self.DOCUMENTED:
-                        self.undocumented.append(f"{t}/{d}: {resp.status_code} {resp.text[:300]}")
+                        self.undocumented.append(f"{self._at()} {t}/{d}: {resp.status_code} {resp.text[:300]}")
                 next_at += self.period
                 if not self.wait_until(next_at):
                     return
                 next_at = max(next_at, time.monotonic() - self.period)  # do not burst after a stall
+
+    def _at(self) -> str:
+        return f"{time.monotonic() - self.start_at:.1f}s"
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:

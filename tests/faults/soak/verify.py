@@ -125,7 +125,7 @@ def replay(log: Mapping[Offset, Record], scenario: Scenario) -> Replay:
             event = events.decode(record.value)
         except events.PoisonMessage as exc:
             out.poison[where] = exc.reason
-            out.by_type["poison"] += 1
+            out.by_type["undecodable"] += 1
             continue
         key = (event.tournament_id, event.division_id)
         if isinstance(event, events.TournamentFinalized):
@@ -230,7 +230,7 @@ def pg_awards(engine: sa.Engine) -> dict[tuple[str, str, str], tuple[int, float,
     return {
         (r[0], r[1], r[2]): (int(r[3]), float(r[4]), bool(r[5]))
         for r in pg_rows(
-            engine, "SELECT tournament_id, division_id, athlete_id, placing, points, provisional FROM ranking_awards"
+            engine, 'SELECT tournament_id, division_id, athlete_id, "placing", points, provisional FROM ranking_awards'
         )
     }
 
