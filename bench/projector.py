@@ -503,6 +503,7 @@ def latency(
             time.sleep(0.05)
         client.close()
     stop.set()
+    listener.join(5)
     engine.dispose()
     lat = sorted(v * 1000 for v in visible.values())
     if len(lat) < len(bouts) - 20:

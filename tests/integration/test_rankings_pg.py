@@ -44,7 +44,7 @@ def test_finalized_division_awards_placing_points_times_tier(world: World) -> No
 
     awards = {
         r[0]: (r[1], float(r[2]), r[3])
-        for r in world.rows("SELECT athlete_id, \"placing\", points, provisional FROM ranking_awards")
+        for r in world.rows('SELECT athlete_id, "placing", points, provisional FROM ranking_awards')
     }
     # world tier x2; c and d share 3rd place and both get 3rd place points
     assert awards == {"a": (1, 200.0, False), "b": (2, 140.0, False), "c": (3, 100.0, False), "d": (3, 100.0, False)}

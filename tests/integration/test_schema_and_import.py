@@ -106,3 +106,36 @@ def test_invalid_file_writes_nothing(engine: Engine) -> None:
 def test_database_constraints_back_the_validation(engine: Engine) -> None:
     with Session(engine) as session, pytest.raises(Exception, match="country_alpha3"), session.begin():
         session.add(Athlete(athlete_id=f"x-{uuid.uuid4().hex[:6]}", full_name="X", country="fr"))
+
+
+def test_renaming_a_ranked_athlete_queues_their_search_document(engine: Engine) -> None:
+    import datetime as dt
+
+    from services.core.db.schema import Ranking, RankingChange
+
+    a_id = f"ren-{uuid.uuid4().hex[:8]}"
+    athlete = {"athlete_id": a_id, "full_name": "Zoe Muller", "country": "DEU"}
+    with Session(engine) as session, session.begin():
+        load_registration(session, json.dumps({"athletes": [athlete]}))
+        session.add(
+            Ranking(
+                category="w-57kg",
+                athlete_id=a_id,
+                rank=1,
+                points=100.0,
+                best_award=100.0,
+                awards=1,
+                provisional_points=0.0,
+                ranking_date=dt.date(2026, 11, 26),
+                version=1,
+            )
+        )
+    with Session(engine) as session:
+        before = session.scalar(select(func.max(RankingChange.change_id))) or 0
+    with Session(engine) as session, session.begin():
+        load_registration(session, json.dumps({"athletes": [{**athlete, "full_name": "Zoë Müller"}]}))
+    with Session(engine) as session:
+        queued = session.execute(
+            select(RankingChange.category, RankingChange.athlete_id).where(RankingChange.change_id > before)
+        ).all()
+    assert ("w-57kg", a_id) in queued

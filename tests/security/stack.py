@@ -62,7 +62,8 @@ def security_settings(
             url=search_url, plain_json_media_type=True, alias=unique("rankings-sec"), request_timeout_s=5.0
         ),
         intake=IntakeSettings(**({"rate_limit_per_s": 10_000.0, "rate_limit_burst": 10_000} | intake)),
-        api=ApiSettings(lag_poll_s=0.5),
+        # A short SSE heartbeat so a stream's events come quickly to a client that reads a few and hangs up.
+        api=ApiSettings(lag_poll_s=0.5, sse_heartbeat_s=0.5),
         token_pepper=PEPPER,
     )
 

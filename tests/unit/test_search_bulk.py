@@ -100,7 +100,9 @@ def test_throttling_that_never_ends_is_raised_as_unavailable(engine: tuple[str, 
     assert caught.value.unavailable  # counts as a breaker failure
 
 
-def test_other_item_errors_are_raised_after_the_rest_was_written(engine: tuple[str, list[list[str]], list[Script]]) -> None:
+def test_other_item_errors_are_raised_after_the_rest_was_written(
+    engine: tuple[str, list[list[str]], list[Script]],
+) -> None:
     url, _, script = engine
 
     def answer(attempt: int, headers: list[dict[str, Any]]) -> list[dict[str, Any]]:

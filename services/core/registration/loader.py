@@ -8,6 +8,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from services.core.db import rankings
 from services.core.db import registration as repo
 from services.core.db.schema import Athlete
 from services.core.registration.model import RegistrationFile, parse_registration, round_robin_bouts
@@ -32,6 +33,8 @@ def load_registration(session: Session, raw: bytes | str) -> ImportSummary:
 
 def write_registration(session: Session, reg: RegistrationFile) -> ImportSummary:
     repo.upsert_athletes(session, [a.model_dump() for a in reg.athletes])
+    # A renamed athlete or a changed country must reach the search index like any other change.
+    rankings.touch_athletes(session, [a.athlete_id for a in reg.athletes])
     n_div = n_bouts = 0
     for t in reg.tournaments:
         repo.upsert_tournaments(

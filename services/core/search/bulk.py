@@ -76,10 +76,6 @@ class BulkStats:
     retried: int = 0
     errors: list[ItemError] = field(default_factory=list)
 
-    @property
-    def written(self) -> int:
-        return self.indexed + self.deleted + self.not_found + self.conflicts
-
     def add(self, other: BulkStats) -> None:
         self.indexed += other.indexed
         self.deleted += other.deleted
@@ -134,7 +130,6 @@ class BulkWriter:
         actions: Sequence[Action],
         *,
         require_alias: bool = False,
-        refresh: bool = False,
         retry_timeouts: bool = False,
     ) -> BulkStats:
         """Write ``actions`` to ``index`` chunk by chunk; raises :class:`BulkItemErrors` after all chunks ran.
@@ -145,7 +140,7 @@ class BulkWriter:
         stats = BulkStats()
         for start in range(0, len(actions), self.chunk_size):
             chunk = actions[start : start + self.chunk_size]
-            stats.add(self._send(index, chunk, require_alias, refresh, retry_timeouts=retry_timeouts))
+            stats.add(self._send(index, chunk, require_alias, retry_timeouts=retry_timeouts))
         self._raise_errors(stats)
         return stats
 
@@ -172,7 +167,7 @@ class BulkWriter:
                         raise InterruptedError("bulk stream stopped")
                     while len(in_flight) >= self.concurrency:
                         self._collect(in_flight.popleft(), stats, on_chunk)
-                    future = pool.submit(self._send, index, chunk, False, False, retry_timeouts=True)
+                    future = pool.submit(self._send, index, chunk, False, retry_timeouts=True)
                     in_flight.append((future, len(chunk)))
                 while in_flight:
                     self._collect(in_flight.popleft(), stats, on_chunk)
@@ -208,7 +203,7 @@ class BulkWriter:
             raise BulkItemErrors(stats.errors)
 
     def _send(
-        self, index: str, chunk: Sequence[Action], require_alias: bool, refresh: bool, *, retry_timeouts: bool = False
+        self, index: str, chunk: Sequence[Action], require_alias: bool, *, retry_timeouts: bool = False
     ) -> BulkStats:
         """One chunk; 429s (and, for a rebuild, timeouts: the writes are idempotent) are retried."""
         stats = BulkStats()
@@ -231,8 +226,6 @@ class BulkWriter:
                     params: dict[str, Any] = {"index": index}
                     if require_alias:
                         params["require_alias"] = True
-                    if refresh:
-                        params["refresh"] = True
                     response = self._client.bulk(operations=cast(Any, encode(pending)), **params)
                     throttled = self._account(pending, response.body.get("items", []), stats)
                     if throttled:

@@ -73,6 +73,7 @@ class ChaosRecord:
     kills: list[dict[str, Any]] = field(default_factory=list)
     search_down_at: float | None = None
     search_up_at: float | None = None
+    search_up_wall: float | None = None  # time.time(), to compare with the children's log timestamps
     search_restart_s: float | None = None
     pg_down_at: float | None = None
     pg_up_at: float | None = None
@@ -185,6 +186,7 @@ class ChaosDriver(Worker):
         started = time.monotonic()
         self.search.restart()  # same port, no indices: the indexer must notice and rebuild
         self.record.search_up_at = time.monotonic()
+        self.record.search_up_wall = time.time()
         self.record.search_restart_s = round(self.record.search_up_at - started, 2)
 
     def _do_member_add(self, step: Step) -> None:

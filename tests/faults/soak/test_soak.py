@@ -18,6 +18,7 @@ duplicates absorbed, rankings == a recomputation from the awards, the search ind
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import random
@@ -287,9 +288,15 @@ class Soak:
         ends = self.known_ends()
         self._wait_positions(ends, DRAIN_TIMEOUT_S)
         log = verify.read_topic(
-            self.settings.kafka.bootstrap_servers, self.settings.kafka.topic, 6, verify.covers(ends)
+            self.settings.kafka.bootstrap_servers,
+            self.settings.kafka.topic,
+            self.settings.kafka.partitions,
+            verify.covers(ends),
         )
-        beyond = {p: o + 1 for p, o in log if o >= ends.get(p, 0)}
+        beyond: dict[int, int] = {}
+        for p, o in log:
+            if o >= ends.get(p, 0):
+                beyond[p] = max(beyond.get(p, 0), o + 1)
         if beyond:  # intake deliveries whose 202 never came back (a timeout): the projector must apply them too
             self._wait_positions({**ends, **beyond}, 60)
         self._wait_indexer(INDEXER_TIMEOUT_S)
@@ -387,10 +394,10 @@ class Soak:
         check(not not_stored, f"{len(not_stored)} accepted requests not reflected: {not_stored[:3]}")
         unfinalized = verify.pg_rows(
             self.engine,
-            "SELECT count(*) FROM divisions WHERE finalized_at IS NULL UNION ALL "
-            "SELECT count(*) FROM tournaments WHERE status <> 'finalized'",
-        )
-        check([r[0] for r in unfinalized] == [0, 0], f"not finalized (divisions, tournaments): {unfinalized}")
+            "SELECT (SELECT count(*) FROM divisions WHERE finalized_at IS NULL),"
+            " (SELECT count(*) FROM tournaments WHERE status <> 'finalized')",
+        )[0]
+        check(tuple(unfinalized) == (0, 0), f"not finalized (divisions, tournaments): {tuple(unfinalized)}")
 
         self._verify_dlq(replayed, log)
         self._verify_counters(replayed)
@@ -408,7 +415,9 @@ class Soak:
             found = {_source(r) for r in records.values()}
             return all(place in found for place in expected)
 
-        dlq = verify.read_topic(settings.kafka.bootstrap_servers, settings.kafka.dlq_topic, 6, complete)
+        dlq = verify.read_topic(
+            settings.kafka.bootstrap_servers, settings.kafka.dlq_topic, settings.kafka.partitions, complete
+        )
         got: dict[verify.Offset, set[str]] = {}
         wrong_source = 0
         not_original = 0
@@ -524,11 +533,11 @@ class Soak:
         check(not crashes, f"{len(crashes)} child processes exited on their own:\n" + "\n".join(crashes[:2]))
         outage = (record.search_up_at or 0) - (record.search_down_at or 0)
         check(outage >= 55, f"search outage {outage:.1f} s")
-        rebuilt = [line for _, line in self.indexer.lines("index_rebuilt")]
-        check(
-            any(True for _ in self.indexer.lines("index_alias_missing")) and bool(rebuilt),
-            "the indexer never noticed the missing alias / rebuilt the index",
-        )
+        # The engine came back empty: the indexer must have noticed the missing alias and rebuilt.
+        back = record.search_up_wall or float("inf")
+        noticed = [line for _, line in self.indexer.lines("index_alias_missing") if _logged_at(line) >= back]
+        rebuilt = [line for _, line in self.indexer.lines("index_rebuilt") if _logged_at(line) >= back]
+        check(bool(noticed) and bool(rebuilt), "the indexer never rebuilt the index after the engine came back empty")
         outcomes = [r["outcome"] for r in record.reindex]
         check(
             "done" in outcomes and all(o in ("done", "refused: already running") for o in outcomes),
@@ -725,6 +734,14 @@ def _carries_original(dead_letter: verify.Record, original: verify.Record | None
     return all(dead_letter.headers.get(k) == v for k, v in original.headers.items())
 
 
+def _logged_at(line: dict[str, Any]) -> float:
+    """A child's JSON log line's timestamp (epoch seconds)."""
+    try:
+        return dt.datetime.fromisoformat(str(line["timestamp"])).timestamp()
+    except (KeyError, ValueError):
+        return float("-inf")
+
+
 def _source(record: verify.Record) -> verify.Offset:
     return int(record.headers.get("source.partition", b"-1")), int(record.headers.get("source.offset", b"-1"))
 
@@ -751,7 +768,7 @@ def render(summary: dict[str, Any]) -> str:
         f"statuses {http.get('statuses')}, p50/p99 {http.get('latency_ms_p50_p99')} ms",
         f"topic: {summary.get('topic')}",
         f"kills: {chaos_.get('kills')} {chaos_.get('kills_by_target')}",
-        f"search outage {chaos_.get('search_outage_s')} s (back empty; indexer rebuilds: "
+        f"search outage {chaos_.get('search_outage_s')} s (back empty; indexer rebuilds since: "
         f"{summary.get('indexer_rebuilds')}); postgres outage {chaos_.get('postgres_outage_s')} s; "
         f"second member {chaos_.get('second_member')}",
         f"reindex: {chaos_.get('reindex')}",
