@@ -26,6 +26,7 @@ from services.core.errors import Conflict, NotFound
 from services.core.http.auth import require_role
 from services.core.registration.model import (
     MAX_BOUT_ORDER,
+    TEXT_PATTERN,
     AthleteId,
     AthleteIn,
     BoutIn,
@@ -33,6 +34,7 @@ from services.core.registration.model import (
     Format,
     IsoDate,
     RegistrationFile,
+    Text,
     TournamentIn,
 )
 
@@ -59,19 +61,19 @@ class TournamentCreate(TournamentIn):
 
 class TournamentUpdate(BaseModel):
     model_config = _STRICT
-    name: str
+    name: Text
     tier: Literal["world", "continental", "national", "open"]
     start_date: IsoDate
     end_date: IsoDate
     status: Literal["scheduled", "live", "finalized"] = "scheduled"
-    ruleset: str = "combat-default"
+    ruleset: Text = "combat-default"
 
 
 class AthleteUpdate(BaseModel):
     model_config = _STRICT
-    full_name: str = Field(min_length=1, max_length=200)
+    full_name: str = Field(min_length=1, max_length=200, pattern=TEXT_PATTERN)
     country: str = Field(min_length=3, max_length=3)
-    club: str | None = None
+    club: Text | None = None
 
 
 class DivisionUpdate(BaseModel):
@@ -79,7 +81,7 @@ class DivisionUpdate(BaseModel):
     Bouts are upserted, never deleted; ``round_robin`` schedules every pair of the entries."""
 
     model_config = _STRICT
-    name: str
+    name: Text
     category: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_-]*$")
     formats: list[Format] = Field(default_factory=_default_formats)
     athletes: list[AthleteId]

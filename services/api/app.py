@@ -30,9 +30,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from services.api.context import ApiContext, CtxDep, build_context
 from services.api.fastpath import StandingsFastPath
 from services.api.freshness import LagMonitor
-from services.api.notifications import NotificationListener, libpq_conninfo
+from services.api.notifications import NotificationListener
 from services.api.schemas import HealthOut, problems
-from services.core.db.engine import make_engine, make_session_factory
+from services.core.db.engine import libpq_conninfo, make_engine, make_session_factory
 from services.core.db.migrate import require_migrated
 from services.core.errors import ServiceUnavailable
 from services.core.http.auth import TokenAuthenticator

@@ -18,7 +18,6 @@ from typing import Any
 import orjson
 import psycopg
 from psycopg import sql
-from sqlalchemy import URL
 
 from services.core.logging import get_logger
 
@@ -41,11 +40,6 @@ def parse_payload(payload: str) -> Change | None:
         return Change(str(data["t"]), str(data["d"]), int(data["v"]))
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
         return None
-
-
-def libpq_conninfo(url: URL) -> str:
-    """The SQLAlchemy URL as a libpq URI (``?host=/socket/dir`` query parameters pass through)."""
-    return url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 class NotificationListener:

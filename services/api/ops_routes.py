@@ -28,6 +28,7 @@ from services.core.db import rankings as repo
 from services.core.errors import NotFound, ServiceUnavailable
 from services.core.http.auth import require_role
 from services.core.logging import get_logger
+from services.core.registration.model import TEXT_PATTERN
 from services.core.search.breaker import is_unavailable
 from services.core.search.client import make_search_client
 from services.core.settings import Settings
@@ -132,7 +133,7 @@ async def start_reindex(request: Request, principal: OpsPrincipal) -> JSONRespon
     responses=problems(401, 403, 404),
 )
 async def reindex_status(
-    request: Request, principal: OpsPrincipal, job_id: Annotated[str, Path(max_length=64)]
+    request: Request, principal: OpsPrincipal, job_id: Annotated[str, Path(max_length=64, pattern=TEXT_PATTERN)]
 ) -> ReindexJobOut:
     state = _state(request)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from typing import Any, Literal
+from urllib.parse import quote
 
 from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -107,10 +108,20 @@ class DatabaseSettings(BaseModel):
     sslrootcert: str | None = None
 
     def sqlalchemy_url(self) -> str:
+        """The URL, TLS parameters included: every connection made from it (the engine, the indexer's
+        LISTEN connection, Alembic migrations) negotiates TLS the same way, not only the engine's."""
         url = self.url.get_secret_value()
         if url.startswith("postgresql://"):
             url = "postgresql+psycopg://" + url[len("postgresql://") :]
-        return url
+        return _set_query(url, self.tls_params())
+
+    def tls_params(self) -> dict[str, str]:
+        params: dict[str, str] = {}
+        if self.sslmode:
+            params["sslmode"] = self.sslmode
+        if self.sslrootcert:
+            params["sslrootcert"] = self.sslrootcert
+        return params
 
     def connect_args(self) -> dict[str, Any]:
         args: dict[str, Any] = {"connect_timeout": self.connect_timeout_s}
@@ -119,6 +130,16 @@ class DatabaseSettings(BaseModel):
         if self.sslrootcert:
             args["sslrootcert"] = self.sslrootcert
         return args
+
+
+def _set_query(url: str, params: dict[str, str]) -> str:
+    """``url`` with ``params`` in its query string (replacing those keys; other parameters kept verbatim)."""
+    if not params:
+        return url
+    base, has_query, query = url.partition("?")
+    kept = [p for p in query.split("&") if p and p.split("=", 1)[0] not in params] if has_query else []
+    added = [f"{key}={quote(value, safe='/')}" for key, value in params.items()]
+    return base + "?" + "&".join(kept + added)
 
 
 class SearchSettings(BaseModel):

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from services.core import metrics
 from services.core.db import rankings as repo
+from services.core.db.engine import libpq_conninfo
 from services.core.logging import get_logger
 from services.core.search import indices
 from services.core.search.breaker import BreakerOpen, BreakerState, CircuitBreaker, is_unavailable
@@ -63,8 +64,7 @@ class ChangeListener:
     """
 
     def __init__(self, sqlalchemy_url: str, connect_timeout_s: int) -> None:
-        url = make_url(sqlalchemy_url).set(drivername="postgresql")
-        self._conninfo = url.render_as_string(hide_password=False)
+        self._conninfo = libpq_conninfo(make_url(sqlalchemy_url))
         self._connect_timeout_s = connect_timeout_s
         self._conn: psycopg.Connection[tuple[object, ...]] | None = None
 

@@ -27,6 +27,7 @@ from services.core.http.ratelimit import TokenBucketLimiter, rate_limited_princi
 from services.core.kafka.producer import EventProducer
 from services.core.logging import get_logger
 from services.core.metrics import HTTP_REQUEST_SECONDS, RESULTS_REJECTED
+from services.core.registration.model import TEXT_PATTERN
 from services.core.settings import APP_VERSION, Settings
 from services.intake.schemas import (
     SLUG_PATTERN,
@@ -48,7 +49,10 @@ TournamentId = Annotated[
     str,
     Path(min_length=1, max_length=64, pattern=SLUG_PATTERN, description="Tournament slug", examples=["euro-open-2026"]),
 ]
-BoutId = Annotated[str, Path(min_length=1, max_length=64, description="Bout id", examples=["b-0001"])]
+# Any text but NUL (PostgreSQL cannot compare with it: a bout id with one was a 500).
+BoutId = Annotated[
+    str, Path(min_length=1, max_length=64, pattern=TEXT_PATTERN, description="Bout id", examples=["b-0001"])
+]
 Traceparent = Annotated[
     str | None,
     Header(description="W3C trace context; propagated to the event headers (one is generated when absent)"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 
 from services.core.domain.results import (
     MAX_SCORE,
@@ -17,6 +17,7 @@ from services.core.domain.results import (
     Winner,
     check_result_fields,
 )
+from services.core.registration.model import TEXT_PATTERN
 
 MAX_REVISION = 1_000_000
 MAX_DURATION_S = 86_400
@@ -29,8 +30,8 @@ _STRICT = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 # The winner/method agreement of check_result_fields, as JSON Schema for the OpenAPI document:
 # a win method names red or blue, "draw" pairs with "draw", "no_contest" with "none".
-_WIN_METHODS = [m.value for m in Method if m not in (Method.DRAW, Method.NO_CONTEST)]
-WINNER_METHOD_AGREEMENT: list[dict[str, Any]] = [
+_WIN_METHODS: list[JsonValue] = [m.value for m in Method if m not in (Method.DRAW, Method.NO_CONTEST)]
+WINNER_METHOD_AGREEMENT: list[JsonValue] = [
     {"properties": {"winner": {"enum": [Winner.RED.value, Winner.BLUE.value]}, "method": {"enum": _WIN_METHODS}}},
     {"properties": {"winner": {"const": Winner.DRAW.value}, "method": {"const": Method.DRAW.value}}},
     {"properties": {"winner": {"const": Winner.NONE.value}, "method": {"const": Method.NO_CONTEST.value}}},
@@ -70,7 +71,8 @@ class ResultIn(BaseModel):
     method: Annotated[Method, Field(strict=False)]
     score: ScoreIn
     duration_s: Annotated[int, Field(ge=0, le=MAX_DURATION_S)] | None = None
-    referee_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    # No NUL: an accepted referee_id with one could never be stored (PostgreSQL jsonb) by the projector.
+    referee_id: Annotated[str, Field(min_length=1, max_length=64, pattern=TEXT_PATTERN)] | None = None
 
     @model_validator(mode="after")
     def _fields_agree(self) -> ResultIn:

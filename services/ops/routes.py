@@ -24,6 +24,7 @@ from services.api.schemas import problems
 from services.core.auth import Principal, Role
 from services.core.http.auth import require_role
 from services.core.logging import get_logger
+from services.core.registration.model import TEXT_PATTERN
 from services.core.settings import Settings
 from services.ops.consumers import assess_group, default_ttl_s, group_report, kafka_watermarks
 from services.ops.schemas import ConsumerGroupOut
@@ -50,7 +51,9 @@ def _state(request: Request) -> tuple[Settings, Engine]:
 async def get_consumers(
     request: Request,
     _principal: OpsPrincipal,
-    group: Annotated[str | None, Query(max_length=128, description="Default: the projector group")] = None,
+    group: Annotated[
+        str | None, Query(max_length=128, pattern=TEXT_PATTERN, description="Default: the projector group")
+    ] = None,
     lag: Annotated[bool, Query(description="Read high watermarks from Kafka for the lag")] = True,
 ) -> dict[str, Any]:
     settings, engine = _state(request)

@@ -95,6 +95,18 @@ def build_rankings_index(engine: Engine, settings: Settings) -> None:
         client.close()
 
 
+def openapi_document(app: str) -> dict[str, Any]:
+    """The document ``app`` ("intake" or "api") serves at /openapi.json, built without starting it.
+
+    ``create_app`` does no I/O (STYLE 4); test_schemathesis.py checks the served copy is identical.
+    """
+    from services.api.app import create_app as create_api
+    from services.intake.app import create_app as create_intake
+
+    factory = create_intake if app == "intake" else create_api
+    return factory(Settings(environment="test")).openapi()
+
+
 @dataclass
 class SecurityStack:
     settings: Settings

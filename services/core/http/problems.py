@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
+import fastapi.routing
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -113,9 +115,10 @@ def install_problem_handlers(app: FastAPI) -> None:
 def problem_only_openapi(schema: dict[str, Any], problem_ref: str) -> dict[str, Any]:
     """Document every 4xx/5xx response as what is sent: ``application/problem+json`` with ``problem_ref``.
 
-    FastAPI lists error models under ``application/json`` and adds a default 422 (its
-    ``HTTPValidationError``) to every operation with parameters; the handlers above render all of
-    them as problem details instead. Edits ``schema`` in place and returns it.
+    FastAPI lists error models under ``application/json`` (and the route's own media type, e.g.
+    text/html) and adds a default 422 (its ``HTTPValidationError``) to every operation with
+    parameters; the handlers above render all of them as problem details instead. Edits ``schema``
+    in place and returns it.
     """
     fastapi_default = "#/components/schemas/HTTPValidationError"
     for methods in schema.get("paths", {}).values():
@@ -125,13 +128,15 @@ def problem_only_openapi(schema: dict[str, Any], problem_ref: str) -> dict[str, 
             for status, response in operation.get("responses", {}).items():
                 if not status.startswith(("4", "5")):
                     continue
-                content = response.setdefault("content", {})
-                plain = content.pop("application/json", None) or {}
-                problem = content.setdefault(PROBLEM_MEDIA_TYPE, {})
+                content = response.get("content", {})
+                plain = content.get("application/json", {})
+                problem = content.get(PROBLEM_MEDIA_TYPE, {})
                 if plain.get("schema") and "schema" not in problem:
                     problem["schema"] = plain["schema"]
                 if problem.get("schema", {}).get("$ref") in (None, fastapi_default):
                     problem["schema"] = {"$ref": problem_ref}
+                # Only problem+json: not the route's own media type (an HTML page's 404 is not HTML).
+                response["content"] = {PROBLEM_MEDIA_TYPE: problem}
     return schema
 
 
@@ -148,11 +153,17 @@ def allowed_methods(request: Request) -> str:
         "method": "",
     }
     methods: set[str] = set()
-    for route in request.app.router.routes:
+    for route in _leaf_routes(request.app.routes):
         route_methods = getattr(route, "methods", None)
         if route_methods and route.matches(probe)[0] is not Match.NONE:
             methods |= set(route_methods)
     return ", ".join(sorted(methods))
+
+
+def _leaf_routes(routes: list[Any]) -> Iterable[Any]:
+    """The app's routes with included routers flattened (FastAPI >= 0.165 nests them)."""
+    iter_route_contexts = getattr(fastapi.routing, "iter_route_contexts", None)
+    return iter_route_contexts(routes) if iter_route_contexts is not None else routes
 
 
 _SLUGS = {413: PayloadTooLarge.type_slug}

@@ -11,6 +11,9 @@ import iso3166
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationError
 
 MAX_ID_LENGTH = 64  # the id columns are varchar(64)
+# PostgreSQL text cannot hold NUL: a name with one was a 500 on write (psycopg DataError).
+TEXT_PATTERN = r"^[^\x00]*$"
+Text = Annotated[str, StringConstraints(pattern=TEXT_PATTERN)]
 MAX_BOUT_ORDER = 2**31 - 1  # bouts.bout_order is a 32-bit integer (a larger order was a 500)
 Slug = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID_LENGTH, pattern=r"^[a-z0-9][a-z0-9_-]*$")]
 AthleteId = Annotated[
@@ -38,9 +41,9 @@ class _Strict(BaseModel):
 
 class AthleteIn(_Strict):
     athlete_id: AthleteId
-    full_name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    full_name: Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=TEXT_PATTERN)]
     country: Annotated[str, StringConstraints(min_length=3, max_length=3)]
-    club: str | None = None
+    club: Text | None = None
 
 
 class BoutIn(_Strict):
@@ -60,7 +63,7 @@ def _default_formats() -> list[Format]:
 
 class DivisionIn(_Strict):
     division_id: Slug
-    name: str
+    name: Text
     category: Slug
     formats: list[Format] = Field(default_factory=_default_formats)
     athletes: list[AthleteId]
@@ -70,12 +73,12 @@ class DivisionIn(_Strict):
 
 class TournamentIn(_Strict):
     tournament_id: Slug
-    name: str
+    name: Text
     tier: Literal["world", "continental", "national", "open"]
     start_date: IsoDate
     end_date: IsoDate
     status: Literal["scheduled", "live", "finalized"] = "scheduled"
-    ruleset: str = "combat-default"
+    ruleset: Text = "combat-default"
     divisions: list[DivisionIn]
 
 
