@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import importlib
-import importlib.util
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -47,22 +46,20 @@ SERVICE = "api"
 READY_CHECK_TIMEOUT_S = 2.0
 LISTEN_STARTUP_WAIT_S = 5.0
 
-# Always included, in this order (the hot standings routes first: Starlette matches in order).
-CORE_ROUTER_MODULES = (
+# In this order: the hot standings routes first (Starlette matches in order). A router module
+# exposes ``router`` and optionally ``lifespan(app)``.
+ROUTER_MODULES = (
     "services.api.standings_routes",
     "services.api.admin_routes",
     "services.api.pages_routes",
+    "services.api.rankings_routes",
+    "services.api.ops_routes",
+    "services.ops.routes",
 )
-# Included when present: other engineers' routers plug in here without touching this file.
-OPTIONAL_ROUTER_MODULES = ("services.api.rankings_routes", "services.api.ops_routes", "services.ops.routes")
 
 
 def _router_modules() -> list[ModuleType]:
-    modules = [importlib.import_module(name) for name in CORE_ROUTER_MODULES]
-    for name in OPTIONAL_ROUTER_MODULES:
-        if importlib.util.find_spec(name) is not None:
-            modules.append(importlib.import_module(name))
-    return modules
+    return [importlib.import_module(name) for name in ROUTER_MODULES]
 
 
 class RequestMetrics:
@@ -177,7 +174,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None, routers: Seq
     """Build the read API. The engine is created in the lifespan unless passed in (then the caller owns it).
 
     ``routers`` are extra routers to include (tests, embedding); modules listed in
-    OPTIONAL_ROUTER_MODULES are included automatically when they exist.
+    Every module of ROUTER_MODULES is included.
     """
     modules = _router_modules()
 
@@ -230,7 +227,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None, routers: Seq
     for extra in routers:
         app.include_router(extra)
     app.include_router(_health_router())
-    static = getattr(modules[CORE_ROUTER_MODULES.index("services.api.pages_routes")], "mount_static", None)
+    static = getattr(modules[ROUTER_MODULES.index("services.api.pages_routes")], "mount_static", None)
     if static is not None:
         static(app)
     app.add_middleware(StandingsFastPath)  # innermost: size limit, CORS and metrics still wrap it
