@@ -25,10 +25,13 @@ Ends with one JSON line.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import collections
 import contextlib
 import datetime as dt
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -395,8 +398,63 @@ def service_env(settings: Settings, **extra: str) -> dict[str, str]:
     return env
 
 
+async def open_loop_posts(
+    port: int,
+    token: str,
+    bouts: list[tuple[str, str, str]],
+    rate: float,
+    t0: float,
+    body: dict[str, Any],
+    started_at: Any,
+    acks: list[float],
+    failures: list[str],
+    connections: int = 16,
+) -> None:
+    """Post each result at its scheduled time (open loop) over keep-alive HTTP/1.1 connections.
+
+    A raw asyncio client costs tens of microseconds per request, so the measured 202 latency is the
+    intake's, not the client's (a thread-pool httpx client under the GIL added its own queueing).
+    """
+    payload = json.dumps(body).encode()
+    # Used round-robin (FIFO) so no connection idles past the server's keep-alive timeout.
+    idle = collections.deque([await asyncio.open_connection("127.0.0.1", port) for _ in range(connections)])
+
+    async def one(i: int, t: str, d: str, b: str) -> None:
+        delay = t0 + i / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        reader, writer = idle.popleft() if idle else await asyncio.open_connection("127.0.0.1", port)
+        request = (
+            f"POST /v1/tournaments/{t}/bouts/{b}/results HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(payload)}\r\n\r\n"
+        ).encode() + payload
+        started = time.perf_counter()
+        started_at(t, d, b, started)
+        writer.write(request)
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = re.search(rb"(?i)content-length: (\d+)", head)
+        answer = await reader.readexactly(int(length.group(1))) if length else b""
+        acks.append(time.perf_counter() - started)
+        status = int(head.split(b" ", 2)[1])
+        if status != 202:
+            failures.append(f"{status}: {answer[:300]!r}")
+        idle.append((reader, writer))
+
+    await asyncio.gather(*(one(i, *x) for i, x in enumerate(bouts)))
+    for _, writer in idle:
+        writer.close()
+
+
 def latency(
-    stack: EmbeddedStack, admin_url: str, posts: int, rate: float, tmp: Path, *, ranking_hook: bool = True
+    stack: EmbeddedStack,
+    admin_url: str,
+    posts: int,
+    rate: float,
+    tmp: Path,
+    *,
+    ranking_hook: bool = True,
+    client_kind: str = "asyncio",
 ) -> dict[str, float]:
     url = new_database(admin_url, stack.postgres.url, unique("bench-lat"))
     settings = settings_for(stack, url, batch_size=2000)
@@ -473,25 +531,32 @@ def latency(
         for t, _d, b in bouts[:20]:
             client.post(f"/v1/tournaments/{t}/bouts/{b}/results", json=body)
         time.sleep(1)
-        interval = 1.0 / rate
-        t0 = time.perf_counter() + 0.05
         failures: list[str] = []
 
-        def post(i: int, t: str, d: str, b: str) -> None:
-            delay = t0 + i * interval - time.perf_counter()
-            if delay > 0:
-                time.sleep(delay)
-            started = time.perf_counter()
+        def started_at(t: str, d: str, b: str, at: float) -> None:
             with lock:
-                pending.setdefault((t, d), {})[b] = started
-            resp = client.post(f"/v1/tournaments/{t}/bouts/{b}/results", json=body)
-            acks.append(time.perf_counter() - started)
-            if resp.status_code != 202:
-                failures.append(f"{resp.status_code}: {resp.text}")
+                pending.setdefault((t, d), {})[b] = at
 
-        # A few concurrent clients, each request sent at its scheduled time (open loop).
-        with ThreadPoolExecutor(8) as pool:
-            list(pool.map(lambda args: post(*args), [(i, *x) for i, x in enumerate(bouts[20:])]))
+        if client_kind == "httpx":
+            interval = 1.0 / rate
+            t0 = time.perf_counter() + 0.05
+
+            def post(i: int, t: str, d: str, b: str) -> None:
+                delay = t0 + i * interval - time.perf_counter()
+                if delay > 0:
+                    time.sleep(delay)
+                started = time.perf_counter()
+                started_at(t, d, b, started)
+                resp = client.post(f"/v1/tournaments/{t}/bouts/{b}/results", json=body)
+                acks.append(time.perf_counter() - started)
+                if resp.status_code != 202:
+                    failures.append(f"{resp.status_code}: {resp.text}")
+
+            with ThreadPoolExecutor(8) as pool:
+                list(pool.map(lambda args: post(*args), [(i, *x) for i, x in enumerate(bouts[20:])]))
+        else:
+            t0 = time.perf_counter() + 0.3
+            asyncio.run(open_loop_posts(port, token, bouts[20:], rate, t0, body, started_at, acks, failures))
         if failures:
             raise RuntimeError(f"intake refused {len(failures)} posts, e.g. {failures[0]}")
         achieved = (len(bouts) - 20) / (time.perf_counter() - t0)
@@ -528,16 +593,48 @@ def latency(
 # -- main -------------------------------------------------------------------------------------
 
 
+def latency_only(client_kind: str) -> None:
+    """Step 5 alone (about 40 s): with the ranking hook, then without it; one JSON line."""
+    configure_logging("ERROR", json=True)
+    out: dict[str, Any] = {"mode": "latency-only", "client": client_kind, "load_avg_1m_before": os.getloadavg()[0]}
+    with tempfile.TemporaryDirectory(prefix="bench-projector-") as tmpdir:
+        tmp = Path(tmpdir)
+        stack = EmbeddedStack.start(tmp / "stack", timeout=60)
+        try:
+            lat = latency(stack, stack.postgres.admin_url, 1020, 200.0, tmp, client_kind=client_kind)
+            lat2 = latency(
+                stack, stack.postgres.admin_url, 620, 200.0, tmp, ranking_hook=False, client_kind=client_kind
+            )
+        finally:
+            stack.stop()
+    out.update({f"{k}_ms" if k.startswith(("p", "ack")) and k != "posts" else k: v for k, v in lat.items()})
+    out.update({f"no_hook_{k}": v for k, v in lat2.items()})
+    out["load_avg_1m_after"] = os.getloadavg()[0]
+    print(json.dumps(out), flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="20 000 events, smaller raw runs (< 2 minutes)")
     parser.add_argument("--events", type=int, help="result events for the projector run")
     parser.add_argument("--batch-size", type=int, default=5000, help="projector consume batch size")
     parser.add_argument("--no-check", action="store_true", help="skip the from-scratch comparison")
+    parser.add_argument(
+        "--latency-only", action="store_true", help="only step 5 (post -> visible), with and without the ranking hook"
+    )
+    parser.add_argument(
+        "--latency-client",
+        choices=["asyncio", "httpx"],
+        default="asyncio",
+        help="step 5's client: raw asyncio keep-alive connections (default) or 8 threads sharing an httpx.Client",
+    )
     parser.add_argument("--serve-projector-without-ranking-hook", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_projector_without_ranking_hook:
         serve_projector_without_ranking_hook()
+        return
+    if args.latency_only:
+        latency_only(args.latency_client)
         return
     quick = args.quick
     n_events = args.events or (20_000 if quick else 100_000)
@@ -583,13 +680,21 @@ def main() -> None:
             log(f"4. per-message commit (DB + sync offset commit):   {per_msg:>9,.0f} events/s  {info3}")
             log(f"   ratio batched / per-message: {rate / per_msg:.1f}x")
 
-            lat = latency(stack, admin_url, 1020 if quick else 4020, 200.0, tmp)
+            lat = latency(stack, admin_url, 1020 if quick else 4020, 200.0, tmp, client_kind=args.latency_client)
             log(
                 f"5. post -> visible at {lat['achieved_rate']}/s over {lat['posts']} posts:"
                 f" p50 {lat['p50']:.1f} ms, p99 {lat['p99']:.1f} ms (HTTP 202 p50 {lat['ack_p50']:.1f},"
                 f" p99 {lat['ack_p99']:.1f} ms)"
             )
-            lat2 = latency(stack, admin_url, 620 if quick else 2020, 200.0, tmp, ranking_hook=False)
+            lat2 = latency(
+                stack,
+                admin_url,
+                620 if quick else 2020,
+                200.0,
+                tmp,
+                ranking_hook=False,
+                client_kind=args.latency_client,
+            )
             log(
                 f"   the same without the ranking hook: p50 {lat2['p50']:.1f} ms, p99 {lat2['p99']:.1f} ms"
                 f" at {lat2['achieved_rate']}/s"

@@ -214,12 +214,19 @@ async def _pollers(port: int, seconds: float, pollers: int, hz: float, path: str
 
 
 def poll_latency(port: int, seconds: int, pollers: int = 200, hz: float = 4.0, path: str = PATH) -> list[float]:
-    code = (
-        f"import json,sys;sys.path.insert(0,{str(REPO)!r});from bench.read_api import _run_client, _pollers;"
-        f"print(json.dumps(_run_client(_pollers({port},{seconds},{pollers},{hz},{path!r}))))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=seconds + 60, check=True)
-    latencies: list[float] = json.loads(out.stdout)
+    """200 pollers in a separate process; their latencies come back through a file.
+
+    A file, not stdout: a >128 KiB JSON line on a pipe came back cut once under heavy load.
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        target = Path(tmp) / "latencies.json"
+        code = (
+            f"import json,sys,pathlib;sys.path.insert(0,{str(REPO)!r});from bench.read_api import _run_client, _pollers;"
+            f"pathlib.Path({str(target)!r}).write_text("
+            f"json.dumps(_run_client(_pollers({port},{seconds},{pollers},{hz},{path!r}))))"
+        )
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=seconds + 60, check=True)
+        latencies: list[float] = json.loads(target.read_text())
     return latencies
 
 

@@ -14,6 +14,7 @@ from fastapi.openapi.utils import get_openapi
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from sqlalchemy import Engine, text
+from sqlalchemy.pool import QueuePool
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -289,7 +290,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None, producer: Ev
             await anyio.to_thread.run_sync(require_migrated, db)
             if not events_producer.started:
                 events_producer.start()
-            session_factory = make_session_factory(db)
+            # The intake only reads: autocommit spares a BEGIN and a ROLLBACK round trip per request.
+            session_factory = make_session_factory(db.execution_options(isolation_level="AUTOCOMMIT"))
             app.state.settings = settings
             app.state.engine = db
             app.state.producer = events_producer
@@ -297,7 +299,11 @@ def create_app(settings: Settings, *, engine: Engine | None = None, producer: Ev
             app.state.rate_limiter = TokenBucketLimiter(
                 settings.intake.rate_limit_per_s, settings.intake.rate_limit_burst
             )
-            app.state.intake_service = IntakeService(session_factory, events_producer)
+            # As many concurrent validations as the pool has connections: a burst then queues here
+            # instead of opening (and closing) overflow connections, each a PostgreSQL backend start.
+            app.state.intake_service = IntakeService(
+                session_factory, events_producer, db_concurrency=db.pool.size() if isinstance(db.pool, QueuePool) else 5
+            )
             log.info("intake_started", topic=settings.kafka.topic)
             yield
         finally:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from services.core.db import registration
 from services.core.db.registration import BoutInfo
-from services.core.db.schema import ResultRow
+from services.core.db.schema import BoutRow, ResultRow
 
 
 class AppliedRevision(NamedTuple):
@@ -20,18 +20,32 @@ class AppliedRevision(NamedTuple):
     payload: dict[str, Any]
 
 
-def bout(session: Session, bout_id: str) -> BoutInfo | None:
-    return registration.get_bout(session, bout_id)
+def bout_and_applied(session: Session, bout_id: str, revision: int) -> tuple[BoutInfo | None, list[AppliedRevision]]:
+    """The bout (None if unknown) and its applied revisions at or above ``revision``, in one round trip.
 
-
-def applied_revisions_from(session: Session, bout_id: str, revision: int) -> list[AppliedRevision]:
-    """Applied revisions of the bout at or above ``revision`` (what can conflict with a new post)."""
+    Those revisions are what a new post at ``revision`` can conflict with. This read is on every
+    referee post, so it is one statement, not a lookup per table.
+    """
     rows = session.execute(
-        select(ResultRow.revision, ResultRow.kind, ResultRow.payload)
-        .where(ResultRow.bout_id == bout_id, ResultRow.revision >= revision)
+        select(
+            BoutRow.tournament_id,
+            BoutRow.division_id,
+            BoutRow.red_athlete_id,
+            BoutRow.blue_athlete_id,
+            ResultRow.revision,
+            ResultRow.kind,
+            ResultRow.payload,
+        )
+        .select_from(BoutRow)
+        .outerjoin(ResultRow, and_(ResultRow.bout_id == BoutRow.bout_id, ResultRow.revision >= revision))
+        .where(BoutRow.bout_id == bout_id)
         .order_by(ResultRow.revision)
-    )
-    return [AppliedRevision(int(r), str(k), dict(p or {})) for r, k, p in rows]
+    ).all()
+    if not rows:
+        return None, []
+    t, d, red, blue = rows[0][:4]
+    applied = [AppliedRevision(int(r), str(k), dict(p or {})) for *_, r, k, p in rows if r is not None]
+    return BoutInfo(bout_id, t, d, red, blue), applied
 
 
 def tournament_exists(session: Session, tournament_id: str) -> bool:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
+import anyio
 import anyio.to_thread
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -103,10 +104,13 @@ class IntakeService:
         sender: EventSender,
         *,
         clock: Callable[[], datetime] = events.now_utc,
+        db_concurrency: int = 5,
     ) -> None:
         self._session_factory = session_factory
         self._sender = sender
         self._clock = clock
+        self._db_concurrency = db_concurrency
+        self._db_limiter: anyio.CapacityLimiter | None = None  # created on the event loop, at first use
 
     async def record_result(
         self, tournament_id: str, bout_id: str, body: ResultIn, *, traceparent: str | None = None
@@ -144,7 +148,9 @@ class IntakeService:
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         try:
-            return await anyio.to_thread.run_sync(fn, *args)
+            if self._db_limiter is None:
+                self._db_limiter = anyio.CapacityLimiter(self._db_concurrency)
+            return await anyio.to_thread.run_sync(fn, *args, limiter=self._db_limiter)
         except DATABASE_DOWN_ERRORS as exc:
             log.warning("database_unavailable", error=type(exc).__name__)
             raise ServiceUnavailable("the database is unavailable; retry shortly", 2) from None
@@ -152,11 +158,11 @@ class IntakeService:
     def _guard(self, tournament_id: str, posted: Revision) -> str:
         """The bout's division, after the 404 and 409 checks."""
         with self._session_factory() as session:
-            bout = repository.bout(session, posted.bout_id)
-            if bout is None or bout.tournament_id != tournament_id:
-                raise NotFound(f"bout {posted.bout_id!r} does not exist in tournament {tournament_id!r}")
-            check_against_applied(posted, repository.applied_revisions_from(session, posted.bout_id, posted.revision))
-            return bout.division_id
+            bout, applied = repository.bout_and_applied(session, posted.bout_id, posted.revision)
+        if bout is None or bout.tournament_id != tournament_id:
+            raise NotFound(f"bout {posted.bout_id!r} does not exist in tournament {tournament_id!r}")
+        check_against_applied(posted, applied)
+        return bout.division_id
 
     def _divisions(self, tournament_id: str) -> list[str]:
         with self._session_factory() as session:

@@ -61,9 +61,7 @@ def division_bouts(session: Session, tournament_id: str, division_id: str) -> li
 
 def tournament_divisions(session: Session, tournament_id: str) -> list[Division]:
     return list(
-        session.scalars(
-            select(Division).where(Division.tournament_id == tournament_id).order_by(Division.division_id)
-        )
+        session.scalars(select(Division).where(Division.tournament_id == tournament_id).order_by(Division.division_id))
     )
 
 

@@ -26,9 +26,7 @@ TIER_FACTOR: Mapping[Tier, float] = MappingProxyType(
 )
 
 # rank -> base points; the last entry applies to that rank and every rank after it (8th+).
-PLACING_POINTS: Mapping[int, int] = MappingProxyType(
-    {1: 100, 2: 70, 3: 50, 4: 40, 5: 30, 6: 25, 7: 20, 8: 10}
-)
+PLACING_POINTS: Mapping[int, int] = MappingProxyType({1: 100, 2: 70, 3: 50, 4: 40, 5: 30, 6: 25, 7: 20, 8: 10})
 _LAST_PLACING = max(PLACING_POINTS)
 
 RANKING_WINDOW_DAYS = 365
@@ -133,8 +131,6 @@ def ranking_list(awards: Iterable[Award], ranking_date: datetime.date) -> dict[s
     return result
 
 
-def ranking_for_category(
-    awards: Iterable[Award], category: str, ranking_date: datetime.date
-) -> list[RankingEntry]:
+def ranking_for_category(awards: Iterable[Award], category: str, ranking_date: datetime.date) -> list[RankingEntry]:
     """ranking_list restricted to one category (empty when nothing counts)."""
     return ranking_list((a for a in awards if a.category == category), ranking_date).get(category, [])

@@ -104,8 +104,10 @@ def effective_results(revisions: Iterable[Revision]) -> dict[str, BoutResult]:
     best: dict[str, Revision] = {}
     for rev in revisions:
         cur = best.get(rev.bout_id)
-        if cur is None or rev.revision > cur.revision or (
-            rev.revision == cur.revision and _tiebreak_key(rev) < _tiebreak_key(cur)
+        if (
+            cur is None
+            or rev.revision > cur.revision
+            or (rev.revision == cur.revision and _tiebreak_key(rev) < _tiebreak_key(cur))
         ):
             best[rev.bout_id] = rev
     return {bout_id: rev for bout_id, rev in best.items() if isinstance(rev, BoutResult)}
