@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 import orjson
 from sqlalchemy.orm import Session
 
+from services.core.db.driver import fetchall, run
 from services.core.db.registration import BoutInfo
 from services.core.domain.results import Bout, BoutResult, Method, Score, Winner
 from services.core.domain.ruleset import Ruleset
@@ -89,25 +90,6 @@ _WINNERS = {w.value: w for w in Winner}
 _METHODS = {m.value: m for m in Method}
 
 
-def _execute(session: Session, sql: str, params: Mapping[str, Any]) -> Any:
-    """Run ``sql`` on the session's connection (inside its transaction), binary in and out."""
-    connection = session.connection().connection.driver_connection
-    if connection is None:
-        raise RuntimeError("the session's connection is closed")
-    cursor = connection.cursor(binary=True)
-    cursor.execute(sql, params)
-    return cursor
-
-
-def _fetchall(session: Session, sql: str, params: Mapping[str, Any]) -> list[Any]:
-    with _execute(session, sql, params) as cursor:
-        return list(cursor.fetchall())
-
-
-def _run(session: Session, sql: str, params: Mapping[str, Any]) -> None:
-    _execute(session, sql, params).close()
-
-
 # --- loading -----------------------------------------------------------------------------------
 
 _LOAD_BOUTS = """
@@ -132,7 +114,7 @@ def load_bouts(session: Session, ids: Collection[str]) -> dict[str, BoutInfo]:
     """Like ``registration.load_bouts``, set-based for a batch (``= ANY(array)``, no ORM objects)."""
     if not ids:
         return {}
-    return {r[0]: BoutInfo(*r) for r in _fetchall(session, _LOAD_BOUTS, {"ids": _json(list(ids))})}
+    return {r[0]: BoutInfo(*r) for r in fetchall(session, _LOAD_BOUTS, {"ids": _json(list(ids))})}
 
 
 def load_revisions(
@@ -143,7 +125,7 @@ def load_revisions(
         return {}, {}
     revisions: dict[tuple[str, int], StoredRevision] = {}
     effective: dict[str, int] = {}
-    for bout, revision, kind, payload, is_effective in _fetchall(session, _LOAD_REVISIONS, {"ids": _json(list(ids))}):
+    for bout, revision, kind, payload, is_effective in fetchall(session, _LOAD_REVISIONS, {"ids": _json(list(ids))}):
         revisions[(bout, revision)] = StoredRevision(kind, orjson.loads(payload))
         if is_effective:
             effective[bout] = revision
@@ -154,7 +136,7 @@ def load_divisions(session: Session, keys: Collection[DivisionKey]) -> dict[Divi
     if not keys:
         return {}
     ts, ds = _split(keys)
-    rows = _fetchall(session, _LOAD_DIVISIONS, {"t": ts, "d": ds})
+    rows = fetchall(session, _LOAD_DIVISIONS, {"t": ts, "d": ds})
     return {(t, d): DivisionInfo(ruleset, status, done) for t, d, ruleset, status, done in rows}
 
 
@@ -198,7 +180,7 @@ def insert_revisions(
     The caller deduplicated them within the batch."""
     if not rows:
         return
-    _run(
+    run(
         session,
         _INSERT_REVISIONS,
         {
@@ -227,7 +209,7 @@ def insert_conflicts(session: Session, rows: Sequence[ConflictRecord]) -> list[C
     Returns the conflicts recorded now."""
     if not rows:
         return []
-    recorded = _fetchall(
+    recorded = fetchall(
         session,
         _INSERT_CONFLICTS,
         {
@@ -250,7 +232,7 @@ def set_effective(session: Session, flips: Sequence[tuple[str, int, bool]]) -> N
     """Set ``is_effective`` of stored (bout, revision) rows whose flag changes."""
     if not flips:
         return
-    _run(
+    run(
         session,
         _SET_EFFECTIVE,
         {"bouts": [f[0] for f in flips], "revisions": [f[1] for f in flips], "flags": [f[2] for f in flips]},
@@ -319,14 +301,14 @@ def load_standings_inputs(session: Session, keys: Collection[DivisionKey]) -> di
     ts, ds = _split(keys)
     inputs = {key: DivisionInput([], [], {}) for key in keys}
     params = {"t": ts, "d": ds}
-    for t, d, bout_id, red, blue, winner, method, score_red, score_blue in _fetchall(session, _DIVISION_BOUTS, params):
+    for t, d, bout_id, red, blue, winner, method, score_red, score_blue in fetchall(session, _DIVISION_BOUTS, params):
         division = inputs[(t, d)]
         division.bouts.append(Bout(bout_id, red, blue))
         if winner is not None:
             division.results[bout_id] = BoutResult(
                 bout_id, 0, _WINNERS[winner], _METHODS[method], Score(score_red, score_blue)
             )
-    for t, d, athlete in _fetchall(session, _DIVISION_ENTRIES, params):
+    for t, d, athlete in fetchall(session, _DIVISION_ENTRIES, params):
         inputs[(t, d)].entries.append(athlete)
     return inputs
 
@@ -343,7 +325,7 @@ def recompute_standings(
     ts, ds = _split(keys)
     inputs = load_standings_inputs(session, keys)
     stored: dict[DivisionKey, dict[str, _Stored]] = {key: {} for key in keys}
-    for t, d, athlete, *values in _fetchall(session, _STANDINGS, {"t": ts, "d": ds}):
+    for t, d, athlete, *values in fetchall(session, _STANDINGS, {"t": ts, "d": ds}):
         stored[(t, d)][athlete] = tuple(values)
 
     upserts: list[tuple[str, str, StandingRow, int | None]] = []
@@ -385,9 +367,9 @@ def recompute_standings(
             }
             for t, d, row, previous in upserts
         ]
-        _run(session, _UPSERT_STANDINGS, {"rows": _json(rows_json)})
+        run(session, _UPSERT_STANDINGS, {"rows": _json(rows_json)})
     if deletes:
-        _run(
+        run(
             session,
             _DELETE_STANDINGS,
             {"t": [x[0] for x in deletes], "d": [x[1] for x in deletes], "a": [x[2] for x in deletes]},
@@ -452,7 +434,7 @@ def bump_divisions(session: Session, marks: Mapping[DivisionKey, DivisionMark]) 
     if not marks:
         return {}
     ordered = sorted(marks.items())
-    rows = _fetchall(
+    rows = fetchall(
         session,
         _BUMP_DIVISIONS,
         {
@@ -471,11 +453,11 @@ def update_tournament_status(session: Session, started: Collection[str], finaliz
     """scheduled -> live on a first result; a finalize event sets the division's ``finalized_at``
     (so a replayed finalize is a no-op) and finalizes its tournament (status, ``finalized_at``)."""
     if started:
-        _run(session, _START_TOURNAMENTS, {"ids": sorted(started)})
+        run(session, _START_TOURNAMENTS, {"ids": sorted(started)})
     if finalized:
         ts, ds = _split(sorted(finalized))
-        _run(session, _FINALIZE_DIVISIONS, {"t": ts, "d": ds})
-        _run(session, _FINALIZE_TOURNAMENTS, {"ids": sorted(set(ts))})
+        run(session, _FINALIZE_DIVISIONS, {"t": ts, "d": ds})
+        run(session, _FINALIZE_TOURNAMENTS, {"ids": sorted(set(ts))})
 
 
 def _split(keys: Iterable[DivisionKey]) -> tuple[list[str], list[str]]:

@@ -22,19 +22,17 @@ from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Select, and_, delete, func, select, text, tuple_, update
+from sqlalchemy import Connection, Select, and_, delete, func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from services.core.db import driver
 from services.core.db.schema import (
     Athlete,
     ConsumerPosition,
-    Division,
     RankingAward,
     RankingChange,
     ReindexJob,
-    StandingsRow,
-    Tournament,
 )
 from services.core.db.schema import Ranking as RankingRow
 from services.core.domain.ranking import RANKING_WINDOW_DAYS, Award, Tier, awards_for_division, ranking_list
@@ -175,68 +173,70 @@ class _AwardRow(NamedTuple):
     provisional: bool
 
 
+_DIVISION_INFO = """
+    SELECT dv.tournament_id, dv.division_id, dv.category, t.tier, t.end_date, t.status
+    FROM unnest(%(t)b::text[], %(d)b::text[]) AS k(t, d)
+    JOIN divisions dv ON dv.tournament_id = k.t AND dv.division_id = k.d
+    JOIN tournaments t ON t.tournament_id = dv.tournament_id
+"""
+
+_DIVISION_STANDINGS = """
+    SELECT s.tournament_id, s.division_id, s.athlete_id, s.rank, s.bouts, s.wins, s.losses, s.draws, s.points,
+           s.finishes, s.tp_for, s.tp_against, s.tie_unresolved
+    FROM unnest(%(t)b::text[], %(d)b::text[]) AS k(t, d)
+    JOIN standings_rows s ON s.tournament_id = k.t AND s.division_id = k.d
+    ORDER BY s.tournament_id, s.division_id, s.rank, s.athlete_id
+"""
+
+_DIVISION_AWARDS = """
+    SELECT a.tournament_id, a.division_id, a.athlete_id, a.category, a."placing", a.points, a.end_date, a.provisional
+    FROM unnest(%(t)b::text[], %(d)b::text[]) AS k(t, d)
+    JOIN ranking_awards a ON a.tournament_id = k.t AND a.division_id = k.d
+"""
+
+_DELETE_AWARDS = """
+    DELETE FROM ranking_awards a
+    USING unnest(%(t)b::text[], %(d)b::text[], %(a)b::text[]) AS k(tournament_id, division_id, athlete_id)
+    WHERE a.tournament_id = k.tournament_id AND a.division_id = k.division_id AND a.athlete_id = k.athlete_id
+"""
+
+_UPSERT_AWARDS = """
+    INSERT INTO ranking_awards AS r (tournament_id, division_id, athlete_id, category, "placing", points, end_date,
+                                     provisional, awarded_at)
+    SELECT k.t, k.d, k.a, k.category, k."placing", k.points, k.end_date, k.provisional, now()
+    FROM unnest(%(t)b::text[], %(d)b::text[], %(a)b::text[], %(category)b::text[], %(placing)b::int[],
+                %(points)b::numeric[], %(end_date)b::date[], %(provisional)b::bool[])
+         AS k(t, d, a, category, "placing", points, end_date, provisional)
+    ON CONFLICT (tournament_id, division_id, athlete_id) DO UPDATE SET
+        category = EXCLUDED.category, "placing" = EXCLUDED."placing", points = EXCLUDED.points,
+        end_date = EXCLUDED.end_date, provisional = EXCLUDED.provisional, awarded_at = now()
+"""
+
+
+def _division_arrays(keys: Collection[DivisionKey]) -> dict[str, list[str]]:
+    ordered = sorted(keys)
+    return {"t": [k[0] for k in ordered], "d": [k[1] for k in ordered]}
+
+
 def _division_info(session: Session, keys: Collection[DivisionKey]) -> dict[DivisionKey, tuple[str, str, dt.date, str]]:
-    rows = session.execute(
-        select(
-            Division.tournament_id,
-            Division.division_id,
-            Division.category,
-            Tournament.tier,
-            Tournament.end_date,
-            Tournament.status,
-        )
-        .join(Tournament, Tournament.tournament_id == Division.tournament_id)
-        .where(tuple_(Division.tournament_id, Division.division_id).in_(sorted(keys)))
-    )
+    rows = driver.fetchall(session, _DIVISION_INFO, _division_arrays(keys))
     return {(t, d): (cat, tier, end, status) for t, d, cat, tier, end, status in rows}
 
 
 def _standings(session: Session, keys: Collection[DivisionKey]) -> dict[DivisionKey, list[StandingRow]]:
     out: dict[DivisionKey, list[StandingRow]] = defaultdict(list)
-    rows = session.scalars(
-        select(StandingsRow)
-        .where(tuple_(StandingsRow.tournament_id, StandingsRow.division_id).in_(sorted(keys)))
-        .order_by(StandingsRow.tournament_id, StandingsRow.division_id, StandingsRow.rank, StandingsRow.athlete_id)
-    )
-    for r in rows:
-        out[(r.tournament_id, r.division_id)].append(
-            StandingRow(
-                r.athlete_id,
-                r.rank,
-                r.bouts,
-                r.wins,
-                r.losses,
-                r.draws,
-                r.points,
-                r.finishes,
-                r.tp_for,
-                r.tp_against,
-                r.tie_unresolved,
-            )
-        )
+    for t, d, *values in driver.fetchall(session, _DIVISION_STANDINGS, _division_arrays(keys)):
+        out[(t, d)].append(StandingRow(*values))
     return out
 
 
 def _stored_awards(session: Session, keys: Collection[DivisionKey]) -> dict[DivisionKey, dict[str, _AwardRow]]:
     out: dict[DivisionKey, dict[str, _AwardRow]] = defaultdict(dict)
-    rows = session.scalars(
-        select(RankingAward).where(tuple_(RankingAward.tournament_id, RankingAward.division_id).in_(sorted(keys)))
-    )
-    for r in rows:
-        out[(r.tournament_id, r.division_id)][r.athlete_id] = _AwardRow(
-            r.category, r.placing, float(r.points), r.end_date, r.provisional
-        )
+    for t, d, athlete, category, placing, points, end_date, provisional in driver.fetchall(
+        session, _DIVISION_AWARDS, _division_arrays(keys)
+    ):
+        out[(t, d)][athlete] = _AwardRow(category, placing, float(points), end_date, provisional)
     return out
-
-
-_DELETE_AWARDS = text(
-    """
-    DELETE FROM ranking_awards a
-    USING unnest(CAST(:tournaments AS text[]), CAST(:divisions AS text[]), CAST(:athletes AS text[]))
-          AS k(tournament_id, division_id, athlete_id)
-    WHERE a.tournament_id = k.tournament_id AND a.division_id = k.division_id AND a.athlete_id = k.athlete_id
-    """
-)
 
 
 def _write_awards(
@@ -247,44 +247,31 @@ def _write_awards(
     """Make the stored awards of these divisions exactly ``wanted`` (one delete, one upsert)."""
     gone = [(k, a) for k in sorted(wanted) for a in sorted(set(stored.get(k, {})) - set(wanted[k]))]
     if gone:
-        session.execute(
+        driver.run(
+            session,
             _DELETE_AWARDS,
-            {
-                "tournaments": [k[0] for k, _ in gone],
-                "divisions": [k[1] for k, _ in gone],
-                "athletes": [a for _, a in gone],
-            },
+            {"t": [k[0] for k, _ in gone], "d": [k[1] for k, _ in gone], "a": [a for _, a in gone]},
         )
     rows = [
-        {
-            "tournament_id": key[0],
-            "division_id": key[1],
-            "athlete_id": athlete,
-            "category": award.category,
-            "placing": award.placing,
-            "points": award.points,
-            "end_date": award.end_date,
-            "provisional": award.provisional,
-        }
+        (key, athlete, award)
         for key in sorted(wanted)
         for athlete, award in sorted(wanted[key].items())
         if stored.get(key, {}).get(athlete) != award
     ]
     if rows:
-        stmt = insert(RankingAward)
-        session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["tournament_id", "division_id", "athlete_id"],
-                set_={
-                    "category": stmt.excluded.category,
-                    "placing": stmt.excluded.placing,
-                    "points": stmt.excluded.points,
-                    "end_date": stmt.excluded.end_date,
-                    "provisional": stmt.excluded.provisional,
-                    "awarded_at": func.now(),
-                },
-            ),
-            rows,
+        driver.run(
+            session,
+            _UPSERT_AWARDS,
+            {
+                "t": [k[0] for k, _, _ in rows],
+                "d": [k[1] for k, _, _ in rows],
+                "a": [a for _, a, _ in rows],
+                "category": [w.category for *_, w in rows],
+                "placing": [w.placing for *_, w in rows],
+                "points": [float(w.points) for *_, w in rows],
+                "end_date": [w.end_date for *_, w in rows],
+                "provisional": [w.provisional for *_, w in rows],
+            },
         )
 
 
@@ -354,19 +341,33 @@ def _recompute_categories(session: Session, categories: Collection[str], ranking
     return _write_changes(session, wanted, stored, ranking_date)
 
 
+_PROVISIONAL_SUMS = """
+    SELECT a.category, a.athlete_id, sum(a.points)
+    FROM unnest(%(c)b::text[], %(a)b::text[]) AS k(category, athlete_id)
+    JOIN ranking_awards a ON a.category = k.category AND a.athlete_id = k.athlete_id AND a.provisional
+    GROUP BY a.category, a.athlete_id
+"""
+
+_KEYED_CONTENTS = """
+    SELECT r.category, r.athlete_id, r.rank, r.points, r.best_award, r.awards, r.provisional_points
+    FROM unnest(%(c)b::text[], %(a)b::text[]) AS k(category, athlete_id)
+    JOIN rankings r ON r.category = k.category AND r.athlete_id = k.athlete_id
+"""
+
+
 def _recompute_provisional(session: Session, keys: Collection[DocKey], ranking_date: dt.date) -> int:
     """Only the provisional points of ``keys`` change; counted points and ranks stay as stored."""
     if not keys:
         return 0
     key_list = sorted(keys)
-    sums: dict[DocKey, float] = defaultdict(float)
-    for cat, athlete, points in session.execute(
-        select(RankingAward.category, RankingAward.athlete_id, func.sum(RankingAward.points))
-        .where(RankingAward.provisional.is_(True), tuple_(RankingAward.category, RankingAward.athlete_id).in_(key_list))
-        .group_by(RankingAward.category, RankingAward.athlete_id)
-    ):
-        sums[(cat, athlete)] = float(points)
-    stored = _stored_contents(session, tuple_(RankingRow.category, RankingRow.athlete_id).in_(key_list))
+    params = {"c": [k[0] for k in key_list], "a": [k[1] for k in key_list]}
+    sums = {
+        (cat, athlete): float(points) for cat, athlete, points in driver.fetchall(session, _PROVISIONAL_SUMS, params)
+    }
+    stored = {
+        (cat, athlete): RankingContent(rank, float(points), float(best), awards, float(prov))
+        for cat, athlete, rank, points, best, awards, prov in driver.fetchall(session, _KEYED_CONTENTS, params)
+    }
     wanted: dict[DocKey, RankingContent] = {}
     for key in key_list:
         base = stored.get(key, UNRANKED)
@@ -394,49 +395,41 @@ def _stored_contents(session: Session, where: object) -> dict[DocKey, RankingCon
     }
 
 
-_APPEND_CHANGES = text(
-    """
+_APPEND_CHANGES = """
     INSERT INTO ranking_changes (category, athlete_id, created_at)
     SELECT k.category, k.athlete_id, clock_timestamp()
-    FROM unnest(CAST(:categories AS text[]), CAST(:athletes AS text[])) AS k(category, athlete_id)
+    FROM unnest(%(c)b::text[], %(a)b::text[]) AS k(category, athlete_id)
     ORDER BY k.category, k.athlete_id
     RETURNING change_id, category, athlete_id
-    """
-)
+"""
 
-_UPSERT_RANKINGS = text(
-    """
+_UPSERT_RANKINGS = """
     INSERT INTO rankings AS r (category, athlete_id, rank, points, best_award, awards, provisional_points,
                                ranking_date, version, updated_at)
     SELECT k.category, k.athlete_id, k.rank, k.points, k.best_award, k.awards, k.provisional_points,
-           :ranking_date, k.version, now()
-    FROM unnest(CAST(:categories AS text[]), CAST(:athletes AS text[]), CAST(:ranks AS int[]),
-                CAST(:points AS numeric[]), CAST(:best AS numeric[]), CAST(:awards AS int[]),
-                CAST(:provisional AS numeric[]), CAST(:versions AS bigint[]))
+           %(ranking_date)s, k.version, now()
+    FROM unnest(%(c)b::text[], %(a)b::text[], %(ranks)b::int[], %(points)b::numeric[], %(best)b::numeric[],
+                %(awards)b::int[], %(provisional)b::numeric[], %(versions)b::bigint[])
          AS k(category, athlete_id, rank, points, best_award, awards, provisional_points, version)
     ON CONFLICT (category, athlete_id) DO UPDATE SET
         rank = EXCLUDED.rank, points = EXCLUDED.points, best_award = EXCLUDED.best_award,
         awards = EXCLUDED.awards, provisional_points = EXCLUDED.provisional_points,
         ranking_date = EXCLUDED.ranking_date, version = EXCLUDED.version, updated_at = now()
-    """
-)
+"""
 
-_SET_VERSIONS = text(
-    """
-    UPDATE rankings r SET version = k.version, updated_at = now()
-    FROM unnest(CAST(:categories AS text[]), CAST(:athletes AS text[]), CAST(:versions AS bigint[]))
-         AS k(category, athlete_id, version)
-    WHERE r.category = k.category AND r.athlete_id = k.athlete_id
-    """
-)
-
-_DELETE_RANKINGS = text(
-    """
+_DELETE_RANKINGS = """
     DELETE FROM rankings r
-    USING unnest(CAST(:categories AS text[]), CAST(:athletes AS text[])) AS k(category, athlete_id)
+    USING unnest(%(c)b::text[], %(a)b::text[]) AS k(category, athlete_id)
     WHERE r.category = k.category AND r.athlete_id = k.athlete_id
-    """
-)
+"""
+
+_SET_VERSIONS = """
+    UPDATE rankings r SET version = k.version, updated_at = now()
+    FROM unnest(%(c)b::text[], %(a)b::text[], %(versions)b::bigint[]) AS k(category, athlete_id, version)
+    WHERE r.category = k.category AND r.athlete_id = k.athlete_id
+"""
+
+_NOTIFY_CHANGES = "SELECT pg_notify(%(channel)s, '')"
 
 
 def _write_changes(
@@ -453,22 +446,23 @@ def _write_changes(
     versions = append_changes(session, [*upserts, *deletes])
     if upserts:
         contents = [wanted[k] for k in upserts]
-        session.execute(
+        driver.run(
+            session,
             _UPSERT_RANKINGS,
             {
                 "ranking_date": ranking_date,
-                "categories": [k[0] for k in upserts],
-                "athletes": [k[1] for k in upserts],
+                "c": [k[0] for k in upserts],
+                "a": [k[1] for k in upserts],
                 "ranks": [c.rank for c in contents],
-                "points": [c.points for c in contents],
-                "best": [c.best_award for c in contents],
+                "points": [float(c.points) for c in contents],
+                "best": [float(c.best_award) for c in contents],
                 "awards": [c.awards for c in contents],
-                "provisional": [c.provisional_points for c in contents],
+                "provisional": [float(c.provisional_points) for c in contents],
                 "versions": [versions[k] for k in upserts],
             },
         )
     if deletes:
-        session.execute(_DELETE_RANKINGS, {"categories": [k[0] for k in deletes], "athletes": [k[1] for k in deletes]})
+        driver.run(session, _DELETE_RANKINGS, {"c": [k[0] for k in deletes], "a": [k[1] for k in deletes]})
     return len(upserts) + len(deletes)
 
 
@@ -479,10 +473,10 @@ def append_changes(session: Session, keys: Collection[DocKey]) -> dict[DocKey, i
     """
     if not keys:
         return {}
-    result = session.execute(_APPEND_CHANGES, {"categories": [k[0] for k in keys], "athletes": [k[1] for k in keys]})
-    ids = {(cat, athlete): change_id for change_id, cat, athlete in result}
-    session.execute(select(func.pg_notify(NOTIFY_CHANNEL, "")))
-    return ids
+    session.flush()
+    rows = driver.fetchall(session, _APPEND_CHANGES, {"c": [k[0] for k in keys], "a": [k[1] for k in keys]})
+    driver.run(session, _NOTIFY_CHANGES, {"channel": NOTIFY_CHANNEL})
+    return {(cat, athlete): change_id for change_id, cat, athlete in rows}
 
 
 def touch_documents(session: Session, keys: Iterable[DocKey]) -> int:
@@ -499,13 +493,10 @@ def touch_documents(session: Session, keys: Iterable[DocKey]) -> int:
     if not existing:
         return 0
     versions = append_changes(session, existing)
-    session.execute(
+    driver.run(
+        session,
         _SET_VERSIONS,
-        {
-            "categories": [k[0] for k in versions],
-            "athletes": [k[1] for k in versions],
-            "versions": list(versions.values()),
-        },
+        {"c": [k[0] for k in versions], "a": [k[1] for k in versions], "versions": list(versions.values())},
     )
     return len(existing)
 
