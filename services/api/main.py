@@ -7,6 +7,7 @@ import importlib.util
 import uvicorn
 
 from services.api.app import create_app
+from services.core.gc_pauses import freeze_startup_heap
 from services.core.logging import configure_logging
 from services.core.settings import Settings
 
@@ -18,8 +19,10 @@ def _best(module: str, preferred: str, fallback: str) -> str:
 def run(settings: Settings) -> None:
     """Serve the API on ``settings.api.host:port`` until SIGINT/SIGTERM."""
     configure_logging(settings.log_level, settings.log_json)
+    app = create_app(settings)
+    freeze_startup_heap()
     uvicorn.run(
-        create_app(settings),
+        app,
         host=settings.api.host,
         port=settings.api.port,
         loop=_best("uvloop", "uvloop", "asyncio"),

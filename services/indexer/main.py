@@ -11,6 +11,7 @@ from tenacity import Retrying, retry_if_exception_type, wait_exponential
 
 from services.core.db.engine import make_engine
 from services.core.db.migrate import require_migrated
+from services.core.gc_pauses import freeze_startup_heap
 from services.core.logging import configure_logging, get_logger
 from services.core.search.client import make_search_client
 from services.core.settings import Settings
@@ -61,6 +62,7 @@ def run(settings: Settings | None = None, *, stop: threading.Event | None = None
             settings.indexer.http_host, settings.indexer.http_port, indexer.status, settings.search.freshness_slo_s
         ).start()
         log.info("indexer_health_listening", host=settings.indexer.http_host, port=health.port)
+        freeze_startup_heap()
         indexer.run(stop)
     finally:
         if health is not None:

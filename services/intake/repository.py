@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
-from services.core.db import registration
+from services.core.db import driver, registration
 from services.core.db.registration import BoutInfo
-from services.core.db.schema import BoutRow, ResultRow
 
 
 class AppliedRevision(NamedTuple):
@@ -20,27 +18,22 @@ class AppliedRevision(NamedTuple):
     payload: dict[str, Any]
 
 
+_BOUT_AND_APPLIED = """
+    SELECT b.tournament_id, b.division_id, b.red_athlete_id, b.blue_athlete_id, r.revision, r.kind, r.payload
+    FROM bouts b
+    LEFT JOIN results r ON r.bout_id = b.bout_id AND r.revision >= %(revision)s
+    WHERE b.bout_id = %(bout)s
+    ORDER BY r.revision
+"""
+
+
 def bout_and_applied(session: Session, bout_id: str, revision: int) -> tuple[BoutInfo | None, list[AppliedRevision]]:
     """The bout (None if unknown) and its applied revisions at or above ``revision``, in one round trip.
 
     Those revisions are what a new post at ``revision`` can conflict with. This read is on every
-    referee post, so it is one statement, not a lookup per table.
+    referee post, so it is one constant statement on the driver connection, not an ORM lookup per table.
     """
-    rows = session.execute(
-        select(
-            BoutRow.tournament_id,
-            BoutRow.division_id,
-            BoutRow.red_athlete_id,
-            BoutRow.blue_athlete_id,
-            ResultRow.revision,
-            ResultRow.kind,
-            ResultRow.payload,
-        )
-        .select_from(BoutRow)
-        .outerjoin(ResultRow, and_(ResultRow.bout_id == BoutRow.bout_id, ResultRow.revision >= revision))
-        .where(BoutRow.bout_id == bout_id)
-        .order_by(ResultRow.revision)
-    ).all()
+    rows = driver.fetchall(session, _BOUT_AND_APPLIED, {"bout": bout_id, "revision": revision})
     if not rows:
         return None, []
     t, d, red, blue = rows[0][:4]

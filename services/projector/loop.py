@@ -40,6 +40,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception, wait_exponent
 from services.core import metrics
 from services.core.db import consumers
 from services.core.db.engine import make_session_factory
+from services.core.db.errors import DATABASE_DOWN_ERRORS
 from services.core.domain.ruleset import get_ruleset
 from services.core.kafka.consumer import consumer_conf, effective_config_fingerprint, is_cooperative, make_consumer
 from services.core.kafka.dlq import DeadLetterError, DeadLetterPublisher
@@ -66,7 +67,7 @@ def is_transient(exc: BaseException) -> bool:
 
     Anything else is treated as a possible poison message (see isolation mode).
     """
-    if isinstance(exc, sqlalchemy.exc.OperationalError | sqlalchemy.exc.InterfaceError | DeadLetterError):
+    if isinstance(exc, (*DATABASE_DOWN_ERRORS, DeadLetterError)):
         return True
     return isinstance(exc, sqlalchemy.exc.DBAPIError) and bool(exc.connection_invalidated)
 

@@ -17,6 +17,7 @@ from tenacity import Retrying, retry_if_exception_type, wait_exponential
 from services.core import metrics
 from services.core.db.engine import make_engine
 from services.core.db.migrate import require_migrated
+from services.core.gc_pauses import freeze_startup_heap
 from services.core.logging import configure_logging, get_logger
 from services.core.settings import APP_VERSION, Settings
 from services.projector.health import HealthServer
@@ -62,6 +63,7 @@ def run(settings: Settings) -> int:
             with attempt:
                 require_migrated(engine)
         if not loop.stopping:
+            freeze_startup_heap()
             loop.run()
     finally:
         health.stop()
