@@ -16,8 +16,11 @@ Prints, in one run:
      the shape of the article's consumer), over a few thousand events, and the ratio;
   5. post -> visible latency at 200 results/s: intake (``python -m services.intake.main``) answers
      HTTP 202, until the result's transaction (results row + standings rows) is visible in
-     PostgreSQL, detected with LISTEN standings_changed plus a lookup; projector and intake run as
-     separate processes like in production.
+     PostgreSQL, detected with LISTEN standings_changed plus a lookup (the same NOTIFY invalidates
+     the read API's cached body); projector and intake run as separate processes like in production.
+     Posts are sent open loop (each at its scheduled time, over asyncio keep-alive connections), so a
+     slow intake cannot delay the clock of the posts behind it (``--latency-client httpx``: the older
+     8-thread client, for comparison).
 
 Ends with one JSON line.
 """
