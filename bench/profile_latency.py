@@ -32,8 +32,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 import bench.projector as bp  # noqa: E402
-from bench.profile_projector import py_spy  # noqa: E402
-from bench.profile_stacks import parse, step_table, summarize  # noqa: E402
+from bench.profile_stacks import parse, py_spy, step_table, summarize  # noqa: E402
 
 
 def main() -> None:

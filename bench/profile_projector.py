@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -41,15 +40,8 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from bench.profile_stacks import parse, step_table, summarize  # noqa: E402
-from bench.projector import new_database, settings_for  # noqa: E402
-
-
-def py_spy() -> str:
-    found = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
-    if not Path(found).exists():
-        raise SystemExit("py-spy not found: pip install py-spy")
-    return found
+from bench.profile_stacks import parse, py_spy, step_table, summarize  # noqa: E402
+from bench.projector import new_database, seconds_until_caught_up, settings_for, wait_assigned  # noqa: E402
 
 
 def setup(stack: Any, admin_url: str, n_events: int, batch_size: int) -> tuple[Any, Any, Any, Any]:
@@ -86,10 +78,8 @@ def thread_report(text: str, name: str, title: str) -> tuple[str, dict[str, obje
 
 
 def run_spy(stack: Any, admin_url: str, n_events: int, batch_size: int, rate: int, tmp: Path) -> tuple[float, str]:
-    from sqlalchemy.orm import Session
 
     from services.projector.loop import ProjectorLoop
-    from tests.projector_support import positions
 
     settings, engine, messages, tracker = setup(stack, admin_url, n_events, batch_size)
     loop = ProjectorLoop(settings, engine)
@@ -99,23 +89,13 @@ def run_spy(stack: Any, admin_url: str, n_events: int, batch_size: int, rate: in
     group, topic = settings.projector.group_id, settings.kafka.topic
     spy: subprocess.Popen[bytes] | None = None
     try:
-        deadline = time.monotonic() + 60
-        while not loop.assigned and time.monotonic() < deadline:
-            time.sleep(0.005)
+        wait_assigned(loop)
         cmd = [py_spy(), "record", "--pid", str(os.getpid()), "--rate", str(rate), "--threads", "--idle"]
         spy = subprocess.Popen(
             [*cmd, "--format", "raw", "--output", str(raw)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )
         time.sleep(0.5)  # py-spy attached
-        started = time.perf_counter()
-        deadline = time.monotonic() + 900
-        while time.monotonic() < deadline:
-            with Session(engine) as session:
-                now = positions(session, group, topic)
-            if all(now.get(p, 0) >= o for p, o in tracker.next_offsets.items()):
-                break
-            time.sleep(0.02)
-        elapsed = time.perf_counter() - started
+        elapsed = seconds_until_caught_up(engine, group, topic, tracker.next_offsets)
     finally:
         if spy is not None:
             spy.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT

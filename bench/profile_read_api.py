@@ -34,15 +34,8 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from bench.profile_stacks import parse, summarize  # noqa: E402
+from bench.profile_stacks import parse, py_spy, summarize  # noqa: E402
 from bench.read_api import PATH, Server, seed, wrk  # noqa: E402
-
-
-def py_spy() -> str:
-    found = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
-    if not Path(found).exists():
-        raise SystemExit("py-spy not found: pip install py-spy")
-    return found
 
 
 def main() -> None:

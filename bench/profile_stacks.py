@@ -11,9 +11,19 @@ from __future__ import annotations
 
 import argparse
 import re
+import shutil
 import sys
 from collections import Counter
 from pathlib import Path
+
+
+def py_spy() -> str:
+    """Path of the py-spy binary (on PATH or next to this interpreter)."""
+    found = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    if not Path(found).exists():
+        raise SystemExit("py-spy not found: pip install py-spy")
+    return found
+
 
 _FRAME = re.compile(r"^(?P<func>.*?) \((?P<path>[^()]*?)(?::\d+)?\)$")
 _SITE = re.compile(r".*/(site-packages|lib/python3\.\d+)/")

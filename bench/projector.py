@@ -245,6 +245,28 @@ def raw_upsert_rates(conninfo: str, rows: int) -> dict[str, float]:
 # -- 3./4. projector ----------------------------------------------------------------------------
 
 
+def wait_assigned(loop: ProjectorLoop, timeout_s: float = 60) -> None:
+    """Until the loop has its partitions (the group join), or the timeout."""
+    deadline = time.monotonic() + timeout_s
+    while not loop.assigned and time.monotonic() < deadline:
+        time.sleep(0.005)
+
+
+def seconds_until_caught_up(
+    engine: sa.Engine, group: str, topic: str, next_offsets: dict[int, int], timeout_s: float = 900
+) -> float:
+    """Seconds until every stored consumer position reaches the produced offsets (or the timeout)."""
+    started = time.perf_counter()
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with Session(engine) as session:
+            now = positions(session, group, topic)
+        if all(now.get(p, 0) >= o for p, o in next_offsets.items()):
+            break
+        time.sleep(0.02)
+    return time.perf_counter() - started
+
+
 def projector_rate(
     stack: EmbeddedStack, admin_url: str, n_events: int, *, batch_size: int, ranking_hook: bool, check: bool
 ) -> tuple[float, dict[str, Any]]:
@@ -270,18 +292,8 @@ def projector_rate(
     thread.start()
     group, topic = settings.projector.group_id, settings.kafka.topic
     try:
-        deadline = time.monotonic() + 60
-        while not loop.assigned and time.monotonic() < deadline:
-            time.sleep(0.005)
-        started = time.perf_counter()
-        deadline = time.monotonic() + 900
-        while time.monotonic() < deadline:
-            with Session(engine) as session:
-                now = positions(session, group, topic)
-            if all(now.get(p, 0) >= o for p, o in tracker.next_offsets.items()):
-                break
-            time.sleep(0.02)
-        elapsed = time.perf_counter() - started
+        wait_assigned(loop)
+        elapsed = seconds_until_caught_up(engine, group, topic, tracker.next_offsets)
     finally:
         loop.stop()
         thread.join(60)

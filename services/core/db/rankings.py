@@ -337,7 +337,8 @@ def _recompute_categories(session: Session, categories: Collection[str], ranking
         base = wanted.get(key, UNRANKED)
         wanted[key] = RankingContent(base.rank, base.points, base.best_award, base.awards, points)
     wanted = {k: c for k, c in wanted.items() if c != UNRANKED}
-    stored = _stored_contents(session, RankingRow.category.in_(sorted(categories)))
+    session.flush()
+    stored = _stored_contents(session, _CATEGORY_CONTENTS, {"categories": sorted(categories)})
     return _write_changes(session, wanted, stored, ranking_date)
 
 
@@ -348,11 +349,23 @@ _PROVISIONAL_SUMS = """
     GROUP BY a.category, a.athlete_id
 """
 
-_KEYED_CONTENTS = """
-    SELECT r.category, r.athlete_id, r.rank, r.points, r.best_award, r.awards, r.provisional_points
+_CONTENTS_COLUMNS = "r.category, r.athlete_id, r.rank, r.points, r.best_award, r.awards, r.provisional_points"
+
+_KEYED_CONTENTS = f"""
+    SELECT {_CONTENTS_COLUMNS}
     FROM unnest(%(c)b::text[], %(a)b::text[]) AS k(category, athlete_id)
     JOIN rankings r ON r.category = k.category AND r.athlete_id = k.athlete_id
 """
+
+_CATEGORY_CONTENTS = f"SELECT {_CONTENTS_COLUMNS} FROM rankings r WHERE r.category = ANY(%(categories)b::text[])"
+
+
+def _stored_contents(session: Session, sql: str, params: Mapping[str, Any]) -> dict[DocKey, RankingContent]:
+    """The stored ranking rows selected by ``sql`` (one of the ``*_CONTENTS`` statements)."""
+    return {
+        (cat, athlete): RankingContent(rank, float(points), float(best), awards, float(prov))
+        for cat, athlete, rank, points, best, awards, prov in driver.fetchall(session, sql, params)
+    }
 
 
 def _recompute_provisional(session: Session, keys: Collection[DocKey], ranking_date: dt.date) -> int:
@@ -364,10 +377,7 @@ def _recompute_provisional(session: Session, keys: Collection[DocKey], ranking_d
     sums = {
         (cat, athlete): float(points) for cat, athlete, points in driver.fetchall(session, _PROVISIONAL_SUMS, params)
     }
-    stored = {
-        (cat, athlete): RankingContent(rank, float(points), float(best), awards, float(prov))
-        for cat, athlete, rank, points, best, awards, prov in driver.fetchall(session, _KEYED_CONTENTS, params)
-    }
+    stored = _stored_contents(session, _KEYED_CONTENTS, params)
     wanted: dict[DocKey, RankingContent] = {}
     for key in key_list:
         base = stored.get(key, UNRANKED)
@@ -375,24 +385,6 @@ def _recompute_provisional(session: Session, keys: Collection[DocKey], ranking_d
         if content != UNRANKED:
             wanted[key] = content
     return _write_changes(session, wanted, stored, ranking_date)
-
-
-def _stored_contents(session: Session, where: object) -> dict[DocKey, RankingContent]:
-    rows = session.execute(
-        select(
-            RankingRow.category,
-            RankingRow.athlete_id,
-            RankingRow.rank,
-            RankingRow.points,
-            RankingRow.best_award,
-            RankingRow.awards,
-            RankingRow.provisional_points,
-        ).where(where)  # type: ignore[arg-type]
-    )
-    return {
-        (cat, athlete): RankingContent(rank, float(points), float(best), awards, float(prov))
-        for cat, athlete, rank, points, best, awards, prov in rows
-    }
 
 
 _APPEND_CHANGES = """
