@@ -6,6 +6,7 @@ cache is told at once (read-your-writes on this process), other processes by the
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -24,6 +25,8 @@ from services.core.auth import Principal, Role
 from services.core.db.schema import Athlete, BoutRow, Division, DivisionEntry, Tournament
 from services.core.errors import Conflict, NotFound
 from services.core.http.auth import require_role
+from services.core.registration import reopen
+from services.core.registration.loader import ImportSummary
 from services.core.registration.model import (
     MAX_BOUT_ORDER,
     TEXT_PATTERN,
@@ -37,6 +40,7 @@ from services.core.registration.model import (
     Text,
     TournamentIn,
 )
+from services.core.registration.reopen import Reopened
 
 T = TypeVar("T")
 router = APIRouter(tags=["admin"])
@@ -102,6 +106,22 @@ class DivisionVersion(BaseModel):
     version: int
 
 
+class KeptStatusOut(BaseModel):
+    """A tournament status the registration data asked for and the tournament did not take."""
+
+    tournament_id: str
+    status: str = Field(description="the status the tournament keeps")
+    requested: str = Field(description="the status the file or write asked for")
+    reason: str
+
+
+def _kept(summary: ImportSummary) -> list[KeptStatusOut]:
+    return [
+        KeptStatusOut(tournament_id=k.tournament_id, status=k.status, requested=k.requested, reason=k.reason)
+        for k in summary.kept
+    ]
+
+
 class WriteOut(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
@@ -115,12 +135,31 @@ class WriteOut(BaseModel):
     )
     status: Literal["created", "updated"]
     divisions: list[DivisionVersion] = Field(description="Divisions whose standings were refreshed, new versions")
+    kept_statuses: list[KeptStatusOut] = Field(
+        default_factory=list, description="A status the write asked for that the tournament's lifecycle refused"
+    )
 
 
 class ImportOut(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
-            "examples": [{"tournaments": 2, "divisions": 3, "athletes": 28, "bouts": 61, "divisions_refreshed": 3}]
+            "examples": [
+                {
+                    "tournaments": 2,
+                    "divisions": 3,
+                    "athletes": 28,
+                    "bouts": 61,
+                    "divisions_refreshed": 3,
+                    "kept_statuses": [
+                        {
+                            "tournament_id": "paris-open-2026",
+                            "status": "finalized",
+                            "requested": "scheduled",
+                            "reason": "a registration file never moves a tournament backwards",
+                        }
+                    ],
+                }
+            ]
         }
     )
     tournaments: int
@@ -128,6 +167,9 @@ class ImportOut(BaseModel):
     athletes: int
     bouts: int
     divisions_refreshed: int
+    kept_statuses: list[KeptStatusOut] = Field(
+        default_factory=list, description="Statuses the file asked for that the tournaments' lifecycle refused"
+    )
 
 
 WriteVersions = list[DivisionVersion]
@@ -187,7 +229,7 @@ async def create_tournament(body: TournamentCreate, ctx: CtxDep, _admin: Admin) 
         if _exists(session, Tournament, body.tournament_id):
             raise Conflict(f"tournament {body.tournament_id!r} already exists; PUT to change it")
         keys = {(body.tournament_id, d.division_id) for d in body.divisions}
-        return None, admin.write_document(session, {"tournaments": [body.model_dump(mode="json")]}, keys)
+        return None, admin.write_document(session, {"tournaments": [body.model_dump(mode="json")]}, keys).refreshed
 
     _, versions = await _write(ctx, fn)
     return WriteOut(status="created", divisions=versions)
@@ -202,15 +244,89 @@ async def create_tournament(body: TournamentCreate, ctx: CtxDep, _admin: Admin) 
 async def put_tournament(tournament_id: TournamentId, body: TournamentUpdate, ctx: CtxDep, _admin: Admin) -> WriteOut:
     created = False
 
-    def fn(session: Session) -> tuple[None, dict[admin.DivisionKey, int]]:
+    def fn(session: Session) -> tuple[ImportSummary, dict[admin.DivisionKey, int]]:
         nonlocal created
         created = not _exists(session, Tournament, tournament_id)
         doc = {"tournaments": [{"tournament_id": tournament_id, **body.model_dump(mode="json"), "divisions": []}]}
         keys = admin.divisions_of_tournament(session, tournament_id)
-        return None, admin.write_document(session, doc, keys)
+        summary = admin.write_document(session, doc, keys)
+        return summary, summary.refreshed
 
-    _, versions = await _write(ctx, fn)
-    return WriteOut(status="created" if created else "updated", divisions=versions)
+    summary, versions = await _write(ctx, fn)
+    return WriteOut(status="created" if created else "updated", divisions=versions, kept_statuses=_kept(summary))
+
+
+class ReopenIn(BaseModel):
+    model_config = _STRICT
+    reason: str = Field(min_length=3, max_length=500, pattern=TEXT_PATTERN, description="Why; kept in the audit trail")
+
+
+class ReopenOut(BaseModel):
+    tournament_id: str
+    status: Literal["live"] = "live"
+    action_id: int = Field(description="The audit record of this action")
+    ranking_documents: int = Field(description="Ranking documents re-ranked (their index update follows)")
+    divisions: list[DivisionVersion]
+
+
+class AdminActionOut(BaseModel):
+    action_id: int
+    action: str
+    tournament_id: str
+    token_id: str
+    reason: str
+    details: dict[str, Any]
+    at: dt.datetime
+
+
+@router.post(
+    "/v1/tournaments/{tournament_id}/reopen",
+    response_model=ReopenOut,
+    summary="Re-open a finalized tournament (awards back to provisional, categories re-ranked; audited)",
+    description="The only way a finalized tournament goes back to `live` (a registration file never does): its "
+    "awards turn provisional, their categories are re-ranked and the index follows, and the action is recorded "
+    "with the caller's token and the reason. Finalize again through the intake's finalize endpoint.",
+    responses=problems(400, 401, 403, 404, 409, 422),
+)
+async def reopen_tournament(tournament_id: TournamentId, body: ReopenIn, ctx: CtxDep, admin_: Admin) -> ReopenOut:
+    def fn(session: Session) -> tuple[Reopened, dict[admin.DivisionKey, int]]:
+        done = reopen.reopen_tournament(session, tournament_id, token_id=admin_.token_id, reason=body.reason)
+        return done, done.versions
+
+    done, versions = await _write(ctx, fn)
+    return ReopenOut(
+        tournament_id=tournament_id,
+        action_id=done.action_id,
+        ranking_documents=done.ranking_documents,
+        divisions=versions,
+    )
+
+
+@router.get(
+    "/v1/tournaments/{tournament_id}/admin-actions",
+    response_model=list[AdminActionOut],
+    summary="The tournament's audit trail of admin actions with ranking effects (re-opens)",
+    responses=problems(401, 403, 404),
+)
+async def list_admin_actions(tournament_id: TournamentId, ctx: CtxDep, _admin: Admin) -> list[AdminActionOut]:
+    def run() -> list[AdminActionOut]:
+        with Session(ctx.engine) as session:
+            if not _exists(session, Tournament, tournament_id):
+                raise NotFound(f"tournament {tournament_id!r} does not exist")
+            return [
+                AdminActionOut(
+                    action_id=a.action_id,
+                    action=a.action,
+                    tournament_id=a.tournament_id,
+                    token_id=a.token_id,
+                    reason=a.reason,
+                    details=a.details,
+                    at=a.at,
+                )
+                for a in reopen.admin_actions(session, tournament_id)
+            ]
+
+    return await anyio.to_thread.run_sync(run)
 
 
 # --- divisions --------------------------------------------------------------------------------
@@ -229,7 +345,9 @@ async def create_division(tournament_id: TournamentId, body: DivisionIn, ctx: Ct
         if _exists(session, Division, tournament_id, body.division_id):
             raise Conflict(f"division {body.division_id!r} already exists in {tournament_id!r}; PUT to change it")
         doc["divisions"] = [body.model_dump(mode="json")]
-        return None, admin.write_document(session, {"tournaments": [doc]}, {(tournament_id, body.division_id)})
+        return None, admin.write_document(
+            session, {"tournaments": [doc]}, {(tournament_id, body.division_id)}
+        ).refreshed
 
     _, versions = await _write(ctx, fn)
     return WriteOut(status="created", divisions=versions)
@@ -255,7 +373,7 @@ async def put_division(
         if not created:
             admin.lock_divisions(session, {key})
             admin.remove_entries(session, tournament_id, division_id, body.athletes)
-        return None, admin.write_document(session, {"tournaments": [doc]}, {key})
+        return None, admin.write_document(session, {"tournaments": [doc]}, {key}).refreshed
 
     _, versions = await _write(ctx, fn)
     return WriteOut(status="created" if created else "updated", divisions=versions)
@@ -275,7 +393,7 @@ async def create_athlete(body: AthleteIn, ctx: CtxDep, _admin: Admin) -> WriteOu
     def fn(session: Session) -> tuple[None, dict[admin.DivisionKey, int]]:
         if _exists(session, Athlete, body.athlete_id):
             raise Conflict(f"athlete {body.athlete_id!r} already exists; PUT to change it")
-        return None, admin.write_document(session, {"athletes": [body.model_dump(mode="json")]}, set())
+        return None, admin.write_document(session, {"athletes": [body.model_dump(mode="json")]}, set()).refreshed
 
     _, versions = await _write(ctx, fn)
     return WriteOut(status="created", divisions=versions)
@@ -295,7 +413,7 @@ async def put_athlete(athlete_id: AthletePath, body: AthleteUpdate, ctx: CtxDep,
         created = not _exists(session, Athlete, athlete_id)
         keys = admin.divisions_of_athletes(session, [athlete_id])
         doc = {"athletes": [{"athlete_id": athlete_id, **body.model_dump(mode="json")}]}
-        return None, admin.write_document(session, doc, keys)
+        return None, admin.write_document(session, doc, keys).refreshed
 
     _, versions = await _write(ctx, fn)
     return WriteOut(status="created" if created else "updated", divisions=versions)
@@ -330,7 +448,7 @@ def _bout_write(session: Session, t: str, d: str, bout: BoutIn) -> dict[admin.Di
             "bouts": [b.model_dump(mode="json") for b in [*others, bout]],
         }
     ]
-    return admin.write_document(session, {"tournaments": [doc]}, {(t, d)})
+    return admin.write_document(session, {"tournaments": [doc]}, {(t, d)}).refreshed
 
 
 @router.post(
@@ -387,7 +505,8 @@ async def put_bout(
     summary="Import a registration file (the `standings import` format), all or nothing",
     description="Validates the whole file against the format and the database first; any problem is a 422 "
     "problem+json whose `problems` lists every one, and nothing is written. Re-importing the same file is a no-op "
-    "apart from refreshed versions.",
+    "apart from refreshed versions. A file never moves a tournament backwards in its lifecycle (finalized → anything, "
+    "live → scheduled) nor finalizes one: such a status is kept and listed in `kept_statuses`.",
     responses={
         **_WRITE_PROBLEMS,
         422: {
@@ -418,8 +537,9 @@ async def put_bout(
 async def import_registration(request: Request, ctx: CtxDep, _admin: Admin) -> ImportOut:
     raw = await request.body()
 
-    def fn(session: Session) -> tuple[Any, dict[admin.DivisionKey, int]]:
-        return admin.import_file(session, raw)
+    def fn(session: Session) -> tuple[ImportSummary, dict[admin.DivisionKey, int]]:
+        summary = admin.import_file(session, raw)
+        return summary, summary.refreshed
 
     summary, versions = await _write(ctx, fn)
     return ImportOut(
@@ -428,4 +548,5 @@ async def import_registration(request: Request, ctx: CtxDep, _admin: Admin) -> I
         athletes=summary.athletes,
         bouts=summary.bouts,
         divisions_refreshed=len(versions),
+        kept_statuses=_kept(summary),
     )

@@ -29,6 +29,10 @@ DUPLICATES_ABSORBED = Counter(
     "standings_projector_duplicates_total", "Events already applied (replays, retries) absorbed without effect"
 )
 CONFLICTS = Counter("standings_projector_conflicts_total", "Different payloads for an applied (bout, revision)")
+MISKEYED_EVENTS = Counter(
+    "standings_projector_miskeyed_events_total",
+    "Events whose Kafka key is not their payload's tournament_id:division_id (applied; their order is not per division)",
+)
 DLQ_MESSAGES = Counter("standings_dlq_messages_total", "Messages sent to the dead-letter topic", ["reason"])
 BATCH_SIZE = Histogram(
     "standings_projector_batch_size", "Messages per projector batch", buckets=(1, 10, 50, 100, 500, 1000, 2000, 5000)

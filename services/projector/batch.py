@@ -127,6 +127,8 @@ class BatchPlan:
     started: set[str] = field(default_factory=set)
     # Next offset per partition: every message of the batch, whatever became of it.
     positions: dict[TopicPartitionKey, int] = field(default_factory=dict)
+    # Applicable events whose key is not "{tournament_id}:{division_id}" (applied, but counted and logged).
+    miskeyed: list[Incoming] = field(default_factory=list)
     replayed: int = 0
     duplicates: int = 0
     applied: Counter[str] = field(default_factory=Counter)
@@ -202,6 +204,8 @@ def plan_batch(decoded: Sequence[Decoded], state: StoredState) -> BatchPlan:
         event = item.event
         assert event is not None
         key = (event.tournament_id, event.division_id)
+        if msg.key != events.partition_key(*key).encode():
+            plan.miskeyed.append(msg)
         division = state.divisions.get(key)
         if isinstance(event, events.TournamentFinalized):
             if division is None:

@@ -76,17 +76,19 @@ class BatchApplier:
         self._before_commit = before_commit
 
     def load_state(self, session: Session, decoded: Sequence[Decoded]) -> StoredState:
-        """Lock the batch's positions first (serializes members on a partition), then load what the
+        """Lock the batch's positions first (serializes members on a partition), then its divisions
+        (serializes members on a division whose events sit on two partitions), then load what the
         messages above those positions refer to."""
         positions = consumers.lock_positions(session, self.group, {d.msg.tp for d in decoded})
         live = [d for d in decoded if not is_replay(d.msg, positions)]
+        divisions = projection.load_divisions(session, division_keys(live))
         ids = bout_ids(live)
         revisions, effective = projection.load_revisions(session, ids)
         return StoredState(
             positions=positions,
             bouts=projection.load_bouts(session, ids),
             revisions=revisions,
-            divisions=projection.load_divisions(session, division_keys(live)),
+            divisions=divisions,
             known_rulesets=frozenset(self._rulesets),
             effective=effective,
         )
@@ -158,6 +160,18 @@ class BatchApplier:
             metrics.DUPLICATES_ABSORBED.inc(absorbed)
         if outcome.conflicts:
             metrics.CONFLICTS.inc(len(outcome.conflicts))
+        if plan.miskeyed:
+            metrics.MISKEYED_EVENTS.inc(len(plan.miskeyed))
+            first = plan.miskeyed[0]
+            log.warning(
+                "events_miskeyed",
+                count=len(plan.miskeyed),
+                topic=first.topic,
+                partition=first.partition,
+                offset=first.offset,
+                key=first.key.decode(errors="replace") if first.key is not None else None,
+                hint="a division's events should be keyed tournament_id:division_id to stay in order",
+            )
         event_ids = {id(d.msg): d.event.event_id for d in decoded if d.event is not None}
         for letter in plan.dead_letters:
             metrics.DLQ_MESSAGES.labels(letter.reason).inc()

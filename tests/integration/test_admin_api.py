@@ -93,7 +93,7 @@ def test_import_is_all_or_nothing_and_lists_every_problem(api: Admin) -> None:
 
     r = api.client.post("/v1/registration/import", content=orjson.dumps(registration()), headers=api.admin)
     assert r.status_code == 200, r.text
-    assert r.json() == {"tournaments": 1, "divisions": 1, "athletes": 4, "bouts": 6, "divisions_refreshed": 1}
+    assert r.json() == {"tournaments": 1, "divisions": 1, "athletes": 4, "bouts": 6, "divisions_refreshed": 1, "kept_statuses": []}
     doc = api.client.get(f"/v1/tournaments/{T}/divisions/m-81kg/standings").json()
     assert doc["version"] == 1 and len(doc["rows"]) == 4
 

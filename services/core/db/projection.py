@@ -102,11 +102,15 @@ _LOAD_REVISIONS = """
     FROM results WHERE bout_id = ANY(ARRAY(SELECT json_array_elements_text(%(ids)s::json)))
 """
 
+# FOR UPDATE in key order: one division's batches serialise (whichever partitions carry its
+# events), and every writer takes division locks in the same order (no deadlock).
 _LOAD_DIVISIONS = """
     SELECT dv.tournament_id, dv.division_id, t.ruleset, t.status, dv.finalized_at IS NOT NULL
     FROM unnest(%(t)b::text[], %(d)b::text[]) AS k(t, d)
     JOIN divisions dv ON dv.tournament_id = k.t AND dv.division_id = k.d
     JOIN tournaments t ON t.tournament_id = dv.tournament_id
+    ORDER BY dv.tournament_id, dv.division_id
+    FOR UPDATE OF dv
 """
 
 
@@ -133,6 +137,7 @@ def load_revisions(
 
 
 def load_divisions(session: Session, keys: Collection[DivisionKey]) -> dict[DivisionKey, DivisionInfo]:
+    """The batch's divisions, locked until commit (read them before anything they govern)."""
     if not keys:
         return {}
     ts, ds = _split(keys)

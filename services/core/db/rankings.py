@@ -156,7 +156,13 @@ def apply_ranking_effects(
         }
     changed_divisions = {k for k in wanted if wanted[k] != stored.get(k, {})}
     _write_awards(session, {k: wanted[k] for k in changed_divisions}, stored)
-    full_categories = {info[k][0] for k in changed_divisions & final}
+    # Counted points changed (final awards written, or final awards turned provisional by a re-open):
+    # the whole category's ranks can shift.
+    full_categories = {
+        info[k][0]
+        for k in changed_divisions
+        if k in final or any(not award.provisional for award in stored.get(k, {}).values())
+    }
     provisional_keys = {
         (info[k][0], athlete) for k in changed_divisions & live for athlete in set(wanted[k]) | set(stored.get(k, {}))
     }

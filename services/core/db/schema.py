@@ -34,6 +34,9 @@ NAMING_CONVENTION = {
 }
 
 TS = DateTime(timezone=True)
+# Ids order rows that share a rank (and lists). The domain orders them by code point; the "C"
+# collation is that order on every locale (en_US.utf8 would put "a-b" after "ab" and fold case).
+Id = String(64, collation="C")
 
 
 class Base(DeclarativeBase):
@@ -43,7 +46,7 @@ class Base(DeclarativeBase):
 
 class Tournament(Base):
     __tablename__ = "tournaments"
-    tournament_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tournament_id: Mapped[str] = mapped_column(Id, primary_key=True)
     name: Mapped[str] = mapped_column(Text)
     tier: Mapped[str] = mapped_column(String(16))
     start_date: Mapped[dt.date] = mapped_column(Date)
@@ -61,11 +64,11 @@ class Tournament(Base):
 class Division(Base):
     __tablename__ = "divisions"
     tournament_id: Mapped[str] = mapped_column(
-        String(64), ForeignKey("tournaments.tournament_id", ondelete="CASCADE"), primary_key=True
+        Id, ForeignKey("tournaments.tournament_id", ondelete="CASCADE"), primary_key=True
     )
-    division_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    division_id: Mapped[str] = mapped_column(Id, primary_key=True)
     name: Mapped[str] = mapped_column(Text)
-    category: Mapped[str] = mapped_column(String(64))
+    category: Mapped[str] = mapped_column(Id)
     formats: Mapped[list[str]] = mapped_column(ARRAY(String(16)))
     # Bumped on every committed change; the read API's ETag.
     version: Mapped[int] = mapped_column(BigInteger, server_default="0")
@@ -80,7 +83,7 @@ class Division(Base):
 
 class Athlete(Base):
     __tablename__ = "athletes"
-    athlete_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    athlete_id: Mapped[str] = mapped_column(Id, primary_key=True)
     full_name: Mapped[str] = mapped_column(Text)
     country: Mapped[str] = mapped_column(String(3))
     club: Mapped[str | None] = mapped_column(Text)
@@ -91,9 +94,9 @@ class DivisionEntry(Base):
     """An athlete entered in a division (a standings row exists even before their first bout)."""
 
     __tablename__ = "division_entries"
-    tournament_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    division_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    athlete_id: Mapped[str] = mapped_column(String(64), ForeignKey("athletes.athlete_id"), primary_key=True)
+    tournament_id: Mapped[str] = mapped_column(Id, primary_key=True)
+    division_id: Mapped[str] = mapped_column(Id, primary_key=True)
+    athlete_id: Mapped[str] = mapped_column(Id, ForeignKey("athletes.athlete_id"), primary_key=True)
     __table_args__ = (
         ForeignKeyConstraint(
             ["tournament_id", "division_id"],
@@ -105,13 +108,13 @@ class DivisionEntry(Base):
 
 class BoutRow(Base):
     __tablename__ = "bouts"
-    bout_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    tournament_id: Mapped[str] = mapped_column(String(64))
-    division_id: Mapped[str] = mapped_column(String(64))
+    bout_id: Mapped[str] = mapped_column(Id, primary_key=True)
+    tournament_id: Mapped[str] = mapped_column(Id)
+    division_id: Mapped[str] = mapped_column(Id)
     mat: Mapped[int] = mapped_column(Integer, server_default="1")
     bout_order: Mapped[int] = mapped_column(Integer, server_default="0")
-    red_athlete_id: Mapped[str] = mapped_column(String(64), ForeignKey("athletes.athlete_id"))
-    blue_athlete_id: Mapped[str] = mapped_column(String(64), ForeignKey("athletes.athlete_id"))
+    red_athlete_id: Mapped[str] = mapped_column(Id, ForeignKey("athletes.athlete_id"))
+    blue_athlete_id: Mapped[str] = mapped_column(Id, ForeignKey("athletes.athlete_id"))
     __table_args__ = (
         ForeignKeyConstraint(
             ["tournament_id", "division_id"],
@@ -127,7 +130,7 @@ class ResultRow(Base):
     """Every applied revision of a bout (result or void). ``is_effective`` marks the one that counts."""
 
     __tablename__ = "results"
-    bout_id: Mapped[str] = mapped_column(String(64), ForeignKey("bouts.bout_id"), primary_key=True)
+    bout_id: Mapped[str] = mapped_column(Id, ForeignKey("bouts.bout_id"), primary_key=True)
     revision: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(8))
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
@@ -149,9 +152,9 @@ class ResultConflict(Base):
 
     __tablename__ = "result_conflicts"
     conflict_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
-    tournament_id: Mapped[str] = mapped_column(String(64))
-    division_id: Mapped[str] = mapped_column(String(64))
-    bout_id: Mapped[str] = mapped_column(String(64))
+    tournament_id: Mapped[str] = mapped_column(Id)
+    division_id: Mapped[str] = mapped_column(Id)
+    bout_id: Mapped[str] = mapped_column(Id)
     revision: Mapped[int] = mapped_column(Integer)
     kind: Mapped[str] = mapped_column(String(8))
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
@@ -168,9 +171,9 @@ class ResultConflict(Base):
 
 class StandingsRow(Base):
     __tablename__ = "standings_rows"
-    tournament_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    division_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    athlete_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tournament_id: Mapped[str] = mapped_column(Id, primary_key=True)
+    division_id: Mapped[str] = mapped_column(Id, primary_key=True)
+    athlete_id: Mapped[str] = mapped_column(Id, primary_key=True)
     rank: Mapped[int] = mapped_column(Integer)
     previous_rank: Mapped[int | None] = mapped_column(Integer)
     bouts: Mapped[int] = mapped_column(Integer)
@@ -188,10 +191,10 @@ class RankingAward(Base):
     """Placing points a division awarded to an athlete; provisional while the tournament is live."""
 
     __tablename__ = "ranking_awards"
-    tournament_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    division_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    athlete_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    category: Mapped[str] = mapped_column(String(64))
+    tournament_id: Mapped[str] = mapped_column(Id, primary_key=True)
+    division_id: Mapped[str] = mapped_column(Id, primary_key=True)
+    athlete_id: Mapped[str] = mapped_column(Id, primary_key=True)
+    category: Mapped[str] = mapped_column(Id)
     placing: Mapped[int] = mapped_column(Integer)
     points: Mapped[float] = mapped_column(Numeric(10, 1, asdecimal=False))
     end_date: Mapped[dt.date] = mapped_column(Date)
@@ -202,8 +205,8 @@ class RankingAward(Base):
 
 class Ranking(Base):
     __tablename__ = "rankings"
-    category: Mapped[str] = mapped_column(String(64), primary_key=True)
-    athlete_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    category: Mapped[str] = mapped_column(Id, primary_key=True)
+    athlete_id: Mapped[str] = mapped_column(Id, primary_key=True)
     rank: Mapped[int] = mapped_column(Integer)
     points: Mapped[float] = mapped_column(Numeric(10, 1, asdecimal=False))
     best_award: Mapped[float] = mapped_column(Numeric(10, 1, asdecimal=False))
@@ -224,8 +227,8 @@ class RankingChange(Base):
 
     __tablename__ = "ranking_changes"
     change_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
-    category: Mapped[str] = mapped_column(String(64))
-    athlete_id: Mapped[str] = mapped_column(String(64))
+    category: Mapped[str] = mapped_column(Id)
+    athlete_id: Mapped[str] = mapped_column(Id)
     created_at: Mapped[dt.datetime] = mapped_column(TS, server_default=func.now())
 
 
@@ -279,6 +282,20 @@ class ReindexJob(Base):
     error: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[dt.datetime] = mapped_column(TS, server_default=func.now())
     finished_at: Mapped[dt.datetime | None] = mapped_column(TS)
+
+
+class AdminAction(Base):
+    """Audit trail of admin actions with ranking effects (who, when, why, what changed)."""
+
+    __tablename__ = "admin_actions"
+    action_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    action: Mapped[str] = mapped_column(String(32))
+    tournament_id: Mapped[str] = mapped_column(Id)
+    token_id: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text)
+    details: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    at: Mapped[dt.datetime] = mapped_column(TS, server_default=func.now())
+    __table_args__ = (Index(None, "tournament_id", "at"),)
 
 
 metadata = Base.metadata

@@ -1,8 +1,14 @@
-"""Write a validated registration file into PostgreSQL in one transaction (idempotent upserts)."""
+"""Write a validated registration file into PostgreSQL in one transaction (idempotent upserts).
+
+:func:`load_registration` is the one import path, used by ``standings import``, ``standings up``'s
+demo and the admin API alike: validate everything, lock the touched divisions, write, then refresh
+them (standings rows, version, NOTIFY) so readers see the change at once. Re-importing the same file
+changes nothing but the refreshed versions; a status the file may not set is kept and reported.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import select
@@ -10,10 +16,13 @@ from sqlalchemy.orm import Session
 
 from services.core.db import rankings
 from services.core.db import registration as repo
-from services.core.db.schema import Athlete
+from services.core.db.schema import Athlete, Tournament
+from services.core.domain.lifecycle import KeptStatus, registration_status
+from services.core.registration import refresh
 from services.core.registration.model import RegistrationFile, parse_registration, round_robin_bouts
 
 DEMO_FILE = Path(__file__).with_name("demo_registration.json")
+DivisionKey = tuple[str, str]
 
 
 @dataclass(frozen=True)
@@ -22,25 +31,59 @@ class ImportSummary:
     divisions: int
     athletes: int
     bouts: int
+    # Statuses the file asked for and the tournaments kept (lifecycle never moves backwards).
+    kept: list[KeptStatus] = field(default_factory=list)
+    # Divisions refreshed (standings recomputed, version bumped, NOTIFY sent) and their new versions.
+    refreshed: dict[DivisionKey, int] = field(default_factory=dict)
 
 
 def load_registration(session: Session, raw: bytes | str) -> ImportSummary:
-    """Validate against the file and the database, then upsert. Raises RegistrationError, writing nothing."""
+    """Validate against the file and the database, then upsert and refresh every touched division.
+
+    Raises RegistrationError (RegistrationConflict for a clash with results), writing nothing."""
     known = set(session.scalars(select(Athlete.athlete_id)))
     reg = parse_registration(raw, known_athletes=known)
-    return write_registration(session, reg)
+    return apply_registration(session, reg)
+
+
+def apply_registration(
+    session: Session, reg: RegistrationFile, touched: set[DivisionKey] | None = None
+) -> ImportSummary:
+    """Write a parsed file; ``touched`` (default: all the file can change) are refreshed."""
+    refresh.check_bouts(session, refresh.planned_bouts(reg))
+    keys = refresh.touched_by(session, reg) if touched is None else touched
+    refresh.lock_divisions(session, keys)
+    summary = write_registration(session, reg)
+    versions = refresh.refresh_divisions(session, keys)
+    return ImportSummary(
+        summary.tournaments, summary.divisions, summary.athletes, summary.bouts, summary.kept, versions
+    )
+
+
+def _stored_statuses(session: Session, ids: list[str]) -> dict[str, str]:
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(Tournament.tournament_id, Tournament.status).where(Tournament.tournament_id.in_(ids)).with_for_update()
+    )
+    return {t: s for t, s in rows}
 
 
 def write_registration(session: Session, reg: RegistrationFile) -> ImportSummary:
+    """The upserts alone (callers lock and refresh: use :func:`apply_registration`)."""
+    # Lock order (divisions, tournaments, then the ranking outbox) is the projector's: no deadlock.
+    stored = _stored_statuses(session, [t.tournament_id for t in reg.tournaments])
     repo.upsert_athletes(session, [a.model_dump() for a in reg.athletes])
     # A renamed athlete or a changed country must reach the search index like any other change.
     rankings.touch_athletes(session, [a.athlete_id for a in reg.athletes])
+    kept: list[KeptStatus] = []
     n_div = n_bouts = 0
     for t in reg.tournaments:
-        repo.upsert_tournaments(
-            session,
-            [t.model_dump(include={"tournament_id", "name", "tier", "start_date", "end_date", "status", "ruleset"})],
-        )
+        status, note = registration_status(t.tournament_id, stored.get(t.tournament_id), t.status)
+        if note is not None:
+            kept.append(note)
+        row = t.model_dump(include={"tournament_id", "name", "tier", "start_date", "end_date", "ruleset"})
+        repo.upsert_tournaments(session, [{**row, "status": status}])
         for d in t.divisions:
             n_div += 1
             repo.upsert_divisions(
@@ -78,4 +121,4 @@ def write_registration(session: Session, reg: RegistrationFile) -> ImportSummary
                     for b in bouts
                 ],
             )
-    return ImportSummary(len(reg.tournaments), n_div, len(reg.athletes), n_bouts)
+    return ImportSummary(len(reg.tournaments), n_div, len(reg.athletes), n_bouts, kept)

@@ -95,6 +95,11 @@ class RegistrationError(ValueError):
         self.problems = problems
 
 
+class RegistrationConflict(RegistrationError):
+    """The file is valid but contradicts stored data that results depend on (a bout moved to another
+    division, the athletes of a bout with results changed)."""
+
+
 def round_robin_bouts(tournament_id: str, division_id: str, athletes: list[str]) -> list[BoutIn]:
     """Every pair once, in a stable order, ids ``{t}-{d}-{nnn}``."""
     pairs = list(itertools.combinations(athletes, 2))
