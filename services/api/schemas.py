@@ -8,7 +8,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.core.http.problems import PROBLEM_MEDIA_TYPE, TYPE_BASE
+from services.core.http.problems import (
+    MALFORMED_BODY_EXAMPLE,
+    NOT_JSON_EXAMPLE,
+    PROBLEM_MEDIA_TYPE,
+    TYPE_BASE,
+)
 
 _ROW_EXAMPLE: dict[str, Any] = {
     "rank": 1,
@@ -246,8 +251,23 @@ def _problem_example(status: int, slug: str, title: str, detail: str, **extra: A
     return {"type": TYPE_BASE + slug, "title": title, "status": status, "detail": detail, **extra}
 
 
+# The problem types are listed in docs/problems.md. A 400 is one of two: a body that cannot be
+# parsed (writes) or a request a route refuses as a whole (e.g. a rankings read without a filter).
+_BAD_REQUEST_EXAMPLES: dict[str, dict[str, Any]] = {
+    "malformed-body": {"summary": "A request body that cannot be parsed", "value": MALFORMED_BODY_EXAMPLE},
+    "bad-request": {
+        "summary": "A request the route refuses as a whole",
+        "value": _problem_example(
+            400,
+            "bad-request",
+            "Bad request",
+            "give a category, a country or a name query (q): whole-list reads are not served",
+        ),
+    },
+}
+
 _PROBLEM_EXAMPLES: dict[int, tuple[str, dict[str, Any]]] = {
-    400: ("Bad request", _problem_example(400, "bad-request", "Bad request", "malformed request")),
+    400: ("Malformed body or refused request", MALFORMED_BODY_EXAMPLE),
     401: (
         "Missing or invalid bearer token",
         _problem_example(401, "unauthorized", "Authentication required", "a bearer token is required"),
@@ -264,6 +284,7 @@ _PROBLEM_EXAMPLES: dict[int, tuple[str, dict[str, Any]]] = {
         "Body too large",
         _problem_example(413, "payload-too-large", "Payload too large", "request body exceeds 16384 bytes"),
     ),
+    415: ("Body not declared as JSON", NOT_JSON_EXAMPLE),
     422: (
         "Invalid input",
         _problem_example(
@@ -289,9 +310,6 @@ def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
     out: dict[int | str, dict[str, Any]] = {}
     for status in statuses:
         description, example = _PROBLEM_EXAMPLES[status]
-        out[status] = {
-            "model": Problem,
-            "description": description,
-            "content": {PROBLEM_MEDIA_TYPE: {"example": example}},
-        }
+        media: dict[str, Any] = {"examples": _BAD_REQUEST_EXAMPLES} if status == 400 else {"example": example}
+        out[status] = {"model": Problem, "description": description, "content": {PROBLEM_MEDIA_TYPE: media}}
     return out

@@ -23,7 +23,7 @@ from services.core.db.engine import make_engine, make_session_factory
 from services.core.db.migrate import require_migrated
 from services.core.errors import ServiceUnavailable, UnsupportedMediaType
 from services.core.http.auth import TokenAuthenticator, require_role, require_tournament_writer
-from services.core.http.problems import PROBLEM_MEDIA_TYPE, BodySizeLimit, install_problem_handlers
+from services.core.http.problems import BodySizeLimit, install_problem_handlers, problem_only_openapi
 from services.core.http.ratelimit import TokenBucketLimiter, rate_limited_principal
 from services.core.kafka.producer import EventProducer
 from services.core.logging import get_logger
@@ -138,7 +138,12 @@ def _router() -> APIRouter:
         description=(
             "Accepted (202) once the result event is durably on the `match-events` topic; standings update "
             "asynchronously. A retry of the same revision with the same payload is safe (same `event_id`). "
-            "A different payload at a revision already applied, or a revision below the applied one, is a 409."
+            "A different payload at a revision already applied, or a revision below the applied one, is a 409. "
+            "The tournament's ruleset may constrain the score (`combat-default`: a `points` or "
+            "`technical_superiority` winner leads on technical points, a `draw` is level); a new result "
+            "that breaks such a rule is a 422 of type `ruleset-violation` naming the `ruleset` and `rule`. "
+            "A body that cannot be parsed is a 400 (`malformed-body`), one not declared as JSON a 415, "
+            "JSON that does not match the schema a 422 (`validation`)."
         ),
         responses=_WRITE_ERRORS,
         tags=["results"],
@@ -256,23 +261,12 @@ async def _bounded(fn: Callable[..., str | None], *args: Any) -> str | None:
 
 
 def _problem_only_openapi(app: FastAPI) -> dict[str, Any]:
-    """Error responses are only ever ``application/problem+json``: move FastAPI's schema there."""
+    """Error responses are only ever ``application/problem+json`` (the shared rule of problems.py)."""
     if app.openapi_schema is None:
         schema = get_openapi(
             title=app.title, version=app.version, summary=app.summary, routes=app.routes, description=app.description
         )
-        for methods in schema.get("paths", {}).values():
-            for operation in methods.values():
-                for status, response in operation.get("responses", {}).items():
-                    content = response.get("content", {})
-                    if (
-                        status.startswith(("4", "5"))
-                        and PROBLEM_MEDIA_TYPE in content
-                        and "application/json" in content
-                    ):
-                        plain = content.pop("application/json")
-                        content[PROBLEM_MEDIA_TYPE].setdefault("schema", plain.get("schema"))
-        app.openapi_schema = schema
+        app.openapi_schema = problem_only_openapi(schema, "#/components/schemas/Problem")
     return app.openapi_schema
 
 

@@ -1,4 +1,4 @@
-"""The intake's reads from PostgreSQL: bouts, divisions and already applied revisions."""
+"""The intake's reads from PostgreSQL: bouts, their tournament's ruleset, divisions and applied revisions."""
 
 from __future__ import annotations
 
@@ -18,27 +18,38 @@ class AppliedRevision(NamedTuple):
     payload: dict[str, Any]
 
 
+class PostTarget(NamedTuple):
+    """What a post to a bout is checked against: the bout, its tournament's ruleset, applied revisions."""
+
+    bout: BoutInfo
+    ruleset: str
+    applied: list[AppliedRevision]
+
+
 _BOUT_AND_APPLIED = """
-    SELECT b.tournament_id, b.division_id, b.red_athlete_id, b.blue_athlete_id, r.revision, r.kind, r.payload
+    SELECT b.tournament_id, b.division_id, b.red_athlete_id, b.blue_athlete_id, t.ruleset,
+           r.revision, r.kind, r.payload
     FROM bouts b
+    JOIN tournaments t ON t.tournament_id = b.tournament_id
     LEFT JOIN results r ON r.bout_id = b.bout_id AND r.revision >= %(revision)s
     WHERE b.bout_id = %(bout)s
     ORDER BY r.revision
 """
 
 
-def bout_and_applied(session: Session, bout_id: str, revision: int) -> tuple[BoutInfo | None, list[AppliedRevision]]:
-    """The bout (None if unknown) and its applied revisions at or above ``revision``, in one round trip.
+def bout_and_applied(session: Session, bout_id: str, revision: int) -> PostTarget | None:
+    """The bout (None if unknown), its tournament's ruleset name and its applied revisions at or above
+    ``revision``, in one round trip.
 
     Those revisions are what a new post at ``revision`` can conflict with. This read is on every
     referee post, so it is one constant statement on the driver connection, not an ORM lookup per table.
     """
     rows = driver.fetchall(session, _BOUT_AND_APPLIED, {"bout": bout_id, "revision": revision})
     if not rows:
-        return None, []
-    t, d, red, blue = rows[0][:4]
+        return None
+    t, d, red, blue, ruleset = rows[0][:5]
     applied = [AppliedRevision(int(r), str(k), dict(p or {})) for *_, r, k, p in rows if r is not None]
-    return BoutInfo(bout_id, t, d, red, blue), applied
+    return PostTarget(BoutInfo(bout_id, t, d, red, blue), str(ruleset), applied)
 
 
 def tournament_exists(session: Session, tournament_id: str) -> bool:

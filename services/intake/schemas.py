@@ -17,6 +17,13 @@ from services.core.domain.results import (
     Winner,
     check_result_fields,
 )
+from services.core.http.problems import (
+    MALFORMED_BODY_EXAMPLE,
+    NOT_JSON_DETAIL,
+    PROBLEM_MEDIA_TYPE,
+    TYPE_BASE,
+    problem_example,
+)
 from services.core.registration.model import TEXT_PATTERN
 
 MAX_REVISION = 1_000_000
@@ -27,6 +34,9 @@ RevisionField = Annotated[int, Field(ge=1, le=MAX_REVISION, description="1 for t
 Points = Annotated[int, Field(ge=0, le=MAX_SCORE)]
 
 _STRICT = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+RULESET_VIOLATION_SLUG = "ruleset-violation"
+RULESET_VIOLATION_TITLE = "Result inconsistent with the ruleset"
 
 # The winner/method agreement of check_result_fields, as JSON Schema for the OpenAPI document:
 # a win method names red or blue, "draw" pairs with "draw", "no_contest" with "none".
@@ -172,37 +182,72 @@ class Problem(BaseModel):
     status: int
     detail: str
     instance: str | None = None
-    errors: list[ValidationIssue] | None = None
-    applied_revision: int | None = None
+    errors: list[ValidationIssue] | None = Field(default=None, description="Schema violations (422 validation)")
+    applied_revision: int | None = Field(default=None, description="The bout's highest applied revision (409)")
+    ruleset: str | None = Field(default=None, description="The tournament's ruleset (422 ruleset-violation)")
+    rule: str | None = Field(default=None, description="The ruleset's score rule the result breaks")
 
 
 _RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying", "schema": {"type": "integer"}}}
 _WWW_AUTHENTICATE = {"WWW-Authenticate": {"description": "Bearer challenge", "schema": {"type": "string"}}}
 
 
+_INSTANCE = "/v1/tournaments/euro-open-2026/bouts/b-0001/results"
+
+
 def _problem_example(
-    status: int, slug: str, title: str, detail: str, *, headers: dict[str, Any] | None = None, **extra: Any
+    status: int,
+    slug: str,
+    title: str,
+    detail: str,
+    *,
+    headers: dict[str, Any] | None = None,
+    description: str | None = None,
+    **extra: Any,
 ) -> dict[str, Any]:
-    body = {
-        "type": f"https://standings.example/problems/{slug}",
-        "title": title,
-        "status": status,
-        "detail": detail,
-        "instance": "/v1/tournaments/euro-open-2026/bouts/b-0001/results",
-    }
-    body.update(extra)
+    body = {**problem_example(status, slug, title, detail, **extra), "instance": _INSTANCE}
     response: dict[str, Any] = {
         "model": Problem,
-        "description": title,
-        "content": {"application/problem+json": {"example": body}},
+        "description": description or title,
+        "content": {PROBLEM_MEDIA_TYPE: {"example": body}},
     }
     if headers:
         response["headers"] = headers
     return response
 
 
+_SCHEMA_VIOLATION = {
+    **problem_example(
+        422,
+        "validation",
+        "Unprocessable content",
+        "the request does not match the schema",
+        errors=[{"loc": ["body"], "msg": "Value error, method 'draw' needs winner 'draw'", "type": "value_error"}],
+    ),
+    "instance": _INSTANCE,
+}
+_RULESET_VIOLATION = {
+    **problem_example(
+        422,
+        RULESET_VIOLATION_SLUG,
+        RULESET_VIOLATION_TITLE,
+        "method points requires the winner to lead on technical points "
+        "(ruleset combat-default rule winner_leads; score red 0 : blue 9)",
+        ruleset="combat-default",
+        rule="winner_leads",
+    ),
+    "instance": _INSTANCE,
+}
+
+# Every problem type is listed in docs/problems.md.
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: _problem_example(400, "http-400", "Bad request", "There was an error parsing the body"),
+    400: _problem_example(
+        400,
+        MALFORMED_BODY_EXAMPLE["type"].removeprefix(TYPE_BASE),
+        MALFORMED_BODY_EXAMPLE["title"],
+        MALFORMED_BODY_EXAMPLE["detail"],
+        description="The body cannot be parsed (not JSON, truncated, not UTF-8, nested too deep, or empty)",
+    ),
     401: _problem_example(
         401, "unauthorized", "Authentication required", "a bearer token is required", headers=_WWW_AUTHENTICATE
     ),
@@ -216,14 +261,25 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
         applied_revision=1,
     ),
     413: _problem_example(413, "payload-too-large", "Payload too large", "request body exceeds 16384 bytes"),
-    415: _problem_example(415, "unsupported-media-type", "Unsupported media type", "send application/json"),
-    422: _problem_example(
-        422,
-        "validation",
-        "Unprocessable content",
-        "the request does not match the schema",
-        errors=[{"loc": ["body"], "msg": "Value error, method 'draw' needs winner 'draw'", "type": "value_error"}],
+    415: _problem_example(
+        415,
+        "unsupported-media-type",
+        "Unsupported media type",
+        NOT_JSON_DETAIL,
+        description="The body is not declared as JSON",
     ),
+    422: {
+        "model": Problem,
+        "description": "JSON that does not match the schema, or a result that breaks the tournament's ruleset",
+        "content": {
+            PROBLEM_MEDIA_TYPE: {
+                "examples": {
+                    "validation": {"summary": "A schema violation", "value": _SCHEMA_VIOLATION},
+                    "ruleset-violation": {"summary": "A score the ruleset rules out", "value": _RULESET_VIOLATION},
+                }
+            }
+        },
+    },
     429: _problem_example(
         429, "rate-limited", "Too many requests", "rate limit exceeded; retry in 1 s", headers=_RETRY_AFTER
     ),

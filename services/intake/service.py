@@ -3,14 +3,16 @@
 The intake never writes results itself; the projector is the only writer. What it guards here
 is the referee's feedback loop: a post that contradicts a revision the projector has already
 applied gets a 409 naming that revision instead of a 202 that would only become a recorded
-conflict later. Everything else is produced, including identical reposts (same event id;
-the projector absorbs duplicates), so a client retry after a timeout is always safe.
+conflict later, and a result whose score its tournament's ruleset rules out (a ``points`` win
+for the side behind, an unequal ``draw``) gets a 422 naming the rule. Everything else is
+produced, including identical reposts (same event id; the projector absorbs duplicates), so a
+client retry after a timeout is always safe — even of a result accepted before a rule existed.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
@@ -20,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.core import events
 from services.core.db.errors import DATABASE_DOWN_ERRORS
+from services.core.domain.consistency import RuleViolation
 from services.core.domain.results import (
     BoutResult,
     BoutVoid,
@@ -29,12 +32,21 @@ from services.core.domain.results import (
     Winner,
     is_same_payload,
 )
-from services.core.errors import Conflict, NotFound, ServiceUnavailable
+from services.core.domain.ruleset import RULESETS, Ruleset
+from services.core.errors import Conflict, NotFound, ServiceUnavailable, Unprocessable
 from services.core.kafka.producer import Delivery, trace_id_of, traceparent_for
 from services.core.logging import get_logger
 from services.intake import repository
 from services.intake.repository import AppliedRevision
-from services.intake.schemas import AcceptedOut, FinalizedDivisionOut, FinalizeOut, ResultIn, VoidIn
+from services.intake.schemas import (
+    RULESET_VIOLATION_SLUG,
+    RULESET_VIOLATION_TITLE,
+    AcceptedOut,
+    FinalizedDivisionOut,
+    FinalizeOut,
+    ResultIn,
+    VoidIn,
+)
 
 log = get_logger(__name__)
 T = TypeVar("T")
@@ -72,19 +84,37 @@ def stored_revision(bout_id: str, applied: AppliedRevision) -> Revision | None:
         return None
 
 
-def check_against_applied(posted: Revision, applied: Sequence[AppliedRevision]) -> None:
+class ResultBreaksRuleset(Unprocessable):
+    """A result its tournament's ruleset rules out (422); ``ruleset`` and ``rule`` name the rule."""
+
+    title, type_slug = RULESET_VIOLATION_TITLE, RULESET_VIOLATION_SLUG
+
+    def __init__(self, violations: Sequence[RuleViolation]) -> None:
+        first = violations[0]
+        super().__init__("; ".join(v.detail for v in violations), ruleset=first.ruleset, rule=first.rule)
+
+
+def check_against_ruleset(posted: BoutResult, ruleset: Ruleset) -> None:
+    """Raise ResultBreaksRuleset (422) when the score contradicts the method under ``ruleset``."""
+    violations = ruleset.score_violations(posted.winner, posted.method, posted.score)
+    if violations:
+        raise ResultBreaksRuleset(violations)
+
+
+def check_against_applied(posted: Revision, applied: Sequence[AppliedRevision]) -> bool:
     """Raise Conflict (409) unless ``posted`` is new or identical to what is applied at its revision.
 
-    ``applied`` holds the bout's applied revisions at or above the posted one.
+    ``applied`` holds the bout's applied revisions at or above the posted one. Returns True when
+    ``posted`` is a repost of the applied revision (nothing new to judge), False when it is new.
     """
     if not applied:
-        return
+        return False
     latest = max(a.revision for a in applied)
     at_posted = next((a for a in applied if a.revision == posted.revision), None)
     if at_posted is not None:
         stored = stored_revision(posted.bout_id, at_posted)
         if stored is not None and is_same_payload(posted, stored):
-            return
+            return True
         detail = (
             f"revision {posted.revision} of bout {posted.bout_id!r} is already applied with a different "
             f"{at_posted.kind}; post revision {latest + 1} to correct it"
@@ -105,9 +135,11 @@ class IntakeService:
         *,
         clock: Callable[[], datetime] = events.now_utc,
         db_concurrency: int = 5,
+        rulesets: Mapping[str, Ruleset] = RULESETS,
     ) -> None:
         self._session_factory = session_factory
         self._sender = sender
+        self._rulesets = rulesets
         self._clock = clock
         self._db_concurrency = db_concurrency
         self._db_limiter: anyio.CapacityLimiter | None = None  # created on the event loop, at first use
@@ -156,13 +188,21 @@ class IntakeService:
             raise ServiceUnavailable("the database is unavailable; retry shortly", 2) from None
 
     def _guard(self, tournament_id: str, posted: Revision) -> str:
-        """The bout's division, after the 404 and 409 checks."""
+        """The bout's division, after the 404, 409 and (for a new result) ruleset checks."""
         with self._session_factory() as session:
-            bout, applied = repository.bout_and_applied(session, posted.bout_id, posted.revision)
-        if bout is None or bout.tournament_id != tournament_id:
+            target = repository.bout_and_applied(session, posted.bout_id, posted.revision)
+        if target is None or target.bout.tournament_id != tournament_id:
             raise NotFound(f"bout {posted.bout_id!r} does not exist in tournament {tournament_id!r}")
-        check_against_applied(posted, applied)
-        return bout.division_id
+        repost = check_against_applied(posted, target.applied)
+        if isinstance(posted, BoutResult) and not repost:
+            ruleset = self._rulesets.get(target.ruleset)
+            if ruleset is None:
+                # A registration error, not the referee's: the projector dead-letters the result
+                # (unknown_ruleset) and a replay after the ruleset is added scores it.
+                log.warning("unknown_ruleset", tournament_id=tournament_id, ruleset=target.ruleset)
+            else:
+                check_against_ruleset(posted, ruleset)
+        return target.bout.division_id
 
     def _divisions(self, tournament_id: str) -> list[str]:
         with self._session_factory() as session:

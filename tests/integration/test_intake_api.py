@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
 
 from services.core import events
 from services.core.auth import Role
+from services.core.domain.ruleset import COMBAT_DEFAULT_DATA, RULESETS, ruleset_from_dict
 from services.core.http.problems import PROBLEM_MEDIA_TYPE
 from tests.integration.intake_support import D_MEN, D_WOMEN, PEPPER, T_ALPHA, T_BETA, Intake, headers_of, read_message
 
@@ -161,29 +164,138 @@ def test_draw_and_no_contest_pairs_that_agree_are_accepted(client: httpx.Client,
     assert client.post(results_path("b-a4"), json=no_contest, headers=bearer(admin)).status_code == 202
 
 
+# -- the body rule: 400 cannot be parsed, 415 not JSON, 422 does not match the schema --------------
+
+
 @pytest.mark.parametrize(
-    ("content", "content_type", "status"),
+    ("content", "content_type", "status", "slug", "detail"),
     [
-        (b"{not json", "application/json", 422),
-        (b"[]", "application/json", 422),
-        (b'"text"', "application/json", 422),
-        (b"", "application/json", 422),
-        (b'{"revision": 1' + b"0" * 5000 + b"}", "application/json", 400),  # beyond Python's int digit limit
-        (b"[" * 5000 + b"]" * 5000, "application/json", 400),  # nesting deeper than the parser's recursion limit
-        (b"\xff\xfe garbage", "application/json", 422),
-        (b'{"revision": 1}', "text/plain", 415),
-        (b'{"revision": 1}', "application/x-www-form-urlencoded", 415),
-        (b'{"revision": 1}', None, 415),
+        (b"{not json", "application/json", 400, "malformed-body", "not valid JSON"),
+        (b'{"revision": 1, "winner": "red"', "application/json", 400, "malformed-body", "not valid JSON"),  # truncated
+        (b'{"revision": 1, "winner": ', "application/json", 400, "malformed-body", "not valid JSON"),  # truncated
+        (b'{"revision": 1, "referee_id": "r\xe9f"}', "application/json", 400, "malformed-body", "not valid UTF-8"),
+        (b"\xff\xfe garbage", "application/json", 400, "malformed-body", "not valid JSON"),
+        (b"[" * 5000 + b"]" * 5000, "application/json", 400, "malformed-body", "deeper than the JSON parser allows"),
+        (b'{"revision": 1' + b"0" * 5000 + b"}", "application/json", 400, "malformed-body", "more digits"),
+        (b"", "application/json", 400, "malformed-body", "the request body is empty"),
+        (b"[]", "application/json", 422, "validation", "does not match the schema"),
+        (b'"text"', "application/json", 422, "validation", "does not match the schema"),
+        (b"null", "application/json", 422, "validation", "does not match the schema"),
+        (b'{"revision": 1}', "application/json", 422, "validation", "does not match the schema"),
+        (b'{"revision": 1}', "text/plain", 415, "unsupported-media-type", "application/json"),
+        (b'{"revision": 1}', "application/x-www-form-urlencoded", 415, "unsupported-media-type", "application/json"),
+        (b'{"revision": 1}', None, 415, "unsupported-media-type", "application/json"),
     ],
-)
-def test_malformed_bodies_are_4xx_problems(
-    client: httpx.Client, admin: str, content: bytes, content_type: str | None, status: int
+    ids=["malformed", "truncated", "truncated-value", "invalid-utf8", "utf16-bom", "deep", "huge-number", "empty",
+         "array", "string", "null", "wrong-shape", "text-plain", "form", "no-content-type"],
+)  # fmt: skip
+def test_the_body_rule_on_results(
+    client: httpx.Client, admin: str, content: bytes, content_type: str | None, status: int, slug: str, detail: str
 ):
     headers = bearer(admin)
     if content_type:
         headers["Content-Type"] = content_type
     resp = client.post(results_path("b-a1"), content=content, headers=headers)
+    body = assert_problem(resp, status)
+    assert body["type"] == f"https://standings.example/problems/{slug}"
+    assert detail in body["detail"]
+    assert ("errors" in body) is (status == 422)
+
+
+@pytest.mark.parametrize(
+    ("content", "status"),
+    [(b"{not json", 400), (b'{"revision": 2', 400), (b'{"revision": "\xff"}', 400), (b"", 400), (b"[]", 422)],
+)
+def test_the_body_rule_on_voids(client: httpx.Client, admin: str, content: bytes, status: int):
+    headers = {**bearer(admin), "Content-Type": "application/json"}
+    resp = client.post(f"/v1/tournaments/{T_ALPHA}/bouts/b-a1/void", content=content, headers=headers)
     assert_problem(resp, status)
+
+
+def test_an_unparsable_body_is_refused_before_authentication(client: httpx.Client):
+    """FastAPI parses the body before the dependencies run: no token, still the body's 400."""
+    resp = client.post(results_path("b-a1"), content=b"{", headers={"Content-Type": "application/json"})
+    assert assert_problem(resp, 400)["type"].endswith("/malformed-body")
+
+
+# -- the tournament's ruleset (422 ruleset-violation) -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("result", "rule", "detail"),
+    [
+        (
+            {"winner": "red", "method": "points", "score": {"red": 0, "blue": 9}},
+            "winner_leads",
+            "method points requires the winner to lead on technical points (ruleset combat-default rule winner_leads",
+        ),
+        (
+            {"winner": "blue", "method": "technical_superiority", "score": {"red": 4, "blue": 4}},
+            "winner_leads",
+            "method technical_superiority requires the winner to lead on technical points",
+        ),
+        (
+            {"winner": "draw", "method": "draw", "score": {"red": 1, "blue": 2}},
+            "draw_level",
+            "method draw requires equal technical points (ruleset combat-default rule draw_level",
+        ),
+    ],
+    ids=["points-behind", "tech-sup-level", "draw-unequal"],
+)
+def test_a_score_the_ruleset_rules_out_is_422_naming_the_rule(
+    client: httpx.Client, admin: str, result: dict[str, Any], rule: str, detail: str
+):
+    resp = client.post(results_path("b-a3"), json={"revision": 11, **result}, headers=bearer(admin))
+    body = assert_problem(resp, 422)
+    assert body["type"] == "https://standings.example/problems/ruleset-violation"
+    assert (body["ruleset"], body["rule"]) == ("combat-default", rule)
+    assert body["detail"].startswith(detail)
+    assert "errors" not in body
+
+
+@pytest.mark.parametrize("method", ["ko", "tko", "submission", "fall", "disqualification", "walkover", "decision"])
+def test_methods_the_score_does_not_decide_take_any_score(client: httpx.Client, admin: str, method: str):
+    body = {"revision": 12, "winner": "red", "method": method, "score": {"red": 0, "blue": 9}}
+    assert client.post(results_path("b-a3"), json=body, headers=bearer(admin)).status_code == 202
+
+
+def test_the_bouts_tournament_ruleset_is_the_one_applied(
+    client: httpx.Client, intake: Intake, admin: str, monkeypatch: pytest.MonkeyPatch
+):
+    """t-beta switched to a ruleset without score rules accepts what combat-default refuses."""
+    lenient = ruleset_from_dict({**copy.deepcopy(COMBAT_DEFAULT_DATA), "name": "test-lenient", "score_rules": {}})
+    monkeypatch.setitem(RULESETS, lenient.name, lenient)  # the served app runs in this process
+    behind = {"winner": "red", "method": "points", "score": {"red": 0, "blue": 9}}
+    assert_problem(
+        client.post(results_path("b-b1", T_BETA), json={"revision": 30, **behind}, headers=bearer(admin)), 422
+    )
+    set_ruleset(intake, T_BETA, lenient.name)
+    try:
+        resp = client.post(results_path("b-b1", T_BETA), json={"revision": 31, **behind}, headers=bearer(admin))
+        assert resp.status_code == 202, resp.text
+        still = client.post(results_path("b-a3"), json={"revision": 31, **behind}, headers=bearer(admin))
+        assert_problem(still, 422)  # t-alpha keeps combat-default
+    finally:
+        set_ruleset(intake, T_BETA, "combat-default")
+
+
+def test_a_repost_of_an_applied_result_is_accepted_even_if_the_rule_now_refuses_it(
+    client: httpx.Client, intake: Intake, admin: str
+):
+    """Applied before the rule existed (it is in Kafka and the database): a client retry still gets 202."""
+    old = {"winner": "red", "method": "points", "score": {"red": 0, "blue": 9}, "duration_s": None, "referee_id": None}
+    intake.db.insert_applied("b-a4", 20, "result", old)
+    repost = {"revision": 20, "winner": "red", "method": "points", "score": {"red": 0, "blue": 9}}
+    resp = client.post(results_path("b-a4"), json=repost, headers=bearer(admin))
+    assert resp.status_code == 202, resp.text
+    assert_problem(client.post(results_path("b-a4"), json={**repost, "revision": 21}, headers=bearer(admin)), 422)
+
+
+def set_ruleset(intake: Intake, tournament: str, ruleset: str) -> None:
+    with intake.db.session_factory() as session, session.begin():
+        session.execute(
+            sa.text("UPDATE tournaments SET ruleset = :r WHERE tournament_id = :t"), {"r": ruleset, "t": tournament}
+        )
 
 
 @pytest.mark.parametrize(
@@ -370,4 +482,10 @@ def test_openapi_documents_every_route(client: httpx.Client):
                 assert "202" in op["responses"]
                 for status in ("401", "403", "404", "409", "422", "429", "503"):
                     problem = op["responses"][status]["content"]["application/problem+json"]
-                    assert problem["example"]["status"] == int(status)
+                    examples = [e["value"] for e in problem["examples"].values()] if "examples" in problem else []
+                    for example in examples or [problem["example"]]:
+                        assert example["status"] == int(status)
+            if "requestBody" in op:
+                for status, slug in (("400", "malformed-body"), ("415", "unsupported-media-type")):
+                    example = op["responses"][status]["content"]["application/problem+json"]["example"]
+                    assert example["type"].endswith(f"/{slug}"), (method, path, status)

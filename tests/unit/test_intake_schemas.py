@@ -115,15 +115,15 @@ RESULT = BoutResult("b-1", 2, Winner.BLUE, Method.POINTS, Score(1, 4), 300, None
 STORED = {"winner": "blue", "method": "points", "score": {"red": 1, "blue": 4}, "duration_s": 300, "referee_id": None}
 
 
-def test_nothing_applied_passes():
-    check_against_applied(RESULT, [])
+def test_nothing_applied_passes_as_new():
+    assert check_against_applied(RESULT, []) is False
 
 
-def test_identical_repost_passes_whatever_the_payload_layout():
-    check_against_applied(RESULT, [AppliedRevision(2, "result", STORED)])
-    check_against_applied(RESULT, [AppliedRevision(2, "result", {"result": STORED, "bout_id": "b-1"})])
-    check_against_applied(RESULT, [AppliedRevision(2, "result", STORED), AppliedRevision(3, "void", {})])
-    check_against_applied(BoutVoid("b-1", 3), [AppliedRevision(3, "void", {})])
+def test_identical_repost_passes_as_a_repost_whatever_the_payload_layout():
+    assert check_against_applied(RESULT, [AppliedRevision(2, "result", STORED)]) is True
+    assert check_against_applied(RESULT, [AppliedRevision(2, "result", {"result": STORED, "bout_id": "b-1"})]) is True
+    assert check_against_applied(RESULT, [AppliedRevision(2, "result", STORED), AppliedRevision(3, "void", {})]) is True
+    assert check_against_applied(BoutVoid("b-1", 3), [AppliedRevision(3, "void", {})]) is True
 
 
 @pytest.mark.parametrize(

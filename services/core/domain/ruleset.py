@@ -2,7 +2,8 @@
 
 A ruleset is data, not code: it is described by a plain JSON-able dict (so it can be stored,
 versioned and shipped with a tournament) and turned into a validated :class:`Ruleset` by
-:func:`ruleset_from_dict`.
+:func:`ruleset_from_dict`. Besides classification points it may declare ``score_rules``: where the
+technical points must agree with the method (see :mod:`services.core.domain.consistency`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,14 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from services.core.domain.results import BoutResult, Method, Winner
+from services.core.domain.consistency import (
+    RuleViolation,
+    ScoreRule,
+    parse_score_rules,
+    score_rules_to_dict,
+    score_violations,
+)
+from services.core.domain.results import BoutResult, Method, Score, Winner
 
 
 class InvalidRuleset(ValueError):
@@ -46,6 +54,12 @@ class Ruleset:
     points: Mapping[Method, MethodPoints] = field(hash=False)
     finishes: frozenset[Method]
     not_played: frozenset[Method]
+    # Where the technical points must agree with the method (checked at intake, not when scoring).
+    score_rules: tuple[ScoreRule, ...] = ()
+
+    def score_violations(self, winner: Winner, method: Method, score: Score) -> list[RuleViolation]:
+        """Every score rule the result breaks (empty: the score agrees with the method)."""
+        return score_violations(self.name, self.score_rules, winner, method, score)
 
     def is_played(self, result: BoutResult) -> bool:
         """False for results that count for nothing (no bout, points or technical points).
@@ -88,6 +102,12 @@ COMBAT_DEFAULT_DATA: dict[str, Any] = {
     },
     "finishes": ["ko", "tko", "submission", "fall"],
     "not_played": ["no_contest"],
+    # Where the score decides the bout. Finishes, disqualification, walkover, decision and
+    # no_contest are not listed: the score does not decide them (a finish can come from behind).
+    "score_rules": {
+        "winner_leads": {"check": "winner_leads", "methods": ["points", "technical_superiority"]},
+        "draw_level": {"check": "level", "methods": ["draw"], "winners": ["draw"]},
+    },
 }
 
 _METHOD_POINT_KEYS = frozenset({"winner", "loser", "loser_if_scored"})
@@ -156,12 +176,13 @@ def ruleset_from_dict(data: Mapping[str, Any]) -> Ruleset:
         problems.append("name must be a non-empty string")
     if not isinstance(version, str) or not version.strip():
         problems.append("version must be a non-empty string")
-    unknown = set(data) - {"name", "version", "points", "finishes", "not_played"}
+    unknown = set(data) - {"name", "version", "points", "finishes", "not_played", "score_rules"}
     if unknown:
         problems.append(f"unknown keys {sorted(map(str, unknown))}")
     points = _parse_points(data.get("points"), problems)
     finishes = _parse_method_set(data, "finishes", problems)
     not_played = _parse_method_set(data, "not_played", problems)
+    score_rules = parse_score_rules(data.get("score_rules"), problems)
     both = finishes & not_played
     if both:
         problems.append(f"methods both finish and not played: {', '.join(sorted(both))}")
@@ -177,6 +198,7 @@ def ruleset_from_dict(data: Mapping[str, Any]) -> Ruleset:
         points=MappingProxyType(dict(points)),
         finishes=finishes,
         not_played=not_played,
+        score_rules=score_rules,
     )
 
 
@@ -195,6 +217,7 @@ def ruleset_to_dict(ruleset: Ruleset) -> dict[str, Any]:
         "points": points,
         "finishes": sorted(m.value for m in ruleset.finishes),
         "not_played": sorted(m.value for m in ruleset.not_played),
+        "score_rules": score_rules_to_dict(ruleset.score_rules),
     }
 
 

@@ -1,8 +1,18 @@
-"""RFC 9457 problem+json rendering for every error a FastAPI app can return."""
+"""RFC 9457 problem+json rendering for every error a FastAPI app can return.
+
+One rule for request bodies, on every app that installs these handlers (docs/problems.md):
+
+- ``400`` ``malformed-body``: the body cannot be parsed — not JSON, truncated JSON, not UTF-8,
+  nested deeper than the parser goes, a number too long to convert, or no body at all.
+- ``415`` ``unsupported-media-type``: a body that is not declared as JSON.
+- ``422`` ``validation``: JSON that parses but does not match the schema (wrong shape, type or
+  range); the ``errors`` list each violation.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import fastapi.routing
@@ -15,7 +25,7 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.core.db.errors import DATABASE_DOWN_ERRORS
-from services.core.errors import AppError, PayloadTooLarge
+from services.core.errors import AppError, BadRequest, PayloadTooLarge, UnsupportedMediaType
 from services.core.logging import get_logger
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -40,6 +50,78 @@ def problem_response(
     return Response(orjson.dumps(body), status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 
+MALFORMED_BODY_TITLE = "Malformed request body"
+NOT_JSON_DETAIL = "send the request body as application/json"
+
+
+class MalformedBody(BadRequest):
+    """A request body that cannot be parsed (400): the same problem type the handlers give FastAPI's."""
+
+    title, type_slug = MALFORMED_BODY_TITLE, "malformed-body"
+
+
+def parse_failure_detail(exc: BaseException) -> str:
+    """Why a body could not be parsed, for a problem's ``detail`` (never the body itself)."""
+    if isinstance(exc, UnicodeDecodeError):
+        return f"the request body is not valid UTF-8 (byte {exc.start}: {exc.reason})"
+    if isinstance(exc, RecursionError):
+        return "the request body nests arrays or objects deeper than the JSON parser allows"
+    if isinstance(exc, json.JSONDecodeError):
+        return f"the request body is not valid JSON: {exc.msg} at character {exc.pos}"
+    if isinstance(exc, ValueError) and "digits" in str(exc):
+        return "the request body is not valid JSON: a number has more digits than the parser accepts"
+    return "the request body could not be parsed as JSON"
+
+
+def parse_json_body(raw: bytes) -> Any:
+    """Parse a JSON request body read by hand, refusing what FastAPI's parsing refuses, as MalformedBody.
+
+    For routes that read ``request.body()`` themselves: the same 400 problem as every other route.
+    """
+    if not raw.strip():
+        raise MalformedBody("the request body is empty; send a JSON document")
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise MalformedBody(parse_failure_detail(exc)) from None
+
+
+def body_refusal(errors: Sequence[Any]) -> AppError | None:
+    """The 400 or 415 for validation errors that say the body was never parsed (None: a schema 422).
+
+    FastAPI reports these as validation errors although no schema was applied: ``json_invalid`` at
+    ``("body", position)`` (the JSON parser failed), ``missing`` at ``("body",)`` (no body at all),
+    and any error at ``("body",)`` whose input is still bytes (the content type was not JSON, so the
+    body was not parsed).
+    """
+    if len(errors) != 1 or not isinstance(errors[0], dict):
+        return None
+    err = errors[0]
+    loc = tuple(err.get("loc", ()))
+    if err.get("type") == "json_invalid" and len(loc) == 2 and loc[0] == "body" and isinstance(loc[1], int):
+        reason = (err.get("ctx") or {}).get("error") or "invalid JSON"
+        return MalformedBody(f"the request body is not valid JSON: {reason} at character {loc[1]}")
+    if loc != ("body",):
+        return None
+    if err.get("type") == "missing":
+        return MalformedBody("the request body is empty; send a JSON document")
+    if isinstance(err.get("input"), bytes | bytearray):
+        return UnsupportedMediaType(NOT_JSON_DETAIL)
+    return None
+
+
+def _app_error_response(request: Request, exc: AppError) -> Response:
+    return problem_response(
+        exc.status,
+        exc.title,
+        exc.detail,
+        type_slug=exc.type_slug,
+        instance=request.url.path,
+        headers=exc.headers or None,
+        **exc.extra,
+    )
+
+
 def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     out = []
     for err in exc.errors():
@@ -56,18 +138,13 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def _app_error(request: Request, exc: AppError) -> Response:
-        return problem_response(
-            exc.status,
-            exc.title,
-            exc.detail,
-            type_slug=exc.type_slug,
-            instance=request.url.path,
-            headers=exc.headers,
-            **exc.extra,
-        )
+        return _app_error_response(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        refusal = body_refusal(exc.errors())
+        if refusal is not None:
+            return _app_error_response(request, refusal)
         return problem_response(
             422,
             "Unprocessable content",
@@ -79,6 +156,9 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 400 and isinstance(exc.__cause__, ValueError | RecursionError):
+            # FastAPI's "There was an error parsing the body": not UTF-8, too deep, a huge number.
+            return _app_error_response(request, MalformedBody(parse_failure_detail(exc.__cause__)))
         headers = dict(exc.headers) if exc.headers else None
         if exc.status_code == 405:
             headers = {**(headers or {}), "Allow": allowed_methods(request)}
@@ -137,7 +217,43 @@ def problem_only_openapi(schema: dict[str, Any], problem_ref: str) -> dict[str, 
                     problem["schema"] = {"$ref": problem_ref}
                 # Only problem+json: not the route's own media type (an HTML page's 404 is not HTML).
                 response["content"] = {PROBLEM_MEDIA_TYPE: problem}
+            if "requestBody" in operation:
+                _document_body_problems(operation.setdefault("responses", {}), problem_ref)
     return schema
+
+
+def problem_example(status: int, slug: str, title: str, detail: str, **extra: Any) -> dict[str, Any]:
+    """A problem+json example body (``type`` from ``slug``)."""
+    return {"type": TYPE_BASE + slug, "title": title, "status": status, "detail": detail, **extra}
+
+
+MALFORMED_BODY_EXAMPLE = problem_example(
+    400,
+    MalformedBody.type_slug,
+    MALFORMED_BODY_TITLE,
+    "the request body is not valid JSON: Expecting ',' delimiter at character 14",
+)
+NOT_JSON_EXAMPLE = problem_example(415, UnsupportedMediaType.type_slug, UnsupportedMediaType.title, NOT_JSON_DETAIL)
+# What the handlers above answer for a request body they cannot read, on any operation that takes one.
+_BODY_PROBLEMS = {
+    "400": (
+        "The body cannot be parsed (not JSON, truncated, not UTF-8, nested too deep, or empty)",
+        MALFORMED_BODY_EXAMPLE,
+    ),
+    "415": ("The body is not declared as JSON", NOT_JSON_EXAMPLE),
+}
+
+
+def _document_body_problems(responses: dict[str, Any], problem_ref: str) -> None:
+    """List the 400 and 415 of the body rule on an operation with a request body, unless it does."""
+    for status, (description, example) in _BODY_PROBLEMS.items():
+        responses.setdefault(
+            status,
+            {
+                "description": description,
+                "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": problem_ref}, "example": example}},
+            },
+        )
 
 
 def allowed_methods(request: Request) -> str:
@@ -166,7 +282,7 @@ def _leaf_routes(routes: list[Any]) -> Iterable[Any]:
     return iter_route_contexts(routes) if iter_route_contexts is not None else routes
 
 
-_SLUGS = {413: PayloadTooLarge.type_slug}
+_SLUGS = {400: BadRequest.type_slug, 413: PayloadTooLarge.type_slug, 415: UnsupportedMediaType.type_slug}
 _TITLES = {
     400: "Bad request",
     404: "Not found",
