@@ -4,7 +4,10 @@ would, then NOTIFY). Every wait has a deadline."""
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -497,3 +500,55 @@ def test_tournament_endpoints_conflicts_pages_and_health(api: Api) -> None:
             for method, op in ops.items():
                 assert op.get("summary"), f"{method} {path} has no summary"
                 assert any(code.startswith("2") for code in op["responses"]), f"{method} {path}"
+
+
+def test_cli_import_reaches_cached_bodies_etags_and_sse_within_a_second(api: Api, tmp_path: Any) -> None:
+    """`standings import` (another process, no API call) renames an athlete and changes a club, the
+    division's name and the tournament's name: the cached body, its ETag and the SSE stream follow
+    within a second of the command's exit, through the import transaction's NOTIFY."""
+    url = standings_url(api, D2)
+    doc = registration_doc(T, {D: 6, D2: 4})
+    first = doc["athletes"][0]
+    renamed = next(a for a in doc["athletes"] if a["athlete_id"].startswith(f"{T}-{D2}-"))
+    renamed.update(full_name="Renamed Ñandú 改名", club="Club Nuevo")
+    doc["tournaments"][0]["name"] = "Cup renamed"
+    next(d for d in doc["tournaments"][0]["divisions"] if d["division_id"] == D2)["name"] = "Women −57 kg (renamed)"
+    assert first["athlete_id"] != renamed["athlete_id"]
+    path = tmp_path / "registration.json"
+    path.write_bytes(orjson.dumps(doc))
+    env = {
+        **os.environ,
+        "STANDINGS_DATABASE__URL": api.settings.database.url.get_secret_value(),
+        "STANDINGS_LOG_JSON": "false",
+    }
+
+    async def scenario() -> None:
+        async with httpx.AsyncClient(timeout=httpx.Timeout(10, read=10)) as client:
+            warm = await client.get(url)
+            assert warm.status_code == 200
+            old_etag = warm.headers["etag"]
+            assert "Renamed" not in warm.text
+            async with client.stream("GET", f"{url}/stream") as resp:
+                events = sse_events(resp)
+                await next_event(events, "standings", 5)
+                done = await asyncio.to_thread(
+                    subprocess.run,
+                    [sys.executable, "-m", "services.cli.main", "import", str(path)],
+                    env=env,
+                    capture_output=True,
+                    timeout=60,
+                )
+                assert done.returncode == 0, done.stderr.decode()
+                exited = time.monotonic()
+                pushed = await next_event(events, "standings", 1.0)
+                body = orjson.loads(pushed["data"])
+            row = next(r for r in body["rows"] if r["athlete_id"] == renamed["athlete_id"])
+            assert (row["name"], row["club"]) == ("Renamed Ñandú 改名", "Club Nuevo")
+            assert body["division"]["name"] == "Women −57 kg (renamed)"
+            assert body["tournament"]["name"] == "Cup renamed"
+            fresh = await client.get(url, headers={"If-None-Match": old_etag})
+            assert fresh.status_code == 200 and fresh.headers["etag"] != old_etag
+            assert time.monotonic() - exited < 1.0
+            assert "Renamed Ñandú 改名" in fresh.text
+
+    asyncio.run(scenario())
