@@ -3,19 +3,34 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from services.cli import consumers, rankings, replay, simulate, tokens
 from services.cli import up as stack_up
-from services.cli.context import engine_for, load_settings
+from services.cli.context import NO_STACK_EXIT_CODE, engine_for, load_settings
 from services.core.db import migrate as migrations
 from services.core.registration.loader import load_registration
 from services.core.registration.model import RegistrationError
 
-app = typer.Typer(name="standings", no_args_is_help=True, help="Live tournament standings pipeline.")
+
+class _Standings(typer.Typer):
+    """The command group; a database that cannot be reached ends a command with one line, not a traceback."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().__call__(*args, **kwargs)
+        except OperationalError as exc:
+            reason = str(exc.orig or exc).strip().splitlines()[0]
+            typer.echo(f"standings: cannot reach PostgreSQL: {reason}", err=True)
+            raise SystemExit(NO_STACK_EXIT_CODE) from None
+
+
+app = _Standings(name="standings", no_args_is_help=True, help="Live tournament standings pipeline.")
 console = Console(stderr=True)
 
 app.command()(stack_up.up)

@@ -6,10 +6,10 @@ from typing import Annotated
 
 import typer
 
+from services.cli.context import load_settings
 from services.core.auth import Role
 from services.core.db import tokens as token_repo
 from services.core.db.engine import make_engine, make_session_factory
-from services.core.settings import Settings
 
 app = typer.Typer(help="Issue and revoke API tokens.", no_args_is_help=True)
 
@@ -24,7 +24,7 @@ def create(
     ] = None,
 ) -> None:
     """Create a token and print it once: it cannot be shown again."""
-    settings = Settings()
+    settings = load_settings()
     engine = make_engine(settings.database, pool_size=1)
     try:
         with make_session_factory(engine)() as session, session.begin():
@@ -43,7 +43,7 @@ def create(
 @app.command("revoke")
 def revoke(token_id: Annotated[str, typer.Argument(help="The token_id printed at creation")]) -> None:
     """Revoke a token (running services stop accepting it within a few seconds)."""
-    settings = Settings()
+    settings = load_settings()
     engine = make_engine(settings.database, pool_size=1)
     try:
         with make_session_factory(engine)() as session, session.begin():
@@ -59,7 +59,7 @@ def revoke(token_id: Annotated[str, typer.Argument(help="The token_id printed at
 @app.command("list")
 def list_tokens() -> None:
     """List tokens (ids, names, roles, scope; never the tokens themselves)."""
-    settings = Settings()
+    settings = load_settings()
     engine = make_engine(settings.database, pool_size=1)
     try:
         with make_session_factory(engine)() as session:

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.table import Table
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from services.cli.context import data_dir, state_dir
+from services.cli.ports import PortPlan, PortsInUse, plan_ports, service_ports
 from services.cli.supervisor import Supervisor
 from services.core.db import migrate as migrations
 from services.core.db import registration as registration_repo
@@ -24,6 +24,10 @@ from services.core.registration.loader import DEMO_FILE, load_registration
 from services.core.settings import Settings
 
 console = Console()
+err_console = Console(stderr=True)
+_WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::"})  # noqa: S104 (recognised, never bound here)
+DEMO_TOURNAMENT = "world-championships-2026"
+DEMO_DIVISION = "m-73kg"
 
 
 def up(
@@ -34,18 +38,26 @@ def up(
     """Start PostgreSQL, the broker, the search engine and every service; Ctrl-C stops them all."""
     sdir = state_dir()
     try:
+        ports = plan_ports() if services else PortPlan()
+    except PortsInUse as exc:
+        err_console.print(f"[red]{exc}[/red]\nnothing was started")
+        raise typer.Exit(1) from None
+    try:
         stack = EmbeddedStack.start(sdir, data_dir() / "postgres", handle_signals=True)
     except ComponentStartError as exc:
-        console.print(f"[red]{exc}[/red]")
+        ports.release()
+        err_console.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from None
     supervisor = Supervisor()
     stop = threading.Event()
     try:
         os.environ.update(stack.settings_env())
+        os.environ.update(ports.env)
         # tansu's first group join waits for the full rebalance timeout: keep it short for the demo.
         os.environ.setdefault("STANDINGS_PROJECTOR__CONSUMER__MAX_POLL_INTERVAL_MS", "6000")
         os.environ.setdefault("STANDINGS_PROJECTOR__CONSUMER__SESSION_TIMEOUT_MS", "6000")
         settings = Settings()
+        stack.record_env(_recorded_env(settings, services))
         ensure_topics(settings.kafka, timeout=30)
         migrations.upgrade(settings.database.sqlalchemy_url())
         engine = make_engine(settings.database, pool_size=2)
@@ -57,7 +69,10 @@ def up(
                 )
         tokens = _demo_tokens(engine, settings.token_pepper.get_secret_value())
         if services:
+            ports.release()
             _start_services(supervisor, settings, sdir / "logs")
+        for note in ports.notes:
+            console.print(f"[yellow]{note}[/yellow]")
         _print_ready(stack, settings, tokens, services)
         if simulate and services:
             _start_simulator(settings, engine, tokens, rate, stop)
@@ -65,13 +80,26 @@ def up(
             stack.wait(check_interval=1.0) if not services else _wait_both(stack, supervisor)
     except (KeyboardInterrupt, ComponentExitedError, RuntimeError) as exc:
         if not isinstance(exc, KeyboardInterrupt):
-            console.print(f"[red]{exc}[/red]")
+            err_console.print(f"[red]{exc}[/red]")
     finally:
         stop.set()
+        ports.release()
         console.print("stopping…")
         supervisor.stop_all()
         stack.stop()
         console.print("stopped")
+
+
+def _recorded_env(settings: Settings, services: bool) -> dict[str, str]:
+    """What other commands run from this directory need beyond the components' addresses (see context.py)."""
+    consumer = settings.projector.consumer
+    env = {
+        "STANDINGS_PROJECTOR__CONSUMER__MAX_POLL_INTERVAL_MS": str(consumer.max_poll_interval_ms),
+        "STANDINGS_PROJECTOR__CONSUMER__SESSION_TIMEOUT_MS": str(consumer.session_timeout_ms),
+    }
+    if services:
+        env.update({port.env: str(port.read(settings)) for port in service_ports()})
+    return env
 
 
 def down() -> None:
@@ -148,21 +176,38 @@ def _start_simulator(
     threading.Thread(target=run, name="simulator", daemon=True).start()
 
 
-def _print_ready(stack: EmbeddedStack, settings: Settings, tokens: dict[str, str], services: bool) -> None:
-    table = Table(title="standings: embedded stack", show_header=True)
-    table.add_column("component")
-    table.add_column("listens on")
-    table.add_row("PostgreSQL 18", stack.postgres.url)
-    table.add_row("Kafka API (tansu)", stack.kafka.bootstrap)
-    table.add_row("Search API (osmem)", stack.search.url)
+def _local_url(host: str, port: int, path: str = "") -> str:
+    """An http URL a browser on this machine can open (a wildcard bind is reached on loopback)."""
+    return f"http://{'127.0.0.1' if host in _WILDCARD_HOSTS else host}:{port}{path}"
+
+
+def ready_rows(stack: EmbeddedStack, settings: Settings, services: bool) -> list[tuple[str, str]]:
+    """(what, where) for every component and service `standings up` started."""
+    rows = [
+        ("PostgreSQL", stack.postgres.url),
+        ("Kafka API", stack.kafka.bootstrap),
+        ("search API", stack.search.url),
+    ]
     if services:
-        api = f"http://127.0.0.1:{settings.api.port}"
-        table.add_row("read API", f"{api}/docs")
-        table.add_row("intake API", f"http://127.0.0.1:{settings.intake.port}/docs")
-        table.add_row("projector health", f"http://127.0.0.1:{settings.projector.http_port}/metrics")
-        table.add_row("indexer health", f"http://127.0.0.1:{settings.indexer.http_port}/metrics")
-        table.add_row("overlay", f"{api}/overlay/world-championships-2026/m-73kg")
-        table.add_row("tournament page", f"{api}/t/world-championships-2026")
-    console.print(table)
-    console.print(f"ops token: {tokens['ops']}\nreferee token: {tokens['referee']}")
+        api_host = settings.api.host
+        rows += [
+            ("read API", _local_url(api_host, settings.api.port, "/docs")),
+            ("intake API", _local_url(api_host, settings.intake.port, "/docs")),
+            ("projector", _local_url(settings.projector.http_host, settings.projector.http_port, "/metrics")),
+            ("indexer", _local_url(settings.indexer.http_host, settings.indexer.http_port, "/metrics")),
+            ("overlay", _local_url(api_host, settings.api.port, f"/overlay/{DEMO_TOURNAMENT}/{DEMO_DIVISION}")),
+            ("tournament", _local_url(api_host, settings.api.port, f"/t/{DEMO_TOURNAMENT}")),
+        ]
+    return rows
+
+
+def _print_ready(stack: EmbeddedStack, settings: Settings, tokens: dict[str, str], services: bool) -> None:
+    # One "name  url" line each, never wrapped or cut by the console, so every URL can be copied whole.
+    rows = ready_rows(stack, settings, services)
+    width = max(len(name) for name, _ in rows)
+    console.print("standings: embedded stack (PostgreSQL 18, tansu, osmem)", style="bold")
+    for name, where in rows:
+        console.print(f"  {name:<{width}}  {where}", soft_wrap=True, markup=False, highlight=False)
+    console.print(f"ops token: {tokens['ops']}", soft_wrap=True, markup=False, highlight=False)
+    console.print(f"referee token: {tokens['referee']}", soft_wrap=True, markup=False, highlight=False)
     console.print("[bold green]ready[/bold green] (Ctrl-C or `standings down` to stop)")

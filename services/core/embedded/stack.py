@@ -73,6 +73,8 @@ class EmbeddedStack:
     search: OsmemEngine
     detached: bool = False
     startup_s: float = 0.0
+    # Settings recorded next to the components' addresses (e.g. the services' ports chosen by `standings up`).
+    extra_env: dict[str, str] = field(default_factory=dict)
     _previous_handlers: dict[int, _SignalHandler] = field(default_factory=dict, repr=False)
     _stopped: bool = field(default=False, repr=False)
 
@@ -148,6 +150,11 @@ class EmbeddedStack:
             "STANDINGS_SEARCH__PLAIN_JSON_MEDIA_TYPE": "true",
         }
 
+    def record_env(self, env: Mapping[str, str]) -> None:
+        """Add ``STANDINGS_*`` settings to the state file's ``env`` block (what other commands read back)."""
+        self.extra_env.update(env)
+        self.write_state()
+
     def write_state(self) -> None:
         """(Re)write the state file atomically, e.g. after restarting a component."""
 
@@ -162,7 +169,7 @@ class EmbeddedStack:
                 self.kafka.pid, port=self.kafka.port, bootstrap=self.kafka.bootstrap, log=str(self.kafka.log_path)
             ),
             "search": proc(self.search.pid, port=self.search.port, url=self.search.url, log=str(self.search.log_path)),
-            "env": self.settings_env(),
+            "env": {**self.settings_env(), **self.extra_env},
         }
         tmp = self.state_file.with_suffix(".tmp")
         tmp.write_text(json.dumps(state, indent=2))
@@ -227,9 +234,51 @@ def read_state(state_dir: Path) -> dict[str, Any] | None:
     return data
 
 
+@dataclass(frozen=True)
+class RecordedStack:
+    """What a state file says about a stack: who launched it, whether it still runs, its settings."""
+
+    state_file: Path
+    launcher_pid: int | None
+    launcher_alive: bool
+    running: bool
+    env: dict[str, str]
+
+    @property
+    def database_url(self) -> str | None:
+        return self.env.get("STANDINGS_DATABASE__URL")
+
+
+def recorded_stack(state_dir: Path) -> RecordedStack | None:
+    """The stack recorded in ``state_dir``, or None without a (readable) state file.
+
+    ``running`` is False for a stale file: its launcher has exited (and, for a detached stack,
+    its servers too), e.g. after a SIGKILL; ``standings down`` cleans up what such a stack left.
+    """
+    state_file = Path(state_dir).expanduser().resolve() / STATE_FILE
+    try:
+        state = read_state(state_file.parent)
+    except (OSError, ValueError):  # unreadable or half-written by hand: nothing usable is recorded
+        return None
+    if not isinstance(state, dict):
+        return None
+    launcher = state.get("launcher")
+    pid = launcher.get("pid") if isinstance(launcher, dict) else None
+    env = state.get("env")
+    return RecordedStack(
+        state_file=state_file,
+        launcher_pid=pid if isinstance(pid, int) else None,
+        launcher_alive=isinstance(launcher, dict) and _same_process(launcher),
+        running=_still_running(state),
+        env={str(k): str(v) for k, v in env.items()} if isinstance(env, dict) else {},
+    )
+
+
 def _still_running(state: Mapping[str, Any]) -> bool:
     """A live launcher (this process included), or a detached stack whose servers still run."""
-    launcher = state.get("launcher", {})
+    launcher = state.get("launcher")
+    if not isinstance(launcher, dict):
+        return False
     if _same_process(launcher):
         return True
     return bool(launcher.get("detached")) and any(_same_process(state.get(n, {})) for n in ("kafka", "search"))
