@@ -4,12 +4,7 @@ from-scratch recomputation and every duplicate was absorbed exactly once."""
 
 from __future__ import annotations
 
-import json
-import os
 import random
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +22,7 @@ from services.core.kafka.admin import ensure_topics
 from services.core.kafka.consumer import consumer_conf
 from services.core.settings import Settings
 from tests.integration.projector_env import make_settings
+from tests.projector_process import Projector, projector_env
 from tests.projector_support import (
     Planned,
     applied_revisions,
@@ -45,84 +41,8 @@ from tests.projector_support import (
 
 pytestmark = pytest.mark.timeout(300)
 
-REPO = Path(__file__).resolve().parents[2]
 KILLS = 10
 HOOK_KILLS = 4  # of which land in the DB-commit -> Kafka-commit window
-
-
-def projector_env(settings: Settings, **extra: str) -> dict[str, str]:
-    """The subprocess's environment: the same settings, as ``STANDINGS_*`` variables."""
-    ps, cs = settings.projector, settings.projector.consumer
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STANDINGS_")}
-    env.update(
-        {
-            "STANDINGS_ENVIRONMENT": "test",
-            "STANDINGS_LOG_JSON": "true",
-            "STANDINGS_LOG_LEVEL": "INFO",
-            "STANDINGS_DATABASE__URL": settings.database.url.get_secret_value(),
-            "STANDINGS_KAFKA__BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
-            "STANDINGS_KAFKA__TOPIC": settings.kafka.topic,
-            "STANDINGS_KAFKA__DLQ_TOPIC": settings.kafka.dlq_topic,
-            "STANDINGS_KAFKA__PARTITIONS": str(settings.kafka.partitions),
-            "STANDINGS_PROJECTOR__GROUP_ID": ps.group_id,
-            "STANDINGS_PROJECTOR__HTTP_PORT": "0",
-            "STANDINGS_PROJECTOR__CONSUMER__MAX_POLL_INTERVAL_MS": str(cs.max_poll_interval_ms),
-            "STANDINGS_PROJECTOR__CONSUMER__SESSION_TIMEOUT_MS": str(cs.session_timeout_ms),
-            "STANDINGS_PROJECTOR__CONSUMER__BATCH_SIZE": str(cs.batch_size),
-            "PYTHONUNBUFFERED": "1",
-        }
-    )
-    env.update(extra)
-    return env
-
-
-class Projector:
-    """``python -m services.projector.main`` with its stderr (JSON log lines) in a file."""
-
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.log = log
-        self._file = log.open("wb")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "services.projector.main"], cwd=REPO, env=env, stdout=self._file, stderr=self._file
-        )
-
-    def lines(self) -> list[dict[str, object]]:
-        out = []
-        for raw in self.log.read_text(errors="replace").splitlines():
-            if raw.startswith("{"):
-                try:
-                    out.append(json.loads(raw))
-                except ValueError:
-                    continue
-        return out
-
-    def saw(self, event: str) -> bool:
-        return any(line.get("event") == event for line in self.lines())
-
-    def wait_for(self, event: str, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.saw(event):
-                return
-            if self.proc.poll() is not None:
-                raise AssertionError(f"projector exited ({self.proc.returncode}); log:\n{self.log.read_text()[-3000:]}")
-            time.sleep(0.02)
-        raise TimeoutError(f"no {event!r} within {timeout}s; log:\n{self.log.read_text()[-3000:]}")
-
-    def alive(self) -> None:
-        if self.proc.poll() is not None:
-            raise AssertionError(f"projector exited ({self.proc.returncode}); log:\n{self.log.read_text()[-3000:]}")
-
-    def kill(self) -> None:
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(10)
-        self._file.close()
-
-    def terminate(self, timeout: float = 30) -> int:
-        self.proc.send_signal(signal.SIGTERM)
-        code = self.proc.wait(timeout)
-        self._file.close()
-        return code
 
 
 @pytest.fixture
