@@ -58,7 +58,12 @@ class SimulationReport:
 
 
 def random_result(rng: random.Random, revision: int) -> dict[str, Any]:
-    """A plausible result: ~4 % draws, ~1 % no contest, finishes and points wins with agreeing scores."""
+    """A plausible result: ~4 % draws, ~1 % no contest, finishes and points wins with agreeing scores.
+
+    Agreeing as the intake demands (combat-default's score rules, docs/problems.md): a ``points`` or
+    ``technical_superiority`` winner leads on technical points and a draw is level; only a finish
+    (or a disqualification) may come from behind. tests/unit/test_simulate_results.py holds this.
+    """
     roll = rng.random()
     if roll < 0.04:
         points = rng.randint(0, 5)
@@ -81,7 +86,10 @@ def random_result(rng: random.Random, revision: int) -> dict[str, Any]:
 
 
 def corrected(rng: random.Random, previous: dict[str, Any], revision: int) -> dict[str, Any]:
-    """A correction as a mat table makes it: a score mistyped, or the wrong corner credited."""
+    """A correction as a mat table makes it: a score mistyped, or the wrong corner credited.
+
+    The corrected score still agrees with the method (see random_result).
+    """
     body = {**previous, "revision": revision, "score": dict(previous["score"])}
     if previous["winner"] in ("red", "blue") and rng.random() < 0.5:
         body["winner"] = "blue" if previous["winner"] == "red" else "red"

@@ -23,7 +23,12 @@ from services.core.db.engine import make_engine, make_session_factory
 from services.core.db.migrate import require_migrated
 from services.core.errors import ServiceUnavailable, UnsupportedMediaType
 from services.core.http.auth import TokenAuthenticator, require_role, require_tournament_writer
-from services.core.http.problems import BodySizeLimit, install_problem_handlers, problem_only_openapi
+from services.core.http.problems import (
+    NOT_JSON_DETAIL,
+    BodySizeLimit,
+    install_problem_handlers,
+    problem_only_openapi,
+)
 from services.core.http.ratelimit import TokenBucketLimiter, rate_limited_principal
 from services.core.kafka.producer import EventProducer
 from services.core.logging import get_logger
@@ -84,7 +89,7 @@ async def require_json_body(request: Request) -> None:
     if media_type != "application/json" and not (
         media_type.startswith("application/") and media_type.endswith("+json")
     ):
-        raise UnsupportedMediaType("send the request body as application/json")
+        raise UnsupportedMediaType(NOT_JSON_DETAIL)
 
 
 JsonBody = Annotated[None, Depends(require_json_body)]

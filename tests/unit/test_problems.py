@@ -144,6 +144,7 @@ def test_body_refusal_leaves_schema_errors_alone() -> None:
         (b"{", "not valid JSON"),
         (b'{"a": "\xff"}', "not valid UTF-8"),
         (b"\xef\xbb\xbf{}", "not valid JSON"),  # RFC 8259: no byte order mark
+        (b"[" * 300 + b"]" * 300, "deeper than the JSON parser allows"),  # pydantic's limit, below the stdlib's
         (DEEP, "deeper than the JSON parser allows"),
     ],
 )
@@ -169,3 +170,20 @@ def test_operations_with_a_body_document_400_and_415() -> None:
     assert "422" in post
     get = doc["paths"]["/items/{n}"]["get"]["responses"]
     assert "400" not in get and "415" not in get
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "slug"),
+    [
+        ("GET", "/nowhere", 404, "not-found"),
+        ("DELETE", "/items", 405, "method-not-allowed"),
+    ],
+)
+def test_starlettes_own_errors_have_named_problem_types(method: str, path: str, status: int, slug: str) -> None:
+    async def go() -> httpx.Response:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=APP), base_url="http://test") as client:
+            return await client.request(method, path)
+
+    resp = anyio.run(go)
+    assert resp.status_code == status and resp.headers["content-type"] == PROBLEM_MEDIA_TYPE
+    assert resp.json()["type"] == TYPE_BASE + slug

@@ -17,6 +17,7 @@ from typing import Any
 
 import fastapi.routing
 import orjson
+import pydantic_core
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -25,7 +26,7 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.core.db.errors import DATABASE_DOWN_ERRORS
-from services.core.errors import AppError, BadRequest, PayloadTooLarge, UnsupportedMediaType
+from services.core.errors import AppError, BadRequest, NotFound, PayloadTooLarge, UnsupportedMediaType
 from services.core.logging import get_logger
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -77,13 +78,21 @@ def parse_json_body(raw: bytes) -> Any:
     """Parse a JSON request body read by hand, refusing what FastAPI's parsing refuses, as MalformedBody.
 
     For routes that read ``request.body()`` themselves: the same 400 problem as every other route.
+    Parsed with pydantic's parser, so a body that passes also passes ``Model.model_validate_json``'s
+    parsing (same nesting limit) and only a schema problem is left for a 422.
     """
-    if not raw.strip():
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise MalformedBody(parse_failure_detail(exc)) from None
+    if not text.strip():
         raise MalformedBody("the request body is empty; send a JSON document")
     try:
-        return json.loads(raw.decode("utf-8"))
-    except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-        raise MalformedBody(parse_failure_detail(exc)) from None
+        return pydantic_core.from_json(text)
+    except ValueError as exc:
+        if "recursion limit" in str(exc):
+            raise MalformedBody(parse_failure_detail(RecursionError())) from None
+        raise MalformedBody(f"the request body is not valid JSON: {exc}") from None
 
 
 def body_refusal(errors: Sequence[Any]) -> AppError | None:
@@ -282,7 +291,15 @@ def _leaf_routes(routes: list[Any]) -> Iterable[Any]:
     return iter_route_contexts(routes) if iter_route_contexts is not None else routes
 
 
-_SLUGS = {400: BadRequest.type_slug, 413: PayloadTooLarge.type_slug, 415: UnsupportedMediaType.type_slug}
+# Problem types of the errors Starlette raises itself (unknown path, wrong method…): docs/problems.md.
+_SLUGS = {
+    400: BadRequest.type_slug,
+    404: NotFound.type_slug,
+    405: "method-not-allowed",
+    406: "not-acceptable",
+    413: PayloadTooLarge.type_slug,
+    415: UnsupportedMediaType.type_slug,
+}
 _TITLES = {
     400: "Bad request",
     404: "Not found",

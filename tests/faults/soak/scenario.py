@@ -21,6 +21,7 @@ import orjson
 
 from services.core import events
 from services.core.domain.results import BoutResult, Method, Score, Winner
+from services.core.domain.ruleset import COMBAT_DEFAULT
 from tests.projector_support import Planned, Registration, generate_events, random_result
 
 SEED = 20261126
@@ -248,6 +249,28 @@ def _poison(rng: random.Random, reg: Registration) -> list[Timed]:
     return out
 
 
+def agreeing(result: BoutResult) -> BoutResult:
+    """``result`` with its score made to agree with its method the way the intake demands
+    (combat-default's score rules: a points or technical-superiority winner leads, a draw is level).
+
+    The referees' HTTP script needs this: the intake answers 422 otherwise. The direct stream keeps
+    ``random_result``'s scores as they are (an unequal draw, a points win from level): events already
+    in Kafka are scored as they were accepted, never re-validated.
+    """
+    if not COMBAT_DEFAULT.score_violations(result.winner, result.method, result.score):
+        return result
+    red, blue = result.score.red, result.score.blue
+    if result.winner is Winner.DRAW:
+        return dataclasses.replace(result, score=Score(red, red))
+    hi, lo = max(red, blue), min(red, blue)
+    hi = max(hi, lo + 1)
+    return dataclasses.replace(result, score=Score(hi, lo) if result.winner is Winner.RED else Score(lo, hi))
+
+
+def http_result(rng: random.Random, bout: str, revision: int) -> BoutResult:
+    return agreeing(random_result(rng, bout, revision))
+
+
 def result_body(result: BoutResult) -> dict[str, Any]:
     body: dict[str, Any] = {
         "revision": result.revision,
@@ -274,7 +297,7 @@ def _http_script(rng: random.Random, reg: Registration, http_bouts: set[str]) ->
         script: list[HttpAction] = []
         t = plan.tournament_id
         for bout in bouts:
-            action = HttpAction(0.0, "result", t, bout, 1, result_body(random_result(rng, bout, 1)))
+            action = HttpAction(0.0, "result", t, bout, 1, result_body(http_result(rng, bout, 1)))
             latest[bout] = action
             script.append(action)
         while len(script) < HTTP_ACTIONS_PER_TOURNAMENT:
@@ -288,7 +311,7 @@ def _http_script(rng: random.Random, reg: Registration, http_bouts: set[str]) ->
             if roll < 0.4 and last.kind == "result":
                 action = HttpAction(0.0, "void", t, bout, revision, {"revision": revision})
             else:
-                action = HttpAction(0.0, "result", t, bout, revision, result_body(random_result(rng, bout, revision)))
+                action = HttpAction(0.0, "result", t, bout, revision, result_body(http_result(rng, bout, revision)))
             latest[bout] = action
             script.append(action)
         a, b = plan.window
