@@ -88,6 +88,9 @@ def test_tied_rows_and_division_lists_come_out_in_domain_order(locale_db: sa.Eng
         table = standings_read.load_division_standings(session, "collation-cup", "m-73kg")
         divisions = standings_read.tournament_divisions(session, "collation-cup")
     assert table is not None
+    with locale_db.connect() as conn:  # the rows come from SQL (ORDER BY rank, athlete_id), not a roster
+        stored = conn.execute(sa.text("SELECT count(*) FROM standings_rows WHERE division_id = 'm-73kg'")).scalar()
+    assert stored == len(ATHLETES)
     # Nobody has fought: every row is tied through step 6, so step 7 (athlete_id ascending) orders them.
     assert [r.athlete_id for r in table.rows] == sorted(ATHLETES)
     assert {r.rank for r in table.rows} == {1}
