@@ -125,3 +125,10 @@ def test_optional_parts_are_checked_as_if_given() -> None:
         "5",
         "--repair",
     )
+
+
+def test_the_old_readme_replay_line_parses_but_fails_when_run() -> None:
+    """Why tests/e2e/test_readme_commands.py also runs them: some rules live in the command, not its options."""
+    result = CliRunner().invoke(app, ["replay"])
+    assert result.exit_code == 2
+    assert "--from-beginning" in result.output
