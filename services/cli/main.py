@@ -117,8 +117,13 @@ def import_registration(file: Path = typer.Argument(..., exists=True, dir_okay=F
         engine.dispose()
     console.print(
         f"imported {summary.tournaments} tournaments, {summary.divisions} divisions, "
-        f"{summary.athletes} athletes, {summary.bouts} bouts"
+        f"{summary.athletes} athletes, {summary.bouts} bouts; {len(summary.refreshed)} divisions refreshed"
     )
+    for kept in summary.kept:
+        console.print(
+            f"[yellow]kept tournament {kept.tournament_id} {kept.status} (the file says {kept.requested}): "
+            f"{kept.reason}[/yellow]"
+        )
 
 
 if __name__ == "__main__":

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from alembic import command
@@ -144,3 +148,78 @@ def test_renaming_a_ranked_athlete_queues_their_search_document(engine: Engine) 
             select(RankingChange.category, RankingChange.athlete_id).where(RankingChange.change_id > before)
         ).all()
     assert ("w-57kg", a_id) in queued
+
+
+def _lifecycle_file(tournament_id: str, status: str) -> dict[str, object]:
+    return {
+        "athletes": [{"athlete_id": f"{tournament_id}-{i}", "full_name": f"A {i}", "country": "ITA"} for i in range(3)],
+        "tournaments": [
+            {
+                "tournament_id": tournament_id,
+                "name": "Lifecycle Cup",
+                "tier": "national",
+                "start_date": "2026-11-01",
+                "end_date": "2026-11-02",
+                "status": status,
+                "divisions": [
+                    {
+                        "division_id": "w-63kg",
+                        "name": "W 63",
+                        "category": "w-63kg",
+                        "athletes": [f"{tournament_id}-{i}" for i in range(3)],
+                    }
+                ],
+            }
+        ],
+    }
+
+
+@pytest.mark.parametrize(
+    ("stored", "requested", "kept"),
+    [
+        ("finalized", "scheduled", True),
+        ("finalized", "live", True),
+        ("live", "scheduled", True),
+        ("scheduled", "finalized", True),  # finalizing awards points: the finalize action, not a file
+        ("live", "finalized", True),
+        ("scheduled", "live", False),
+        ("live", "live", False),
+    ],
+)
+def test_a_file_never_moves_a_tournament_backwards_nor_finalizes_it(
+    engine: Engine, stored: str, requested: str, kept: bool
+) -> None:
+    tid = f"life-{uuid.uuid4().hex[:8]}"
+    with Session(engine) as session, session.begin():
+        load_registration(session, json.dumps(_lifecycle_file(tid, "scheduled")))
+        session.execute(text("UPDATE tournaments SET status = :s WHERE tournament_id = :t"), {"s": stored, "t": tid})
+    with Session(engine) as session, session.begin():
+        summary = load_registration(session, json.dumps(_lifecycle_file(tid, requested)))
+    with Session(engine) as session:
+        status = session.scalar(select(Tournament.status).where(Tournament.tournament_id == tid))
+    assert status == (stored if kept else requested)
+    assert [(k.tournament_id, k.status, k.requested) for k in summary.kept] == (
+        [(tid, stored, requested)] if kept else []
+    )
+
+
+def test_cli_import_reports_the_statuses_it_kept(migrated_pg: EmbeddedPostgres, engine: Engine, tmp_path: Path) -> None:
+    tid = f"life-{uuid.uuid4().hex[:8]}"
+    with Session(engine) as session, session.begin():
+        load_registration(session, json.dumps(_lifecycle_file(tid, "scheduled")))
+        session.execute(text("UPDATE tournaments SET status = 'finalized' WHERE tournament_id = :t"), {"t": tid})
+    path = tmp_path / "again.json"
+    path.write_text(json.dumps(_lifecycle_file(tid, "scheduled")))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STANDINGS_")}
+    env.update({"STANDINGS_DATABASE__URL": migrated_pg.url, "COLUMNS": "200"})
+    done = subprocess.run(
+        [sys.executable, "-m", "services.cli.main", "import", str(path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"kept tournament {tid} finalized (the file says scheduled)" in done.stderr
+    with Session(engine) as session:
+        assert session.scalar(select(Tournament.status).where(Tournament.tournament_id == tid)) == "finalized"
