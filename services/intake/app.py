@@ -36,6 +36,7 @@ from services.core.metrics import HTTP_REQUEST_SECONDS, RESULTS_REJECTED
 from services.core.registration.model import TEXT_PATTERN
 from services.core.settings import APP_VERSION, Settings
 from services.intake.schemas import (
+    RESULT_UNPROCESSABLE,
     SLUG_PATTERN,
     AcceptedOut,
     FinalizeOut,
@@ -65,6 +66,7 @@ Traceparent = Annotated[
 ]
 
 _WRITE_ERRORS = problem_responses(400, 401, 403, 404, 409, 413, 415, 422, 429, 503)
+_RESULT_ERRORS = {**_WRITE_ERRORS, 422: RESULT_UNPROCESSABLE}
 _REJECT_REASONS = {
     400: "bad_request",
     401: "unauthorized",
@@ -150,7 +152,7 @@ def _router() -> APIRouter:
             "A body that cannot be parsed is a 400 (`malformed-body`), one not declared as JSON a 415, "
             "JSON that does not match the schema a 422 (`validation`)."
         ),
-        responses=_WRITE_ERRORS,
+        responses=_RESULT_ERRORS,
         tags=["results"],
     )
     async def post_result(

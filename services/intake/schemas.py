@@ -270,15 +270,8 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     ),
     422: {
         "model": Problem,
-        "description": "JSON that does not match the schema, or a result that breaks the tournament's ruleset",
-        "content": {
-            PROBLEM_MEDIA_TYPE: {
-                "examples": {
-                    "validation": {"summary": "A schema violation", "value": _SCHEMA_VIOLATION},
-                    "ruleset-violation": {"summary": "A score the ruleset rules out", "value": _RULESET_VIOLATION},
-                }
-            }
-        },
+        "description": "JSON or parameters that do not match the schema",
+        "content": {PROBLEM_MEDIA_TYPE: {"example": _SCHEMA_VIOLATION}},
     },
     429: _problem_example(
         429, "rate-limited", "Too many requests", "rate limit exceeded; retry in 1 s", headers=_RETRY_AFTER
@@ -286,6 +279,21 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     503: _problem_example(
         503, "unavailable", "Service unavailable", "the event broker is unavailable", headers=_RETRY_AFTER
     ),
+}
+
+
+# A posted result's 422: a schema violation, or a score its tournament's ruleset rules out.
+RESULT_UNPROCESSABLE: dict[str, Any] = {
+    "model": Problem,
+    "description": "JSON that does not match the schema, or a result that breaks the tournament's ruleset",
+    "content": {
+        PROBLEM_MEDIA_TYPE: {
+            "examples": {
+                "validation": {"summary": "A schema violation", "value": _SCHEMA_VIOLATION},
+                "ruleset-violation": {"summary": "A score the ruleset rules out", "value": _RULESET_VIOLATION},
+            }
+        }
+    },
 }
 
 

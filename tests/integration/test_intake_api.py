@@ -485,6 +485,9 @@ def test_openapi_documents_every_route(client: httpx.Client):
                     examples = [e["value"] for e in problem["examples"].values()] if "examples" in problem else []
                     for example in examples or [problem["example"]]:
                         assert example["status"] == int(status)
+            if path.endswith("/results"):
+                examples = op["responses"]["422"]["content"]["application/problem+json"]["examples"]
+                assert examples["ruleset-violation"]["value"]["rule"] == "winner_leads"
             if "requestBody" in op:
                 for status, slug in (("400", "malformed-body"), ("415", "unsupported-media-type")):
                     example = op["responses"][status]["content"]["application/problem+json"]["example"]
