@@ -25,6 +25,7 @@ from services.core.auth import Principal, Role
 from services.core.db.schema import Athlete, BoutRow, Division, DivisionEntry, Tournament
 from services.core.errors import Conflict, NotFound
 from services.core.http.auth import require_role
+from services.core.http.problems import parse_json_body, require_json_media_type
 from services.core.registration import reopen
 from services.core.registration.loader import ImportSummary
 from services.core.registration.model import (
@@ -47,7 +48,7 @@ router = APIRouter(tags=["admin"])
 Admin = Annotated[Principal, require_role(Role.ADMIN)]
 AthletePath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
 BoutPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
-_WRITE_PROBLEMS = problems(400, 401, 403, 404, 409, 413, 422)  # 400: a body that is not JSON
+_WRITE_PROBLEMS = problems(400, 401, 403, 404, 409, 413, 415, 422)  # 400: unparsable body; 415: not JSON
 
 # strict, like the registration models: no coercions the schema does not describe.
 _STRICT = ConfigDict(extra="forbid", str_strip_whitespace=True, strict=True)
@@ -535,7 +536,9 @@ async def put_bout(
     },
 )
 async def import_registration(request: Request, ctx: CtxDep, _admin: Admin) -> ImportOut:
+    require_json_media_type(request.headers.get("content-type"))
     raw = await request.body()
+    parse_json_body(raw)  # 400 for a body that cannot be parsed; the file model's 422 is for the rest
 
     def fn(session: Session) -> tuple[ImportSummary, dict[admin.DivisionKey, int]]:
         summary = admin.import_file(session, raw)

@@ -21,13 +21,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from services.core.auth import Principal, Role
 from services.core.db.engine import make_engine, make_session_factory
 from services.core.db.migrate import require_migrated
-from services.core.errors import ServiceUnavailable, UnsupportedMediaType
+from services.core.errors import ServiceUnavailable
 from services.core.http.auth import TokenAuthenticator, require_role, require_tournament_writer
 from services.core.http.problems import (
-    NOT_JSON_DETAIL,
     BodySizeLimit,
     install_problem_handlers,
     problem_only_openapi,
+    require_json_media_type,
 )
 from services.core.http.ratelimit import TokenBucketLimiter, rate_limited_principal
 from services.core.kafka.producer import EventProducer
@@ -87,11 +87,7 @@ class StatusOut(BaseModel):
 
 async def require_json_body(request: Request) -> None:
     """415 unless the body is declared JSON (FastAPI would otherwise report a confusing 422)."""
-    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    if media_type != "application/json" and not (
-        media_type.startswith("application/") and media_type.endswith("+json")
-    ):
-        raise UnsupportedMediaType(NOT_JSON_DETAIL)
+    require_json_media_type(request.headers.get("content-type"))
 
 
 JsonBody = Annotated[None, Depends(require_json_body)]

@@ -23,7 +23,8 @@ def _result(rng: random.Random) -> dict[str, Any]:
     if roll < 0.12:
         return {"revision": 1, "winner": "none", "method": "no_contest", "score": {"red": 0, "blue": 0}}
     winner = rng.choice(["red", "blue"])
-    hi, lo = rng.randint(1, 12), rng.randint(0, 5)
+    hi = rng.randint(1, 12)
+    lo = rng.randint(0, min(5, hi - 1))  # the winner leads: the ruleset's score rules hold for every method
     score = {"red": hi, "blue": lo} if winner == "red" else {"red": lo, "blue": hi}
     return {
         "revision": 1,

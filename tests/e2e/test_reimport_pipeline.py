@@ -97,7 +97,7 @@ def stack(
 
 
 def _admin(p: Pipeline) -> dict[str, str]:
-    return {"Authorization": f"Bearer {p.tokens['admin']}"}
+    return {"Authorization": f"Bearer {p.tokens['admin']}", "Content-Type": "application/json"}
 
 
 def _bouts(p: Pipeline, tournament_id: str) -> dict[tuple[str, str], str]:

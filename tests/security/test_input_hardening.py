@@ -166,11 +166,6 @@ def test_the_body_rule_holds_on_both_apps(
     assert bool(body.get("errors")) is (status == 422), body  # schema errors only for a schema violation
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="POST /v1/registration/import reads and parses its body itself (422 'Invalid JSON' problems, any "
-    "content type); it needs services.core.http.problems.parse_json_body and a JSON content-type check",
-)
 @pytest.mark.parametrize(("content", "content_type", "status", "slug"), [p for p in BODY_CASES if p.values[2] != 422])
 def test_the_body_rule_holds_on_the_registration_import(
     api: httpx.Client, content: bytes, content_type: str, status: int, slug: str

@@ -74,6 +74,15 @@ def parse_failure_detail(exc: BaseException) -> str:
     return "the request body could not be parsed as JSON"
 
 
+def require_json_media_type(content_type: str | None) -> None:
+    """415 unless the body is declared JSON (``application/json`` or ``application/*+json``)."""
+    media_type = (content_type or "").split(";", 1)[0].strip().lower()
+    if media_type != "application/json" and not (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    ):
+        raise UnsupportedMediaType(NOT_JSON_DETAIL)
+
+
 def parse_json_body(raw: bytes) -> Any:
     """Parse a JSON request body read by hand, refusing what FastAPI's parsing refuses, as MalformedBody.
 
