@@ -158,8 +158,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "profiles")
     args = parser.parse_args()
 
-    from services.core.embedded.stack import EmbeddedStack
     from services.core.logging import configure_logging
+    from services.embedded.stack import EmbeddedStack
 
     configure_logging("ERROR", json=True)
     args.out.mkdir(parents=True, exist_ok=True)

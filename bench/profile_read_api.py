@@ -49,7 +49,7 @@ def main() -> None:
         raise SystemExit("wrk not found: apt-get install -y wrk")
     import httpx
 
-    from services.core.embedded.postgres import EmbeddedPostgres
+    from services.embedded.postgres import EmbeddedPostgres
     from tests.read_api_helpers import create_database
 
     args.out.mkdir(parents=True, exist_ok=True)

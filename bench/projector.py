@@ -58,8 +58,6 @@ from sqlalchemy.orm import Session  # noqa: E402
 from services.core.db import tokens as token_repo  # noqa: E402
 from services.core.db.engine import make_engine  # noqa: E402
 from services.core.db.migrate import upgrade  # noqa: E402
-from services.core.embedded.stack import EmbeddedStack  # noqa: E402
-from services.core.embedded.waiting import free_port  # noqa: E402
 from services.core.kafka.admin import ensure_topics  # noqa: E402
 from services.core.logging import configure_logging  # noqa: E402
 from services.core.settings import (  # noqa: E402
@@ -69,6 +67,8 @@ from services.core.settings import (  # noqa: E402
     ProjectorSettings,
     Settings,
 )
+from services.embedded.stack import EmbeddedStack  # noqa: E402
+from services.embedded.waiting import free_port  # noqa: E402
 from services.projector.loop import ProjectorLoop  # noqa: E402
 from services.projector.service import BatchApplier  # noqa: E402
 from tests.projector_support import (  # noqa: E402

@@ -74,7 +74,7 @@ def _has(module: str) -> bool:
 
 class Server:
     def __init__(self, kind: str, db_url: str) -> None:
-        from services.core.embedded.waiting import free_port
+        from services.embedded.waiting import free_port
 
         self.port = free_port()
         self.proc = subprocess.Popen(
@@ -86,7 +86,7 @@ class Server:
     def wait_ready(self, path: str, timeout: float = 30.0) -> None:
         import httpx
 
-        from services.core.embedded.waiting import wait_until
+        from services.embedded.waiting import wait_until
 
         def up() -> bool:
             if self.proc.poll() is not None:
@@ -289,7 +289,7 @@ def main() -> None:
 
     import httpx
 
-    from services.core.embedded.postgres import EmbeddedPostgres
+    from services.embedded.postgres import EmbeddedPostgres
     from tests.read_api_helpers import create_database
 
     seconds = 6 if args.quick else 20

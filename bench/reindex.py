@@ -101,7 +101,7 @@ def database() -> Iterator[str]:
     if given:
         base = sa.make_url(given)
     else:
-        from services.core.embedded.postgres import EmbeddedPostgres
+        from services.embedded.postgres import EmbeddedPostgres
 
         server = EmbeddedPostgres.start(Path(tempfile.mkdtemp(prefix="bench-pg-")) / "data")
         base = sa.make_url(server.url)
@@ -139,7 +139,7 @@ def search_engine() -> Iterator[tuple[SearchSettings, str]]:
             "elasticsearch",
         )
         return
-    from services.core.embedded.search_engine import OsmemEngine
+    from services.embedded.search_engine import OsmemEngine
 
     engine = OsmemEngine.start()
     try:

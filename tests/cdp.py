@@ -24,7 +24,7 @@ from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 
-from services.core.embedded.waiting import free_port
+from services.embedded.waiting import free_port
 
 CHROMIUM_FLAGS = [
     "--headless",

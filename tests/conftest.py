@@ -2,7 +2,7 @@
 
 A fixture starts its service only when a test asks for it, so ``tests/unit`` starts nothing.
 Processes are stopped at session end. Fault tests that kill or restart a service should start
-their own instance (the classes in ``services.core.embedded``) rather than break the shared ones.
+their own instance (the classes in ``services.embedded``) rather than break the shared ones.
 """
 
 from __future__ import annotations
@@ -11,9 +11,6 @@ from collections.abc import Iterator
 
 import pytest
 
-from services.core.embedded.kafka_broker import MockCluster, TansuBroker
-from services.core.embedded.postgres import EmbeddedPostgres
-from services.core.embedded.search_engine import OsmemEngine
 from services.core.settings import (
     ConsumerSettings,
     DatabaseSettings,
@@ -22,6 +19,9 @@ from services.core.settings import (
     SearchSettings,
     Settings,
 )
+from services.embedded.kafka_broker import MockCluster, TansuBroker
+from services.embedded.postgres import EmbeddedPostgres
+from services.embedded.search_engine import OsmemEngine
 
 # tansu's first group join waits for the whole rebalance timeout when these are at their defaults
 # (~23 s); at 6 s a join takes ~3 s.

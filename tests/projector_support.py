@@ -25,8 +25,8 @@ from services.core.db.schema import StandingsRow
 from services.core.domain.results import BoutResult, BoutVoid, Method, Revision, Score, Winner, effective_results
 from services.core.domain.ruleset import COMBAT_DEFAULT
 from services.core.domain.standings import StandingRow, compute_standings
-from services.core.embedded.postgres import EmbeddedPostgres
 from services.core.settings import KafkaSettings
+from services.embedded.postgres import EmbeddedPostgres
 
 DivisionKey = tuple[str, str]
 BASE_TIME = dt.datetime(2026, 11, 26, 10, 0, tzinfo=dt.UTC)

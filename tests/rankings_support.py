@@ -22,8 +22,8 @@ from sqlalchemy.orm import Session
 
 from services.core.db import registration
 from services.core.db.schema import StandingsRow
-from services.core.embedded.postgres import EmbeddedPostgres
 from services.core.settings import DatabaseSettings, IndexerSettings, SearchSettings, Settings
+from services.embedded.postgres import EmbeddedPostgres
 from tests.projector_support import create_database, drop_database
 
 T = TypeVar("T")

@@ -29,9 +29,9 @@ from services.core.db.standings_read import revision_from_row
 from services.core.domain.results import Bout, BoutResult, Method, Revision, Score, Winner
 from services.core.domain.ruleset import COMBAT_DEFAULT
 from services.core.domain.standings import StandingRow, standings_from_revisions
-from services.core.embedded.postgres import EmbeddedPostgres
-from services.core.embedded.waiting import free_port, wait_until
 from services.core.registration.loader import load_registration
+from services.embedded.postgres import EmbeddedPostgres
+from services.embedded.waiting import free_port, wait_until
 
 NAMES = [
     ("Ōno Shōhei", "JPN"),

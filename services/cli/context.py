@@ -24,8 +24,8 @@ import typer
 from sqlalchemy import Engine
 
 from services.core.db.engine import make_engine
-from services.core.embedded.stack import STATE_FILE, RecordedStack, recorded_stack
 from services.core.settings import Settings
+from services.embedded.stack import STATE_FILE, RecordedStack, recorded_stack
 
 ENV_PREFIX = "STANDINGS_"
 # Any of these in the environment means "configured here": the state file is then ignored.

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from subprocess import Popen
 
-from services.core.embedded.waiting import log_tail, spawn, terminate_group, wait_until
+from services.embedded.waiting import log_tail, spawn, terminate_group, wait_until
 
 # name -> (python module run with -m, settings field holding its HTTP port)
 SERVICE_MODULES: dict[str, str] = {

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from services.core.embedded.waiting import wait_until
+from services.embedded.waiting import wait_until
 
 STANDINGS = [sys.executable, "-m", "services.cli.main"]
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from services.core.embedded.postgres import EmbeddedPostgres
+from services.embedded.postgres import EmbeddedPostgres
 from tests.e2e.pipeline import Pipeline, running_pipeline
 
 

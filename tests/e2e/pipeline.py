@@ -26,7 +26,6 @@ from services.core.db.tokens import create_token
 from services.core.domain.results import Bout, BoutResult, BoutVoid, Method, Revision, Score, Winner, effective_results
 from services.core.domain.ruleset import COMBAT_DEFAULT
 from services.core.domain.standings import StandingRow, compute_standings
-from services.core.embedded.waiting import free_port, log_tail, wait_until
 from services.core.kafka.admin import ensure_topics
 from services.core.settings import (
     DatabaseSettings,
@@ -37,6 +36,7 @@ from services.core.settings import (
     Settings,
     settings_to_env,
 )
+from services.embedded.waiting import free_port, log_tail, wait_until
 from tests.conftest import TEST_CONSUMER
 from tests.projector_support import Registration, build_registration, create_database, unique
 from tests.read_api_helpers import UvicornThread

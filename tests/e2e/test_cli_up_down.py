@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from services.core.embedded.waiting import pid_alive, wait_for_exit, wait_until
+from services.embedded.waiting import pid_alive, wait_for_exit, wait_until
 from tests.e2e.cli_support import STANDINGS, running_up, standings, start_up, user_env
 
 ROW = re.compile(r"^  (?P<name>\S.*?)\s{2,}(?P<url>\S+)$")

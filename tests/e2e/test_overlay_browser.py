@@ -22,8 +22,8 @@ from sqlalchemy.orm import Session
 
 from services.api.app import create_app
 from services.core.db.engine import make_engine
-from services.core.embedded.postgres import EmbeddedPostgres
 from services.core.settings import ApiSettings, DatabaseSettings, Settings
+from services.embedded.postgres import EmbeddedPostgres
 from tests.cdp import Chromium, Page, find_chromium
 from tests.read_api_helpers import (
     StoredResult,

@@ -23,10 +23,10 @@ from sqlalchemy.orm import Session
 
 from services.core.db import rankings as ranking_repo
 from services.core.domain.ranking import Tier, awards_for_division, ranking_list
-from services.core.embedded.postgres import EmbeddedPostgres
-from services.core.embedded.search_engine import OsmemEngine
 from services.core.registration.loader import load_registration
 from services.core.search.client import make_search_client
+from services.embedded.postgres import EmbeddedPostgres
+from services.embedded.search_engine import OsmemEngine
 from services.indexer.audit import run_audit
 from services.indexer.loop import RankingsIndexer
 from tests.e2e.pipeline import Pipeline, api_rows, running_pipeline

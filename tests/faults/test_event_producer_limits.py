@@ -9,10 +9,10 @@ import pytest
 
 from services.core import events
 from services.core.domain.results import BoutResult, Method, Score, Winner
-from services.core.embedded.waiting import free_port
 from services.core.errors import ServiceUnavailable
 from services.core.kafka.producer import EventProducer
 from services.core.settings import IntakeSettings, KafkaSettings, Settings
+from services.embedded.waiting import free_port
 
 
 def event(revision: int) -> events.ResultRecorded:

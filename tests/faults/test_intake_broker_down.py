@@ -14,11 +14,11 @@ import pytest
 
 from services.core.auth import Role
 from services.core.db.engine import make_engine, make_session_factory
-from services.core.embedded.kafka_broker import TansuBroker
-from services.core.embedded.postgres import EmbeddedPostgres
-from services.core.embedded.waiting import wait_until
 from services.core.kafka.admin import ensure_topics
 from services.core.settings import DatabaseSettings
+from services.embedded.kafka_broker import TansuBroker
+from services.embedded.postgres import EmbeddedPostgres
+from services.embedded.waiting import wait_until
 from tests.integration.intake_support import (
     T_ALPHA,
     IntakeDb,

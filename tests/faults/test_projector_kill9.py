@@ -16,11 +16,11 @@ from sqlalchemy.orm import Session
 
 from services.core import events
 from services.core.db.engine import make_engine
-from services.core.embedded.kafka_broker import TansuBroker
-from services.core.embedded.postgres import EmbeddedPostgres
 from services.core.kafka.admin import ensure_topics
 from services.core.kafka.consumer import consumer_conf
 from services.core.settings import Settings
+from services.embedded.kafka_broker import TansuBroker
+from services.embedded.postgres import EmbeddedPostgres
 from tests.integration.projector_env import make_settings
 from tests.projector_process import Projector, projector_env
 from tests.projector_support import (

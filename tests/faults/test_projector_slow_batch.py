@@ -11,10 +11,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from services.core.db.engine import make_engine
-from services.core.embedded.kafka_broker import TansuBroker
-from services.core.embedded.postgres import EmbeddedPostgres
 from services.core.kafka.admin import ensure_topics
 from services.core.settings import Settings
+from services.embedded.kafka_broker import TansuBroker
+from services.embedded.postgres import EmbeddedPostgres
 from tests.integration.projector_env import make_settings, metric, running
 from tests.projector_support import (
     build_registration,

@@ -20,11 +20,11 @@ from elasticsearch import Elasticsearch
 from sqlalchemy.orm import Session
 
 from services.core.db import rankings as repo
-from services.core.embedded.search_engine import OsmemEngine
 from services.core.search import indices
 from services.core.search.client import make_search_client
 from services.core.search.queries import SORT
 from services.core.settings import Settings
+from services.embedded.search_engine import OsmemEngine
 from services.indexer.audit import run_audit
 from services.indexer.loop import RankingsIndexer
 from services.indexer.reindex import ReindexAlreadyRunning, Reindexer

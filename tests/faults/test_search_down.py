@@ -16,10 +16,10 @@ from prometheus_client import REGISTRY
 from sqlalchemy.orm import Session
 
 from services.core.db import rankings as repo
-from services.core.embedded.search_engine import OsmemEngine
 from services.core.search import indices
 from services.core.search.breaker import BreakerState
 from services.core.search.client import make_search_client
+from services.embedded.search_engine import OsmemEngine
 from services.indexer.audit import run_audit
 from services.indexer.health import HealthServer
 from services.indexer.loop import RankingsIndexer

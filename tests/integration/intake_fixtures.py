@@ -7,10 +7,10 @@ from collections.abc import Iterator
 import pytest
 
 from services.core.db.engine import make_engine, make_session_factory
-from services.core.embedded.kafka_broker import TansuBroker
-from services.core.embedded.postgres import EmbeddedPostgres
 from services.core.kafka.admin import ensure_topics
 from services.core.settings import DatabaseSettings
+from services.embedded.kafka_broker import TansuBroker
+from services.embedded.postgres import EmbeddedPostgres
 from tests.integration.intake_support import (
     Intake,
     IntakeDb,

@@ -18,9 +18,9 @@ from services.core.auth import Role
 from services.core.db import registration
 from services.core.db import tokens as token_repo
 from services.core.db.migrate import upgrade
-from services.core.embedded.postgres import EmbeddedPostgres
-from services.core.embedded.waiting import free_port, wait_until
 from services.core.settings import DatabaseSettings, IntakeSettings, KafkaSettings, Settings
+from services.embedded.postgres import EmbeddedPostgres
+from services.embedded.waiting import free_port, wait_until
 from services.intake.app import create_app
 
 PEPPER = "intake-test-pepper"

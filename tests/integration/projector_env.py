@@ -16,10 +16,10 @@ from prometheus_client import REGISTRY
 from sqlalchemy.orm import Session
 
 from services.core.db.engine import make_engine
-from services.core.embedded.kafka_broker import TansuBroker
-from services.core.embedded.postgres import EmbeddedPostgres
 from services.core.kafka.admin import ensure_topics
 from services.core.settings import DatabaseSettings, KafkaSettings, ProjectorSettings, Settings
+from services.embedded.kafka_broker import TansuBroker
+from services.embedded.postgres import EmbeddedPostgres
 from services.projector.loop import ProjectorLoop
 from tests.conftest import TEST_CONSUMER
 from tests.projector_support import Registration, create_database, drop_database, unique

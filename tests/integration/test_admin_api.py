@@ -15,8 +15,8 @@ from services.api.app import create_app
 from services.core.db.engine import make_engine
 from services.core.db.schema import Athlete, Tournament
 from services.core.db.tokens import create_token
-from services.core.embedded.postgres import EmbeddedPostgres
 from services.core.settings import DatabaseSettings, Settings
+from services.embedded.postgres import EmbeddedPostgres
 from tests.read_api_helpers import StoredResult, UvicornThread, apply_results, create_database, division_bout_list
 
 T = "admin-cup"

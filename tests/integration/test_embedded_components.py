@@ -23,14 +23,14 @@ from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPa
 from confluent_kafka.admin import AdminClient
 from elasticsearch import ApiError
 
-from services.core.embedded.errors import ComponentStartError
-from services.core.embedded.kafka_broker import MockCluster, TansuBroker, broker_ready, ensure_topics
-from services.core.embedded.postgres import EmbeddedPostgres
-from services.core.embedded.search_engine import OsmemEngine, search_ready
-from services.core.embedded.stack import STATE_FILE, EmbeddedStack, ShutdownSignal, read_state, stop_from_state
-from services.core.embedded.waiting import pid_alive, wait_for_exit, wait_until
 from services.core.search.client import make_async_search_client, make_search_client
 from services.core.settings import KafkaSettings, SearchSettings, Settings
+from services.embedded.errors import ComponentStartError
+from services.embedded.kafka_broker import MockCluster, TansuBroker, broker_ready, ensure_topics
+from services.embedded.postgres import EmbeddedPostgres
+from services.embedded.search_engine import OsmemEngine, search_ready
+from services.embedded.stack import STATE_FILE, EmbeddedStack, ShutdownSignal, read_state, stop_from_state
+from services.embedded.waiting import pid_alive, wait_for_exit, wait_until
 from tests.conftest import TEST_CONSUMER
 
 Record = tuple[int, int, bytes, bytes]  # partition, offset, key, value
@@ -363,8 +363,8 @@ def test_stack_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
 _CHILD_LAUNCHER = """
 import json, sys, threading
 from pathlib import Path
-from services.core.embedded.kafka_broker import TansuBroker
-from services.core.embedded.search_engine import OsmemEngine
+from services.embedded.kafka_broker import TansuBroker
+from services.embedded.search_engine import OsmemEngine
 log_dir = Path(sys.argv[1])
 broker, engine = TansuBroker.start(log_dir=log_dir), OsmemEngine.start(log_dir=log_dir)
 print(json.dumps([broker.pid, engine.pid]), flush=True)

@@ -14,12 +14,12 @@ from prometheus_client import REGISTRY
 from sqlalchemy.orm import Session
 
 from services.core.db import rankings as repo
-from services.core.embedded.search_engine import OsmemEngine
 from services.core.search import indices
 from services.core.search.bulk import BulkItemErrors, BulkWriter
 from services.core.search.client import make_search_client
 from services.core.search.documents import doc_id, index_action
 from services.core.settings import Settings
+from services.embedded.search_engine import OsmemEngine
 from services.indexer.audit import run_audit
 from services.indexer.health import HealthServer
 from services.indexer.loop import RankingsIndexer

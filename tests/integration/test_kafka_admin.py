@@ -7,10 +7,10 @@ import time
 import pytest
 from confluent_kafka.admin import AdminClient
 
-from services.core.embedded.kafka_broker import TansuBroker
-from services.core.embedded.waiting import free_port
 from services.core.kafka.admin import TopicSetupError, ensure_topics
 from services.core.settings import KafkaSettings
+from services.embedded.kafka_broker import TansuBroker
+from services.embedded.waiting import free_port
 from tests.integration.intake_support import unique
 
 

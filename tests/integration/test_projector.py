@@ -14,9 +14,9 @@ from sqlalchemy.orm import Session
 
 from services.core import events
 from services.core.domain.results import BoutResult, BoutVoid, Method, Score, Winner
-from services.core.embedded.kafka_broker import TansuBroker
-from services.core.embedded.postgres import EmbeddedPostgres
 from services.core.kafka.consumer import consumer_conf
+from services.embedded.kafka_broker import TansuBroker
+from services.embedded.postgres import EmbeddedPostgres
 from tests.integration.projector_env import (
     ProjectorEnv,
     metric,

@@ -15,9 +15,9 @@ from services.api.app import create_app
 from services.core.db import rankings as repo
 from services.core.db.engine import make_engine
 from services.core.db.tokens import create_token
-from services.core.embedded.search_engine import OsmemEngine
 from services.core.search.client import make_search_client
 from services.core.settings import Settings
+from services.embedded.search_engine import OsmemEngine
 from services.indexer.loop import RankingsIndexer
 from services.indexer.reindex import Reindexer
 from tests.rankings_support import TODAY, World, db_url, drop_indices, rankings_settings, wait_for, world

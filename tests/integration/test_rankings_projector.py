@@ -9,8 +9,8 @@ from sqlalchemy.orm import Session
 from services.core.db import rankings as repo
 from services.core.db.schema import Division, Tournament
 from services.core.domain.ranking import Tier, awards_for_division, ranking_list
-from services.core.embedded.search_engine import OsmemEngine
 from services.core.search.client import make_search_client
+from services.embedded.search_engine import OsmemEngine
 from services.indexer.audit import run_audit
 from services.indexer.loop import RankingsIndexer
 from tests.integration.projector_env import ProjectorEnv, projector_env, running

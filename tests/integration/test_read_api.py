@@ -22,9 +22,9 @@ from sqlalchemy.orm import Session
 from services.api.app import create_app
 from services.api.notifications import APPLICATION_NAME
 from services.core.db.engine import make_engine
-from services.core.embedded.postgres import EmbeddedPostgres
-from services.core.embedded.waiting import wait_until
 from services.core.settings import ApiSettings, DatabaseSettings, ProjectorSettings, Settings
+from services.embedded.postgres import EmbeddedPostgres
+from services.embedded.waiting import wait_until
 from tests.read_api_helpers import (
     StoredResult,
     UvicornThread,

@@ -13,10 +13,10 @@ from sqlalchemy.orm import Session
 from services.cli.simulate import simulate
 from services.core.db.engine import make_engine
 from services.core.db.tokens import create_token
-from services.core.embedded.kafka_broker import TansuBroker, ensure_topics
-from services.core.embedded.postgres import EmbeddedPostgres
 from services.core.events import ResultRecorded, ResultVoided, decode
 from services.core.settings import DatabaseSettings, KafkaSettings, Settings
+from services.embedded.kafka_broker import TansuBroker, ensure_topics
+from services.embedded.postgres import EmbeddedPostgres
 from tests.read_api_helpers import UvicornThread, create_database, registration_doc, seed_registration
 
 T = "sim-cup"

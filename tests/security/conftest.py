@@ -6,9 +6,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from services.core.embedded.kafka_broker import TansuBroker
-from services.core.embedded.postgres import EmbeddedPostgres
-from services.core.embedded.search_engine import OsmemEngine
+from services.embedded.kafka_broker import TansuBroker
+from services.embedded.postgres import EmbeddedPostgres
+from services.embedded.search_engine import OsmemEngine
 from tests.security.stack import SecurityStack, running_stack, security_settings
 
 

@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session
 
 from services.core.db.engine import make_engine
 from services.core.db.tokens import create_token
-from services.core.embedded.postgres import EmbeddedPostgres
 from services.core.kafka.admin import ensure_topics
 from services.core.search.client import make_search_client
 from services.core.settings import (
@@ -30,6 +29,7 @@ from services.core.settings import (
     SearchSettings,
     Settings,
 )
+from services.embedded.postgres import EmbeddedPostgres
 from services.indexer.reindex import Reindexer
 from tests.read_api_helpers import UvicornThread, create_database, registration_doc, seed_registration
 

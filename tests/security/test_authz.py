@@ -28,9 +28,9 @@ from sqlalchemy.orm import Session
 
 from services.core.auth import generate_token
 from services.core.db.tokens import create_token
-from services.core.embedded.waiting import free_port, wait_until
 from services.core.http.problems import PROBLEM_MEDIA_TYPE
 from services.core.settings import IntakeSettings, Settings, settings_to_env
+from services.embedded.waiting import free_port, wait_until
 from tests.read_api_helpers import UvicornThread
 from tests.security.stack import D2, T_OTHER, D, SecurityStack, T, bout_id
 

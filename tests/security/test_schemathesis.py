@@ -44,8 +44,8 @@ from schemathesis.core.failures import Failure
 from schemathesis.openapi.checks import RejectedPositiveData
 from schemathesis.schemas import BaseSchema
 
-from services.core.embedded.waiting import wait_until
 from services.core.http.problems import PROBLEM_MEDIA_TYPE
+from services.embedded.waiting import wait_until
 from tests.security.stack import D2, D_OTHER, T_OTHER, D, SecurityStack, T, bout_id, openapi_document
 
 pytestmark = pytest.mark.timeout(240)

@@ -10,8 +10,8 @@ import pytest
 from rich.console import Console
 
 from services.cli import up
-from services.core.embedded.stack import EmbeddedStack
 from services.core.settings import Settings
+from services.embedded.stack import EmbeddedStack
 
 LONG_SOCKET = "/home/a-newcomer/src/federation/standings-checkout-two/data/postgres"
 

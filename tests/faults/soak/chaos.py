@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from services.core.embedded.postgres import EmbeddedPostgres
-from services.core.embedded.search_engine import OsmemEngine
-from services.core.embedded.waiting import log_tail
+from services.embedded.postgres import EmbeddedPostgres
+from services.embedded.search_engine import OsmemEngine
+from services.embedded.waiting import log_tail
 from tests.faults.soak.processes import Run, Service, Spawner
 from tests.faults.soak.traffic import Worker
 

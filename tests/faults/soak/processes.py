@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 import orjson
 
-from services.core.embedded.waiting import _die_with_parent_hook, log_tail
+from services.embedded.waiting import _die_with_parent_hook, log_tail
 
 T = TypeVar("T")
 REPO = Path(__file__).resolve().parents[3]

@@ -40,10 +40,6 @@ from services.core.db import rankings as rankings_repo
 from services.core.db.engine import make_engine
 from services.core.db.migrate import upgrade
 from services.core.db.tokens import create_token
-from services.core.embedded.kafka_broker import TansuBroker
-from services.core.embedded.postgres import EmbeddedPostgres
-from services.core.embedded.search_engine import OsmemEngine
-from services.core.embedded.waiting import free_port
 from services.core.kafka.admin import ensure_topics
 from services.core.search import indices
 from services.core.search.client import make_search_client
@@ -59,6 +55,10 @@ from services.core.settings import (
     Settings,
     settings_to_env,
 )
+from services.embedded.kafka_broker import TansuBroker
+from services.embedded.postgres import EmbeddedPostgres
+from services.embedded.search_engine import OsmemEngine
+from services.embedded.waiting import free_port
 from services.indexer.audit import run_audit
 from tests.e2e.pipeline import api_rows
 from tests.faults.soak import chaos, verify

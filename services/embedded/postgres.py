@@ -19,8 +19,8 @@ from pathlib import Path
 from types import ModuleType, TracebackType
 from urllib.parse import quote
 
-from services.core.embedded.errors import INSTALL_HINT, ComponentStartError
-from services.core.embedded.waiting import become_subreaper, log_tail, pid_alive, reap, wait_for_exit
+from services.embedded.errors import INSTALL_HINT, ComponentStartError
+from services.embedded.waiting import become_subreaper, log_tail, pid_alive, reap, wait_for_exit
 
 COMPONENT = "PostgreSQL"
 DEFAULT_DATABASE = "standings"

@@ -14,8 +14,8 @@ import urllib.request
 from pathlib import Path
 from types import TracebackType
 
-from services.core.embedded.errors import INSTALL_HINT, ComponentExitedError, ComponentStartError
-from services.core.embedded.waiting import (
+from services.embedded.errors import INSTALL_HINT, ComponentExitedError, ComponentStartError
+from services.embedded.waiting import (
     default_log_dir,
     free_port,
     kill_group,

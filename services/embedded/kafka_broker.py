@@ -21,8 +21,8 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from services.core.embedded.errors import INSTALL_HINT, ComponentExitedError, ComponentStartError
-from services.core.embedded.waiting import (
+from services.embedded.errors import INSTALL_HINT, ComponentExitedError, ComponentStartError
+from services.embedded.waiting import (
     default_log_dir,
     free_port,
     kill_group,

@@ -22,11 +22,11 @@ from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any
 
-from services.core.embedded.errors import ComponentExitedError, ComponentStartError
-from services.core.embedded.kafka_broker import TansuBroker, ensure_topics
-from services.core.embedded.postgres import EmbeddedPostgres
-from services.core.embedded.search_engine import OsmemEngine
-from services.core.embedded.waiting import pid_alive, terminate_group, wait_for_exit
+from services.embedded.errors import ComponentExitedError, ComponentStartError
+from services.embedded.kafka_broker import TansuBroker, ensure_topics
+from services.embedded.postgres import EmbeddedPostgres
+from services.embedded.search_engine import OsmemEngine
+from services.embedded.waiting import pid_alive, terminate_group, wait_for_exit
 
 STATE_FILE = "stack.json"
 _SHUTDOWN_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
