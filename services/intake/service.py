@@ -22,16 +22,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.core import events
 from services.core.db.errors import DATABASE_DOWN_ERRORS
+from services.core.domain.codec import UndecodablePayload, decode_revision
 from services.core.domain.consistency import RuleViolation
-from services.core.domain.results import (
-    BoutResult,
-    BoutVoid,
-    Method,
-    Revision,
-    Score,
-    Winner,
-    is_same_payload,
-)
+from services.core.domain.results import BoutResult, Revision, is_same_payload
 from services.core.domain.ruleset import RULESETS, Ruleset
 from services.core.errors import Conflict, NotFound, ServiceUnavailable, Unprocessable
 from services.core.kafka.producer import Delivery, trace_id_of, traceparent_for
@@ -59,28 +52,10 @@ class EventSender(Protocol):
 
 
 def stored_revision(bout_id: str, applied: AppliedRevision) -> Revision | None:
-    """The domain value of an applied ``results`` row (None when its payload is unreadable).
-
-    Accepts the result fields at the top level of the payload or under ``result``.
-    """
-    if applied.kind == "void":
-        return BoutVoid(bout_id, applied.revision)
-    payload = applied.payload
-    inner = payload.get("result")
-    if isinstance(inner, dict):
-        payload = inner
+    """The domain value of an applied ``results`` row (None when its payload is unreadable)."""
     try:
-        score = payload["score"]
-        return BoutResult(
-            bout_id=bout_id,
-            revision=applied.revision,
-            winner=Winner(payload["winner"]),
-            method=Method(payload["method"]),
-            score=Score(int(score["red"]), int(score["blue"])),
-            duration_s=payload.get("duration_s"),
-            referee_id=payload.get("referee_id"),
-        )
-    except (KeyError, TypeError, ValueError):
+        return decode_revision(bout_id, applied.revision, applied.kind, applied.payload)
+    except UndecodablePayload:
         return None
 
 

@@ -1,0 +1,108 @@
+"""The stored form of a revision (``results.kind`` + ``results.payload``), encoded and decoded here only.
+
+A revision is stored as its kind, ``result`` or ``void``, and a canonical payload: for a result the
+event's result object ``{"winner", "method", "score": {"red", "blue"}, "duration_s", "referee_id"}``,
+for a void ``{}``. The canonical payload is the identity of a (bout, revision): two submissions are
+duplicates exactly when their stored forms are equal (SPEC §6).
+
+Decoding is strict: a result payload needs a winner, a method and a score with both sides (a missing
+score is not read as 0:0, it makes the payload unreadable). The result fields may sit at the top level
+or under ``result`` (the event's layout). Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import Any, NamedTuple, TypeVar
+
+from services.core.domain.results import BoutResult, BoutVoid, Method, Revision, Score, Winner
+
+RESULT = "result"
+VOID = "void"
+
+Payload = dict[str, Any]
+_E = TypeVar("_E", bound=StrEnum)
+
+
+class StoredRevision(NamedTuple):
+    """A stored (or planned) revision: ``kind`` result|void and its canonical payload ({} for a void)."""
+
+    kind: str
+    payload: Payload
+
+
+class UndecodablePayload(ValueError):
+    """A stored revision whose kind or payload this codec cannot read."""
+
+
+def encode_revision(revision: Revision) -> StoredRevision:
+    """The stored form of ``revision`` (its bout and revision number are the row's key, not payload)."""
+    if isinstance(revision, BoutVoid):
+        return StoredRevision(VOID, {})
+    return StoredRevision(
+        RESULT,
+        {
+            "winner": revision.winner.value,
+            "method": revision.method.value,
+            "score": {"red": revision.score.red, "blue": revision.score.blue},
+            "duration_s": revision.duration_s,
+            "referee_id": revision.referee_id,
+        },
+    )
+
+
+def decode_revision(bout_id: str, revision: int, kind: str, payload: Mapping[str, Any]) -> Revision:
+    """The domain value of a stored revision; raises UndecodablePayload when it cannot be read."""
+    if kind == VOID:
+        return BoutVoid(bout_id=bout_id, revision=revision)
+    if kind != RESULT:
+        raise UndecodablePayload(f"unknown revision kind {kind!r}")
+    fields = payload.get("result", payload)
+    if not isinstance(fields, Mapping):
+        raise UndecodablePayload("the result payload is not an object")
+    return BoutResult(
+        bout_id=bout_id,
+        revision=revision,
+        winner=_enum(Winner, fields, "winner"),
+        method=_enum(Method, fields, "method"),
+        score=_score(fields.get("score")),
+        duration_s=_optional_int(fields, "duration_s"),
+        referee_id=_optional_str(fields, "referee_id"),
+    )
+
+
+def _enum(enum: type[_E], fields: Mapping[str, Any], name: str) -> _E:
+    try:
+        return enum(fields[name])
+    except KeyError:
+        raise UndecodablePayload(f"the result payload has no {name!r}") from None
+    except ValueError:
+        raise UndecodablePayload(f"{name} {fields[name]!r} is not one of {[m.value for m in enum]}") from None
+
+
+def _score(raw: Any) -> Score:
+    if not isinstance(raw, Mapping):
+        raise UndecodablePayload("the result payload needs a score object with red and blue")
+    red, blue = raw.get("red"), raw.get("blue")
+    if not (isinstance(red, int) and isinstance(blue, int)) or isinstance(red, bool) or isinstance(blue, bool):
+        raise UndecodablePayload("score.red and score.blue must be integers")
+    return Score(red, blue)
+
+
+def _optional_int(fields: Mapping[str, Any], name: str) -> int | None:
+    value = fields.get(name)
+    if value is None or _is_int(value):
+        return value
+    raise UndecodablePayload(f"{name} must be an integer or null")
+
+
+def _optional_str(fields: Mapping[str, Any], name: str) -> str | None:
+    value = fields.get(name)
+    if value is None or isinstance(value, str):
+        return value
+    raise UndecodablePayload(f"{name} must be a string or null")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
