@@ -2,39 +2,39 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
-import anyio
 import anyio.to_thread
 from fastapi import APIRouter, Depends, FastAPI, Header, Path, Request
 from fastapi.openapi.utils import get_openapi
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
-from sqlalchemy import Engine, text
-from sqlalchemy.pool import QueuePool
+from sqlalchemy import Engine
 from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from services.core.auth import Principal, Role
-from services.core.db.engine import make_engine, make_session_factory
-from services.core.db.migrate import require_migrated
-from services.core.errors import ServiceUnavailable
-from services.core.http.auth import TokenAuthenticator, require_role, require_tournament_writer
+from services.core.http.auth import require_role, require_tournament_writer
+from services.core.http.metrics_middleware import UNMATCHED_ROUTE, RequestMetrics
 from services.core.http.problems import (
     BodySizeLimit,
     install_problem_handlers,
     problem_only_openapi,
     require_json_media_type,
 )
-from services.core.http.ratelimit import TokenBucketLimiter, rate_limited_principal
+from services.core.http.ratelimit import rate_limited_principal
+from services.core.http.readiness import check_all
 from services.core.kafka.producer import EventProducer
 from services.core.logging import get_logger
-from services.core.metrics import HTTP_REQUEST_SECONDS, RESULTS_REJECTED
+from services.core.metrics import RESULTS_REJECTED
 from services.core.registration.model import TEXT_PATTERN
 from services.core.settings import APP_VERSION, Settings
+from services.intake import bootstrap
+from services.intake.bootstrap import IntakeDeps
+from services.intake.context import CtxDep
+from services.intake.context import ServiceDep as Service
 from services.intake.schemas import (
     RESULT_UNPROCESSABLE,
     SLUG_PATTERN,
@@ -44,10 +44,8 @@ from services.intake.schemas import (
     VoidIn,
     problem_responses,
 )
-from services.intake.service import IntakeService
 
 log = get_logger(__name__)
-T = TypeVar("T")
 
 SERVICE = "intake"
 READY_CHECK_TIMEOUT_S = 2.0
@@ -93,41 +91,10 @@ async def require_json_body(request: Request) -> None:
 JsonBody = Annotated[None, Depends(require_json_body)]
 
 
-def get_service(request: Request) -> IntakeService:
-    service: IntakeService = request.app.state.intake_service
-    return service
-
-
-Service = Annotated[IntakeService, Depends(get_service)]
-
-
-class RequestMetrics:
-    """Request duration by route template (never the raw path: bounded label values) and status."""
-
-    def __init__(self, app: ASGIApp, service: str = SERVICE) -> None:
-        self.app = app
-        self.service = service
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-
-        async def send_with_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_status)
-        finally:
-            route = getattr(scope.get("route"), "path", None) or "unmatched"
-            HTTP_REQUEST_SECONDS.labels(self.service, route, str(status)).observe(time.perf_counter() - started)
-            if status >= 400 and scope.get("method") == "POST" and route != "unmatched":
-                RESULTS_REJECTED.labels(_REJECT_REASONS.get(status, "other")).inc()
+def count_rejection(scope: Scope, route: str, status: int) -> None:
+    """``standings_intake_rejected_total{reason}`` for every refused POST to a route (RequestMetrics hook)."""
+    if status >= 400 and scope.get("method") == "POST" and route != UNMATCHED_ROUTE:
+        RESULTS_REJECTED.labels(_REJECT_REASONS.get(status, "other")).inc()
 
 
 def _router() -> APIRouter:
@@ -216,20 +183,10 @@ def _router() -> APIRouter:
         responses=problem_responses(503),
         tags=["health"],
     )
-    async def readyz(request: Request) -> StatusOut:
-        engine: Engine = request.app.state.engine
-        producer: EventProducer = request.app.state.producer
-        failures: dict[str, str] = {}
-        db = await _bounded(_check_database, engine)
-        if db is not None:
-            failures["postgres"] = db
-        broker = await _bounded(producer.check, READY_CHECK_TIMEOUT_S / 2)
-        if broker is not None:
-            failures["kafka"] = broker
-        if failures:
-            raise ServiceUnavailable(
-                "not ready: " + "; ".join(f"{k}: {v}" for k, v in sorted(failures.items())), checks=failures
-            )
+    async def readyz(ctx: CtxDep) -> StatusOut:
+        probes = ctx.readiness_probes(broker_timeout_s=READY_CHECK_TIMEOUT_S / 2)
+        readiness = await check_all(probes, timeout_s=READY_CHECK_TIMEOUT_S, service=SERVICE)
+        readiness.raise_unless_ready()
         return StatusOut(status="ready")
 
     @router.get(
@@ -245,24 +202,6 @@ def _router() -> APIRouter:
     return router
 
 
-def _check_database(engine: Engine) -> str | None:
-    try:
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except Exception as exc:
-        # The class name only: the message names hosts and sockets, and /readyz may be reachable.
-        log.warning("readiness_database_failed", error=str(exc).splitlines()[0] if str(exc) else "")
-        return type(exc).__name__
-    return None
-
-
-async def _bounded(fn: Callable[..., str | None], *args: Any) -> str | None:
-    """Run a blocking check in a thread; give up (not ready) after READY_CHECK_TIMEOUT_S."""
-    with anyio.move_on_after(READY_CHECK_TIMEOUT_S):
-        return await anyio.to_thread.run_sync(fn, *args, abandon_on_cancel=True)
-    return f"no answer within {READY_CHECK_TIMEOUT_S:.0f} s"
-
-
 def _problem_only_openapi(app: FastAPI) -> dict[str, Any]:
     """Error responses are only ever ``application/problem+json`` (the shared rule of problems.py)."""
     if app.openapi_schema is None:
@@ -273,41 +212,34 @@ def _problem_only_openapi(app: FastAPI) -> dict[str, Any]:
     return app.openapi_schema
 
 
-def create_app(settings: Settings, *, engine: Engine | None = None, producer: EventProducer | None = None) -> FastAPI:
-    """Build the intake app. Engine and producer are created in the lifespan unless passed in.
+def create_app(
+    settings: Settings,
+    *,
+    deps: IntakeDeps | None = None,
+    engine: Engine | None = None,
+    producer: EventProducer | None = None,
+) -> FastAPI:
+    """Build the intake app on ``deps`` (see :mod:`services.intake.bootstrap`); no I/O until the lifespan.
 
-    Passed-in dependencies belong to the caller (a passed producer is started if needed, never closed).
+    Without ``deps`` the lifespan bootstraps them, using ``engine``/``producer`` when passed (tests).
+    Passed-in collaborators belong to the caller (a passed producer is started if needed, never closed).
     """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        db = engine or make_engine(settings.database)
-        events_producer = producer or EventProducer(settings)
+        owned = deps is None
+        collaborators = deps or bootstrap.bootstrap(settings, engine=engine, producer=producer)
         try:
-            await anyio.to_thread.run_sync(require_migrated, db)
-            if not events_producer.started:
-                events_producer.start()
-            # The intake only reads: autocommit spares a BEGIN and a ROLLBACK round trip per request.
-            session_factory = make_session_factory(db.execution_options(isolation_level="AUTOCOMMIT"))
-            app.state.settings = settings
-            app.state.engine = db
-            app.state.producer = events_producer
-            app.state.authenticator = TokenAuthenticator(session_factory, settings.token_pepper.get_secret_value())
-            app.state.rate_limiter = TokenBucketLimiter(
-                settings.intake.rate_limit_per_s, settings.intake.rate_limit_burst
-            )
-            # As many concurrent validations as the pool has connections: a burst then queues here
-            # instead of opening (and closing) overflow connections, each a PostgreSQL backend start.
-            app.state.intake_service = IntakeService(
-                session_factory, events_producer, db_concurrency=db.pool.size() if isinstance(db.pool, QueuePool) else 5
-            )
-            log.info("intake_started", topic=settings.kafka.topic)
-            yield
+            async with bootstrap.running(collaborators) as ctx:
+                app.state.ctx = ctx
+                # The shared auth and rate-limit dependencies (services.core.http) read these two.
+                app.state.authenticator = ctx.authenticator
+                app.state.rate_limiter = ctx.rate_limiter
+                log.info("intake_started", topic=settings.kafka.topic)
+                yield
         finally:
-            if producer is None:
-                await anyio.to_thread.run_sync(events_producer.close, settings.intake.delivery_timeout_s + 1)
-            if engine is None:
-                db.dispose()
+            if owned:
+                await anyio.to_thread.run_sync(collaborators.close)
 
     app = FastAPI(
         title="Standings intake",
@@ -319,5 +251,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None, producer: Ev
     install_problem_handlers(app)
     app.include_router(_router())
     app.add_middleware(BodySizeLimit, max_bytes=settings.intake.max_body_bytes)
-    app.add_middleware(RequestMetrics)  # outermost: 413s from the size limit are measured too
+    app.add_middleware(
+        RequestMetrics, service=SERVICE, on_response=count_rejection
+    )  # outermost: 413s from the size limit are measured too
     return app
