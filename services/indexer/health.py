@@ -1,23 +1,24 @@
-"""The indexer's HTTP face: ``/livez``, ``/readyz``, ``/metrics`` on a small stdlib server.
+"""The indexer's probes, served by the shared health server (``/livez``, ``/readyz``, ``/metrics``).
 
 ``/readyz`` tells the truth about derived-data freshness: 503 ``degraded`` while the breaker is
-not closed, the alias is missing, or the oldest unindexed change is older than the SLO.
+not closed, the alias is missing, or the oldest unindexed change is older than the SLO. It names
+the failing checks and their states, never an exception's text (that is in the log).
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-import orjson
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
-
+from services.core.http import health_server
+from services.core.http.health_server import ProbeResult
+from services.core.http.readiness import Readiness
 from services.indexer.loop import IndexerStatus
 
 # The loop beats at least every poll interval; a long rebuild beats on every chunk.
 LIVENESS_STALE_S = 120.0
+
+StatusSource = Callable[[], IndexerStatus]
 
 
 def readiness(status: IndexerStatus, slo_s: float) -> tuple[int, dict[str, Any]]:
@@ -28,68 +29,35 @@ def readiness(status: IndexerStatus, slo_s: float) -> tuple[int, dict[str, Any]]
         reasons.append("rankings alias not verified")
     if status.freshness_s > slo_s:
         reasons.append(f"index {status.freshness_s:.0f} s behind (SLO {slo_s:.0f} s)")
+    checks = Readiness.of(
+        search_breaker=status.breaker.name == "CLOSED", alias=status.alias_ok, freshness=status.freshness_s <= slo_s
+    )
     body = {
         "status": "ok" if not reasons else "degraded",
         "reasons": reasons,
+        "checks": dict(checks.checks),
         "breaker": status.breaker.name.lower(),
         "freshness_s": round(status.freshness_s, 3),
         "pending_changes": status.pending,
         "freshness_slo_s": slo_s,
-        "last_error": status.last_error,
+        "last_error": status.last_error.split(":", 1)[0] if status.last_error else None,  # the class name only
     }
     return (200 if not reasons else 503), body
 
 
-class HealthServer:
-    """Serves health on ``host:port`` (port 0: any free port, see ``port``) from a daemon thread."""
+def liveness(status: IndexerStatus) -> ProbeResult:
+    alive = status.heartbeat_age_s < LIVENESS_STALE_S
+    return ProbeResult(
+        alive, {"status": "ok" if alive else "stuck", "heartbeat_age_s": round(status.heartbeat_age_s, 3)}
+    )
 
-    def __init__(self, host: str, port: int, status: Callable[[], IndexerStatus], slo_s: float) -> None:
-        outer = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                path = self.path.split("?", 1)[0]
-                if path == "/metrics":
-                    self._send(200, generate_latest(REGISTRY), CONTENT_TYPE_LATEST)
-                elif path == "/livez":
-                    st = outer._status()
-                    alive = st.heartbeat_age_s < LIVENESS_STALE_S
-                    body = {"status": "ok" if alive else "stuck", "heartbeat_age_s": round(st.heartbeat_age_s, 3)}
-                    self._send(200 if alive else 503, orjson.dumps(body), "application/json")
-                elif path == "/readyz":
-                    code, body = readiness(outer._status(), outer._slo_s)
-                    self._send(code, orjson.dumps(body), "application/json")
-                else:
-                    self._send(404, b'{"status":"not found"}', "application/json")
+class HealthServer(health_server.HealthServer):
+    """The shared health server on the indexer's status (port 0: any free port, see ``port``)."""
 
-            def _send(self, code: int, body: bytes, content_type: str) -> None:
-                self.send_response(code)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body)))
-                self.send_header("Cache-Control", "no-store")
-                self.end_headers()
-                self.wfile.write(body)
+    def __init__(self, host: str, port: int, status: StatusSource, slo_s: float) -> None:
+        def ready() -> ProbeResult:
+            code, body = readiness(status(), slo_s)
+            return ProbeResult(code == 200, body)
 
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-        self._status = status
-        self._slo_s = slo_s
-        self._server = ThreadingHTTPServer((host, port), Handler)
-        self._server.daemon_threads = True
-        self._thread: threading.Thread | None = None
-
-    @property
-    def port(self) -> int:
-        return int(self._server.server_address[1])
-
-    def start(self) -> HealthServer:
-        self._thread = threading.Thread(target=self._server.serve_forever, name="indexer-health", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        super().__init__(host, port, live=lambda: liveness(status()), ready=ready, name="indexer-health")
