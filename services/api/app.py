@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import importlib
-import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from types import ModuleType
@@ -22,9 +21,8 @@ from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.api.context import ApiContext, CtxDep, build_context
 from services.api.fastpath import StandingsFastPath
@@ -33,11 +31,11 @@ from services.api.notifications import NotificationListener
 from services.api.schemas import HealthOut, problems
 from services.core.db.engine import libpq_conninfo, make_engine, make_session_factory
 from services.core.db.migrate import require_migrated
-from services.core.errors import ServiceUnavailable
 from services.core.http.auth import TokenAuthenticator
+from services.core.http.metrics_middleware import RequestMetrics
 from services.core.http.problems import BodySizeLimit, install_problem_handlers, problem_only_openapi
+from services.core.http.readiness import check_all, database_probe
 from services.core.logging import get_logger
-from services.core.metrics import HTTP_REQUEST_SECONDS
 from services.core.settings import APP_VERSION, Settings
 
 log = get_logger(__name__)
@@ -62,40 +60,10 @@ def _router_modules() -> list[ModuleType]:
     return [importlib.import_module(name) for name in ROUTER_MODULES]
 
 
-class RequestMetrics:
-    """Request duration by route template (bounded labels) and status; plain ASGI (no per-request task)."""
-
-    def __init__(self, app: ASGIApp, service: str = SERVICE) -> None:
-        self.app = app
-        self.service = service
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-
-        async def send_with_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_status)
-        finally:
-            route = getattr(scope.get("route"), "path", None) or "unmatched"
-            HTTP_REQUEST_SECONDS.labels(self.service, route, str(status)).observe(time.perf_counter() - started)
-
-
-def _check_database(engine: Engine) -> str | None:
-    try:
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except Exception as exc:
-        return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-    return None
+def _listen_probe(ctx: ApiContext) -> str | None:
+    if ctx.listener is not None and ctx.listener.connected:
+        return None
+    return "LISTEN standings_changed connection is down (reconnecting)"
 
 
 def _health_router() -> APIRouter:
@@ -114,24 +82,10 @@ def _health_router() -> APIRouter:
         responses=problems(503),
     )
     async def readyz(ctx: CtxDep) -> HealthOut:
-        checks: dict[str, str] = {}
-        failures: dict[str, str] = {}
-        db: str | None = f"no answer within {READY_CHECK_TIMEOUT_S:.0f} s"
-        with anyio.move_on_after(READY_CHECK_TIMEOUT_S):
-            db = await anyio.to_thread.run_sync(_check_database, ctx.engine, abandon_on_cancel=True)
-        if db is None:
-            checks["postgres"] = "ok"
-        else:
-            failures["postgres"] = db
-        if ctx.listener is not None and ctx.listener.connected:
-            checks["listen"] = "ok"
-        else:
-            failures["listen"] = "LISTEN standings_changed connection is down (reconnecting)"
-        if failures:
-            raise ServiceUnavailable(
-                "not ready: " + "; ".join(f"{k}: {v}" for k, v in sorted(failures.items())), checks=failures
-            )
-        return HealthOut(status="ready", checks=checks)
+        probes = {"postgres": database_probe(ctx.engine), "listen": lambda: _listen_probe(ctx)}
+        readiness = await check_all(probes, timeout_s=READY_CHECK_TIMEOUT_S, service=SERVICE)
+        readiness.raise_unless_ready()
+        return HealthOut(status="ready", checks=dict(readiness.checks))
 
     @router.get(
         "/metrics",
@@ -241,5 +195,5 @@ def create_app(settings: Settings, *, engine: Engine | None = None, routers: Seq
             expose_headers=["ETag"],
             max_age=600,
         )
-    app.add_middleware(RequestMetrics)
+    app.add_middleware(RequestMetrics, service=SERVICE)
     return app

@@ -6,8 +6,10 @@ import importlib.util
 
 import uvicorn
 
-from services.api.app import create_app
+from services.api.app import SERVICE
+from services.api.bootstrap import bootstrap
 from services.core.gc_pauses import freeze_startup_heap
+from services.core.lifecycle import stop_on_signals, wait_for_database
 from services.core.logging import configure_logging
 from services.core.settings import Settings
 
@@ -19,18 +21,25 @@ def _best(module: str, preferred: str, fallback: str) -> str:
 def run(settings: Settings) -> None:
     """Serve the API on ``settings.api.host:port`` until SIGINT/SIGTERM."""
     configure_logging(settings.log_level, settings.log_json)
-    app = create_app(settings)
-    freeze_startup_heap()
-    uvicorn.run(
-        app,
-        host=settings.api.host,
-        port=settings.api.port,
-        loop=_best("uvloop", "uvloop", "asyncio"),
-        http=_best("httptools", "httptools", "h11"),
-        log_config=None,
-        access_log=False,
-        timeout_graceful_shutdown=5,
-    )
+    process = bootstrap(settings)
+    try:
+        # PostgreSQL may come up after us: wait (SIGTERM ends the wait) instead of crash-looping.
+        with stop_on_signals(SERVICE) as stop:
+            if not wait_for_database(process.engine, stop, service=SERVICE):
+                return
+        freeze_startup_heap()
+        uvicorn.run(
+            process.app,
+            host=settings.api.host,
+            port=settings.api.port,
+            loop=_best("uvloop", "uvloop", "asyncio"),
+            http=_best("httptools", "httptools", "h11"),
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=5,
+        )
+    finally:
+        process.close()
 
 
 if __name__ == "__main__":
