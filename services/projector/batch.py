@@ -2,14 +2,16 @@
 
 No I/O: :func:`plan_batch` gets the stored state the repository loaded (positions, bouts, existing
 revisions, divisions) and returns a :class:`BatchPlan` the repository writes in one transaction.
-The rules (SPEC §5-§6):
+Its value types, the stored form of a revision and the first-applied-wins rule are the pure
+domain's (``services.core.domain``); nothing here imports the database layer. The rules (SPEC §5-§6):
 
 - a message below its partition's stored next offset was applied before: a replay, absorbed;
 - a message that cannot be decoded, names an unknown bout (or a bout of another division), an
   unknown division or a tournament with an unknown ruleset is a dead letter with that reason;
 - a (bout, revision) already stored, or seen earlier in the batch, with the same payload is a
-  duplicate (absorbed); with a different payload it is a conflict: the first applied wins, the
-  second is recorded and dead-lettered (``conflicting_revision``), never merged;
+  duplicate (absorbed); with a different payload it is a conflict: the first applied wins
+  (:class:`~services.core.domain.first_applied.FirstAppliedWins`), the second is recorded and
+  dead-lettered (``conflicting_revision``), never merged;
 - a division's ``tournament_finalized`` applies once (``divisions.finalized_at``); again, it is a
   duplicate.
 """
@@ -23,17 +25,16 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
 from services.core import events
-from services.core.db.projection import (
-    RESULT,
-    VOID,
+from services.core.domain.codec import RESULT, StoredRevision, encode_revision
+from services.core.domain.first_applied import FirstAppliedWins, RevisionKey, Verdict
+from services.core.domain.projection import (
+    BoutPlace,
     ConflictRecord,
     DivisionInfo,
     DivisionKey,
     DivisionMark,
     NewRevision,
-    StoredRevision,
 )
-from services.core.db.registration import BoutInfo
 
 TopicPartitionKey = tuple[str, int]
 
@@ -101,8 +102,8 @@ class StoredState:
     """What the repository loaded (under the positions lock) for the batch's keys."""
 
     positions: Mapping[TopicPartitionKey, int]
-    bouts: Mapping[str, BoutInfo]
-    revisions: Mapping[tuple[str, int], StoredRevision]
+    bouts: Mapping[str, BoutPlace]
+    revisions: Mapping[RevisionKey, StoredRevision]
     divisions: Mapping[DivisionKey, DivisionInfo]
     known_rulesets: Container[str]
     # bout -> its stored effective revision (bouts whose highest revision is a void are absent).
@@ -155,20 +156,8 @@ class BatchPlan:
 
 
 def revision_payload(event: events.ResultRecorded | events.ResultVoided) -> StoredRevision:
-    """The stored form of a revision: kind plus a canonical payload (identity for duplicates)."""
-    if isinstance(event, events.ResultVoided):
-        return StoredRevision(VOID, {})
-    r = event.result
-    return StoredRevision(
-        RESULT,
-        {
-            "winner": r.winner.value,
-            "method": r.method.value,
-            "score": {"red": r.score.red, "blue": r.score.blue},
-            "duration_s": r.duration_s,
-            "referee_id": r.referee_id,
-        },
-    )
+    """The stored form of an event's revision: kind plus a canonical payload (identity for duplicates)."""
+    return encode_revision(event.to_domain())
 
 
 def bout_ids(decoded: Iterable[Decoded]) -> set[str]:
@@ -187,15 +176,10 @@ def is_replay(msg: Incoming, positions: Mapping[TopicPartitionKey, int]) -> bool
 def plan_batch(decoded: Sequence[Decoded], state: StoredState) -> BatchPlan:
     """Classify every message of the batch in consumption order (first applied wins)."""
     plan = BatchPlan()
-    seen: dict[tuple[str, int], StoredRevision] = {}
-    positions = plan.positions
-    stored_positions = state.positions
+    first = FirstAppliedWins(state.revisions)
     for item in decoded:
         msg = item.msg
-        tp = (msg.topic, msg.partition)
-        if msg.offset >= positions.get(tp, 0):
-            positions[tp] = msg.offset + 1
-        if msg.offset < stored_positions.get(tp, 0):
+        if _advance(plan, msg, state.positions):
             plan.replayed += 1
             continue
         if item.poison is not None:
@@ -206,85 +190,104 @@ def plan_batch(decoded: Sequence[Decoded], state: StoredState) -> BatchPlan:
         key = (event.tournament_id, event.division_id)
         if msg.key != events.partition_key(*key).encode():
             plan.miskeyed.append(msg)
-        division = state.divisions.get(key)
         if isinstance(event, events.TournamentFinalized):
-            if division is None:
-                plan.dead_letters.append(
-                    DeadLetter(msg, "unknown_division", f"division {key[0]}/{key[1]} is not registered")
-                )
-                continue
-            if division.finalized or key in plan.finalized:
-                plan.duplicates += 1  # the division's finalize was applied before
-                continue
-            plan.finalized.add(key)
-            plan.mark(key, event.occurred_at, msg.partition, msg.offset)
-            plan.applied["tournament_finalized"] += 1
+            _plan_finalize(plan, msg, event, state.divisions.get(key))
             continue
+        rejected = _reject_revision(msg, event, state)
+        if rejected is not None:
+            plan.dead_letters.append(rejected)
+            continue
+        _plan_revision(plan, msg, event, first, state.divisions[key])
+    _plan_effective(plan, state)
+    return plan
 
-        bout = state.bouts.get(event.bout_id)
-        if bout is None or division is None or (bout.tournament_id, bout.division_id) != key:
-            where = "is not registered" if bout is None else f"belongs to {bout.tournament_id}/{bout.division_id}"
-            plan.dead_letters.append(
-                DeadLetter(msg, "unknown_bout", f"bout {event.bout_id} {where}, event names {key[0]}/{key[1]}")
-            )
-            continue
-        if division.ruleset not in state.known_rulesets:
-            plan.dead_letters.append(
-                DeadLetter(msg, "unknown_ruleset", f"tournament {key[0]} uses unknown ruleset {division.ruleset!r}")
-            )
-            continue
 
-        stored = revision_payload(event)
-        rkey = (event.bout_id, event.revision)
-        prior = seen.get(rkey) or state.revisions.get(rkey)
-        if prior is not None:
-            if prior == stored:
-                plan.duplicates += 1
-                continue
-            plan.conflicts.append(
-                ConflictRecord(
-                    tournament_id=key[0],
-                    division_id=key[1],
-                    bout_id=event.bout_id,
-                    revision=event.revision,
-                    kind=stored.kind,
-                    payload=stored.payload,
-                    applied_payload=prior.payload,
-                    partition=msg.partition,
-                    offset=msg.offset,
-                    occurred_at=event.occurred_at,
-                )
-            )
-            plan.dead_letters.append(
-                DeadLetter(
-                    msg,
-                    "conflicting_revision",
-                    f"bout {event.bout_id} revision {event.revision} was already applied with a different payload",
-                )
-            )
-            continue
+def _advance(plan: BatchPlan, msg: Incoming, stored: Mapping[TopicPartitionKey, int]) -> bool:
+    """Move the partition's next offset past ``msg``; True when it was applied before (a replay)."""
+    tp = (msg.topic, msg.partition)
+    if msg.offset >= plan.positions.get(tp, 0):
+        plan.positions[tp] = msg.offset + 1
+    return msg.offset < stored.get(tp, 0)
 
-        seen[rkey] = stored
-        plan.new_revisions.append(
-            NewRevision(
-                tournament_id=key[0],
-                division_id=key[1],
+
+def _plan_finalize(
+    plan: BatchPlan, msg: Incoming, event: events.TournamentFinalized, division: DivisionInfo | None
+) -> None:
+    key = (event.tournament_id, event.division_id)
+    if division is None:
+        plan.dead_letters.append(DeadLetter(msg, "unknown_division", f"division {key[0]}/{key[1]} is not registered"))
+    elif division.finalized or key in plan.finalized:
+        plan.duplicates += 1  # the division's finalize was applied before
+    else:
+        plan.finalized.add(key)
+        plan.mark(key, event.occurred_at, msg.partition, msg.offset)
+        plan.applied["tournament_finalized"] += 1
+
+
+def _reject_revision(
+    msg: Incoming, event: events.ResultRecorded | events.ResultVoided, state: StoredState
+) -> DeadLetter | None:
+    """The dead letter of a revision for an unknown bout, division or ruleset; None when it applies."""
+    key = (event.tournament_id, event.division_id)
+    bout = state.bouts.get(event.bout_id)
+    division = state.divisions.get(key)
+    if bout is None or division is None or (bout.tournament_id, bout.division_id) != key:
+        where = "is not registered" if bout is None else f"belongs to {bout.tournament_id}/{bout.division_id}"
+        return DeadLetter(msg, "unknown_bout", f"bout {event.bout_id} {where}, event names {key[0]}/{key[1]}")
+    if division.ruleset not in state.known_rulesets:
+        return DeadLetter(msg, "unknown_ruleset", f"tournament {key[0]} uses unknown ruleset {division.ruleset!r}")
+    return None
+
+
+def _plan_revision(
+    plan: BatchPlan,
+    msg: Incoming,
+    event: events.ResultRecorded | events.ResultVoided,
+    first: FirstAppliedWins,
+    division: DivisionInfo,
+) -> None:
+    t, d = key = (event.tournament_id, event.division_id)
+    stored = revision_payload(event)
+    outcome = first.offer((event.bout_id, event.revision), stored)
+    if outcome.verdict is Verdict.DUPLICATE:
+        plan.duplicates += 1
+        return
+    if outcome.verdict is Verdict.CONFLICT:
+        plan.conflicts.append(
+            ConflictRecord(
+                tournament_id=t,
+                division_id=d,
                 bout_id=event.bout_id,
                 revision=event.revision,
                 kind=stored.kind,
                 payload=stored.payload,
-                event_id=event.event_id,
-                occurred_at=event.occurred_at,
+                applied_payload=outcome.applied.payload,
                 partition=msg.partition,
                 offset=msg.offset,
+                occurred_at=event.occurred_at,
             )
         )
-        if division.tournament_status == "scheduled":
-            plan.started.add(key[0])
-        plan.mark(key, event.occurred_at, msg.partition, msg.offset)
-        plan.applied["result_recorded" if stored.kind == RESULT else "result_voided"] += 1
-    _plan_effective(plan, state)
-    return plan
+        detail = f"bout {event.bout_id} revision {event.revision} was already applied with a different payload"
+        plan.dead_letters.append(DeadLetter(msg, "conflicting_revision", detail))
+        return
+    plan.new_revisions.append(
+        NewRevision(
+            tournament_id=t,
+            division_id=d,
+            bout_id=event.bout_id,
+            revision=event.revision,
+            kind=stored.kind,
+            payload=stored.payload,
+            event_id=event.event_id,
+            occurred_at=event.occurred_at,
+            partition=msg.partition,
+            offset=msg.offset,
+        )
+    )
+    if division.tournament_status == "scheduled":
+        plan.started.add(t)
+    plan.mark(key, event.occurred_at, msg.partition, msg.offset)
+    plan.applied["result_recorded" if stored.kind == RESULT else "result_voided"] += 1
 
 
 def _plan_effective(plan: BatchPlan, state: StoredState) -> None:

@@ -9,8 +9,9 @@ import json
 import pytest
 
 from services.core import events
-from services.core.db.projection import DivisionInfo, StoredRevision
 from services.core.db.registration import BoutInfo
+from services.core.domain.codec import StoredRevision
+from services.core.domain.projection import DivisionInfo
 from services.core.domain.results import BoutResult, BoutVoid, Method, Score, Winner
 from services.projector.batch import Incoming, StoredState, decode_batch, plan_batch, revision_payload
 

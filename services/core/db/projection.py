@@ -9,85 +9,37 @@ The hot statements go through the session's psycopg connection, binary results a
 ``json_to_recordset`` (orjson encodes it in C; psycopg's array dumpers escape or pack every element
 in Python, which was most of a batch's time); small ones as binary arrays (``%(name)b``). Values
 are always bound parameters; the SQL strings are constants.
+
+The rules are the pure domain's: the batch's value types (``domain.projection``), the stored form of
+a revision (``domain.codec``) and which standings rows change, with their ``previous_rank``
+(``domain.standings.standings_change``). :func:`write_standings` is the one writer of
+``standings_rows`` (projector, registration refresh, replay).
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import uuid
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 import orjson
 from sqlalchemy.orm import Session
 
 from services.core.db.driver import fetchall, run
 from services.core.db.registration import BoutInfo
-from services.core.domain.results import Bout, BoutResult, Method, Score, Winner
+from services.core.domain.codec import StoredRevision, decode_revision
+from services.core.domain.projection import ConflictRecord, DivisionInfo, DivisionKey, DivisionMark, NewRevision
+from services.core.domain.results import Bout, BoutResult
 from services.core.domain.ruleset import Ruleset
-from services.core.domain.standings import StandingRow, compute_standings
+from services.core.domain.standings import (
+    StandingRow,
+    StandingsChange,
+    StoredStanding,
+    compute_standings,
+    standings_change,
+)
 
 NOTIFY_CHANNEL = "standings_changed"
-RESULT = "result"
-VOID = "void"
-
-DivisionKey = tuple[str, str]
-Payload = dict[str, Any]
-
-
-class StoredRevision(NamedTuple):
-    """A stored (or planned) revision: ``kind`` result|void and its canonical payload ({} for a void)."""
-
-    kind: str
-    payload: Payload
-
-
-class DivisionInfo(NamedTuple):
-    ruleset: str
-    tournament_status: str
-    finalized: bool = False
-
-
-class NewRevision(NamedTuple):
-    tournament_id: str
-    division_id: str
-    bout_id: str
-    revision: int
-    kind: str
-    payload: Payload
-    event_id: uuid.UUID
-    occurred_at: dt.datetime
-    partition: int
-    offset: int
-
-
-class ConflictRecord(NamedTuple):
-    """A second, different payload for an applied (bout, revision), with the payload that won."""
-
-    tournament_id: str
-    division_id: str
-    bout_id: str
-    revision: int
-    kind: str
-    payload: Payload
-    applied_payload: Payload
-    partition: int
-    offset: int
-    occurred_at: dt.datetime
-
-
-@dataclass(slots=True)
-class DivisionMark:
-    """Where a division's latest change in a batch came from (``divisions.last_*``)."""
-
-    last_event_at: dt.datetime
-    partition: int
-    offset: int
-
-
-_WINNERS = {w.value: w for w in Winner}
-_METHODS = {m.value: m for m in Method}
 
 
 # --- loading -----------------------------------------------------------------------------------
@@ -248,8 +200,7 @@ def set_effective(session: Session, flips: Sequence[tuple[str, int, bool]]) -> N
 
 _DIVISION_BOUTS = """
     SELECT b.tournament_id, b.division_id, b.bout_id, b.red_athlete_id, b.blue_athlete_id,
-           r.payload ->> 'winner', r.payload ->> 'method',
-           (r.payload #>> '{score,red}')::int, (r.payload #>> '{score,blue}')::int
+           r.revision, r.kind, r.payload::text
     FROM unnest(%(t)b::text[], %(d)b::text[]) AS k(t, d)
     JOIN bouts b ON b.tournament_id = k.t AND b.division_id = k.d
     LEFT JOIN results r ON r.bout_id = b.bout_id AND r.is_effective
@@ -289,9 +240,6 @@ _DELETE_STANDINGS = """
     WHERE s.tournament_id = k.t AND s.division_id = k.d AND s.athlete_id = k.a
 """
 
-# (rank, bouts, wins, losses, draws, points, finishes, tp_for, tp_against, tie_unresolved, previous_rank)
-_Stored = tuple[int, int, int, int, int, int, int, int, int, bool, int | None]
-
 
 @dataclass(slots=True)
 class DivisionInput:
@@ -306,16 +254,63 @@ def load_standings_inputs(session: Session, keys: Collection[DivisionKey]) -> di
     ts, ds = _split(keys)
     inputs = {key: DivisionInput([], [], {}) for key in keys}
     params = {"t": ts, "d": ds}
-    for t, d, bout_id, red, blue, winner, method, score_red, score_blue in fetchall(session, _DIVISION_BOUTS, params):
+    for t, d, bout_id, red, blue, revision, kind, payload in fetchall(session, _DIVISION_BOUTS, params):
         division = inputs[(t, d)]
         division.bouts.append(Bout(bout_id, red, blue))
-        if winner is not None:
-            division.results[bout_id] = BoutResult(
-                bout_id, 0, _WINNERS[winner], _METHODS[method], Score(score_red, score_blue)
-            )
+        if revision is not None:
+            result = decode_revision(bout_id, revision, kind, orjson.loads(payload))
+            if isinstance(result, BoutResult):  # the effective revision is never a void
+                division.results[bout_id] = result
     for t, d, athlete in fetchall(session, _DIVISION_ENTRIES, params):
         inputs[(t, d)].entries.append(athlete)
     return inputs
+
+
+def load_standings(session: Session, keys: Collection[DivisionKey]) -> dict[DivisionKey, dict[str, StoredStanding]]:
+    """The published standings rows of ``keys``: division -> athlete -> row and previous rank."""
+    out: dict[DivisionKey, dict[str, StoredStanding]] = {key: {} for key in keys}
+    if not keys:
+        return out
+    ts, ds = _split(keys)
+    for t, d, athlete, *figures, previous in fetchall(session, _STANDINGS, {"t": ts, "d": ds}):
+        rank, bouts, wins, losses, draws, points, finishes, tp_for, tp_against, tied = figures
+        row = StandingRow(athlete, rank, bouts, wins, losses, draws, points, finishes, tp_for, tp_against, tied)
+        out[(t, d)][athlete] = StoredStanding(row, previous)
+    return out
+
+
+def write_standings(session: Session, changes: Mapping[DivisionKey, StandingsChange]) -> None:
+    """Apply each division's change (rows upserted with their previous rank, dropped athletes
+    deleted): the one writer of ``standings_rows`` for the projector, a registration refresh and a replay."""
+    upserts = [(key, s) for key, change in changes.items() for s in change.upserts]
+    deletes = [(key, athlete) for key, change in changes.items() for athlete in change.deletes]
+    if upserts:
+        rows_json = [
+            {
+                "t": t,
+                "d": d,
+                "a": s.row.athlete_id,
+                "rank": s.row.rank,
+                "bouts": s.row.bouts,
+                "wins": s.row.wins,
+                "losses": s.row.losses,
+                "draws": s.row.draws,
+                "points": s.row.points,
+                "finishes": s.row.finishes,
+                "tp_for": s.row.tp_for,
+                "tp_against": s.row.tp_against,
+                "tied": s.row.tie_unresolved,
+                "prev": s.previous_rank,
+            }
+            for (t, d), s in upserts
+        ]
+        run(session, _UPSERT_STANDINGS, {"rows": _json(rows_json)})
+    if deletes:
+        run(
+            session,
+            _DELETE_STANDINGS,
+            {"t": [k[0] for k, _ in deletes], "d": [k[1] for k, _ in deletes], "a": [a for _, a in deletes]},
+        )
 
 
 def recompute_standings(
@@ -327,75 +322,18 @@ def recompute_standings(
     if not keys:
         return set()
     keys = sorted(keys)
-    ts, ds = _split(keys)
     inputs = load_standings_inputs(session, keys)
-    stored: dict[DivisionKey, dict[str, _Stored]] = {key: {} for key in keys}
-    for t, d, athlete, *values in fetchall(session, _STANDINGS, {"t": ts, "d": ds}):
-        stored[(t, d)][athlete] = tuple(values)
-
-    upserts: list[tuple[str, str, StandingRow, int | None]] = []
-    deletes: list[tuple[str, str, str]] = []
-    changed: set[DivisionKey] = set()
+    published = load_standings(session, keys)
+    changes: dict[DivisionKey, StandingsChange] = {}
     for key in keys:
         data = inputs[key]
-        rows = compute_standings(data.entries, data.bouts, data.results, rulesets[key])
-        before = stored[key]
-        n = len(upserts) + len(deletes)
-        for row in rows:
-            old = before.pop(row.athlete_id, None)
-            if old is None:
-                upserts.append((key[0], key[1], row, None))
-                continue
-            previous = old[0] if old[0] != row.rank else old[10]
-            if _stored_values(row, previous) != old:
-                upserts.append((key[0], key[1], row, previous))
-        deletes.extend((key[0], key[1], athlete) for athlete in before)
-        if len(upserts) + len(deletes) > n:
-            changed.add(key)
-    if upserts:
-        rows_json = [
-            {
-                "t": t,
-                "d": d,
-                "a": row.athlete_id,
-                "rank": row.rank,
-                "bouts": row.bouts,
-                "wins": row.wins,
-                "losses": row.losses,
-                "draws": row.draws,
-                "points": row.points,
-                "finishes": row.finishes,
-                "tp_for": row.tp_for,
-                "tp_against": row.tp_against,
-                "tied": row.tie_unresolved,
-                "prev": previous,
-            }
-            for t, d, row, previous in upserts
-        ]
-        run(session, _UPSERT_STANDINGS, {"rows": _json(rows_json)})
-    if deletes:
-        run(
-            session,
-            _DELETE_STANDINGS,
-            {"t": [x[0] for x in deletes], "d": [x[1] for x in deletes], "a": [x[2] for x in deletes]},
+        change = standings_change(
+            compute_standings(data.entries, data.bouts, data.results, rulesets[key]), published[key]
         )
-    return changed
-
-
-def _stored_values(row: StandingRow, previous: int | None) -> _Stored:
-    return (
-        row.rank,
-        row.bouts,
-        row.wins,
-        row.losses,
-        row.draws,
-        row.points,
-        row.finishes,
-        row.tp_for,
-        row.tp_against,
-        row.tie_unresolved,
-        previous,
-    )
+        if change:
+            changes[key] = change
+    write_standings(session, changes)
+    return set(changes)
 
 
 # --- divisions, tournaments --------------------------------------------------------------------

@@ -155,3 +155,53 @@ def rank_movements(previous: Sequence[StandingRow], current: Sequence[StandingRo
     """athlete_id -> previous rank - current rank (positive: moved up; new athletes: 0)."""
     before = {row.athlete_id: row.rank for row in previous}
     return {row.athlete_id: before.get(row.athlete_id, row.rank) - row.rank for row in current}
+
+
+@dataclass(frozen=True, slots=True)
+class StoredStanding:
+    """A published standings row and the rank it showed before the change that last moved it."""
+
+    row: StandingRow
+    previous_rank: int | None
+
+
+def previous_rank(*, new_rank: int, old_rank: int | None, old_previous: int | None) -> int | None:
+    """The ``previous_rank`` a row keeps for its movement arrow: the old rank when the rank changes,
+    the kept previous rank when it does not, none for an athlete without a published row."""
+    if old_rank is None:
+        return None
+    return old_rank if old_rank != new_rank else old_previous
+
+
+@dataclass(frozen=True, slots=True)
+class StandingsChange:
+    """What makes a division's published rows equal its computed ones: rows to write, athletes to drop."""
+
+    upserts: tuple[StoredStanding, ...] = ()
+    deletes: tuple[str, ...] = ()
+
+    def __len__(self) -> int:
+        return len(self.upserts) + len(self.deletes)
+
+    @property
+    def athletes(self) -> tuple[str, ...]:
+        """The athletes whose published row differs from the computed one (or is missing, or extra)."""
+        return tuple(sorted([s.row.athlete_id for s in self.upserts] + list(self.deletes)))
+
+
+def standings_change(rows: Sequence[StandingRow], published: Mapping[str, StoredStanding]) -> StandingsChange:
+    """The rows of ``rows`` that differ from ``published`` (each with its previous rank) and the
+    published athletes no longer in ``rows``; empty when the division's rows are up to date."""
+    upserts: list[StoredStanding] = []
+    for row in rows:
+        old = published.get(row.athlete_id)
+        if old is not None and old.row == row:
+            continue
+        previous = previous_rank(
+            new_rank=row.rank,
+            old_rank=None if old is None else old.row.rank,
+            old_previous=None if old is None else old.previous_rank,
+        )
+        upserts.append(StoredStanding(row, previous))
+    computed = {row.athlete_id for row in rows}
+    return StandingsChange(tuple(upserts), tuple(sorted(a for a in published if a not in computed)))
