@@ -8,7 +8,7 @@ What it does, in one process against one engine:
 1. seeds PostgreSQL with ``--athletes`` ranked athletes (10 weight categories, one finalized world
    championship division each: real awards, ``rankings`` rows and outbox through the same code the
    projector calls);
-2. ``services.indexer.reindex`` end to end with the service's default chunk size and concurrency -
+2. ``services.rankings.reindex`` end to end with the service's default chunk size and concurrency -
    PostgreSQL snapshot, build, refresh, count check, catch-up, alias swap, cleanup; docs/s is over
    the whole run, not just the bulk phase;
 3. the live indexer running on that index, a burst of 5 000 ranking changes across ~500 athletes
@@ -65,15 +65,16 @@ from elasticsearch import Elasticsearch, helpers  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 from services.core.db import migrate  # noqa: E402
-from services.core.db import rankings as repo  # noqa: E402
 from services.core.db.engine import make_engine  # noqa: E402
 from services.core.logging import configure_logging  # noqa: E402
 from services.core.search import indices  # noqa: E402
 from services.core.search.client import make_search_client  # noqa: E402
-from services.core.search.documents import doc_id, to_document  # noqa: E402
 from services.core.settings import DatabaseSettings, IndexerSettings, SearchSettings, Settings  # noqa: E402
 from services.indexer.loop import RankingsIndexer  # noqa: E402
-from services.indexer.reindex import Reindexer, ReindexResult  # noqa: E402
+from services.rankings import records as ranking_rows  # noqa: E402
+from services.rankings import rerank as repo  # noqa: E402
+from services.rankings.documents import doc_id, to_document  # noqa: E402
+from services.rankings.reindex import Reindexer, ReindexResult  # noqa: E402
 
 CATEGORIES = [f"m-{w}kg" for w in (55, 60, 66, 73, 81, 90, 100)] + [f"w-{w}kg" for w in (52, 57, 63)]
 COUNTRIES = ["JPN", "FRA", "GER", "BRA", "GEO", "KOR", "MNG", "ESP", "ITA", "NED", "USA", "CAN"]
@@ -167,7 +168,7 @@ def seed(engine: sa.Engine, athletes: int) -> int:
             world.standings(session, "bench-worlds", category, {a: i + 1 for i, a in enumerate(members)})
             repo.apply_ranking_effects(session, set(), {("bench-worlds", category)}, today=TODAY)
     with Session(engine) as session:
-        return repo.count_records(session)
+        return ranking_rows.count_records(session)
 
 
 # --- raw bulk baseline -----------------------------------------------------------------------------------
@@ -368,7 +369,7 @@ def main() -> None:
             documents = seed(engine, athletes)
             log(f"seeded {athletes:,} athletes -> {documents:,} ranking rows in {time.perf_counter() - t0:.1f} s")
             with Session(engine) as session:
-                docs = [to_document(r) for r in repo.iter_records(session)]
+                docs = [to_document(r) for r in ranking_rows.iter_records(session)]
 
             # 1. a first full reindex with the service's default settings builds the alias, 2. the live
             # lag on it, 3. raw bulk configurations, 4. raw (best) and reindex alternating, best of each:

@@ -24,7 +24,6 @@ from starlette.responses import JSONResponse
 
 from services.api.schemas import problems
 from services.core.auth import Principal, Role
-from services.core.db import rankings as repo
 from services.core.errors import NotFound, ServiceUnavailable
 from services.core.http.auth import require_role
 from services.core.logging import get_logger
@@ -32,8 +31,9 @@ from services.core.registration.model import TEXT_PATTERN
 from services.core.search.breaker import is_unavailable
 from services.core.search.client import make_search_client
 from services.core.settings import Settings
-from services.indexer.audit import MAX_SAMPLE, run_audit
-from services.indexer.reindex import Reindexer
+from services.rankings import jobs as repo
+from services.rankings.audit import MAX_SAMPLE, run_audit
+from services.rankings.reindex import Reindexer
 
 log = get_logger(__name__)
 router = APIRouter(prefix="/v1/ops", tags=["ops"])

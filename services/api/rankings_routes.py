@@ -28,14 +28,14 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from services.api.schemas import problems
-from services.core.db import rankings as repo
 from services.core.errors import BadRequest, NotFound, ServiceUnavailable
 from services.core.logging import get_logger
 from services.core.search.breaker import BreakerOpen, CircuitBreaker, is_unavailable
 from services.core.search.client import make_async_search_client
-from services.core.search.documents import doc_id
 from services.core.search.queries import InvalidCursor, decode_cursor, encode_cursor, ranking_search
 from services.core.settings import Settings
+from services.rankings import feed as repo
+from services.rankings.documents import doc_id
 
 log = get_logger(__name__)
 T = TypeVar("T")

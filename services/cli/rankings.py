@@ -23,10 +23,11 @@ from sqlalchemy.orm import Session
 
 from services.cli.context import engine_for, load_settings
 from services.core.db import migrate as migrations
-from services.core.db import rankings as repo
 from services.core.search.client import make_search_client
-from services.indexer.audit import MAX_SAMPLE, run_audit
-from services.indexer.reindex import ReindexAlreadyRunning, Reindexer
+from services.rankings import rerank as repo
+from services.rankings.audit import MAX_SAMPLE, run_audit
+from services.rankings.model import utc_today
+from services.rankings.reindex import ReindexAlreadyRunning, Reindexer
 
 app = typer.Typer(name="rankings", no_args_is_help=True, help="The federation ranking list and its search index.")
 console = Console(stderr=True)
@@ -131,7 +132,7 @@ def recompute(
     """Recompute every ranking list for a date (the daily expiry recompute); changed documents are re-indexed."""
     settings = load_settings()
     engine = engine_for(settings)
-    ranking_date = dt.date.fromisoformat(date) if date else repo.utc_today()
+    ranking_date = dt.date.fromisoformat(date) if date else utc_today()
     try:
         migrations.require_migrated(engine)
         with Session(engine) as session, session.begin():

@@ -183,6 +183,8 @@ class ProjectorSettings(BaseModel):
 class IndexerSettings(BaseModel):
     poll_interval_s: float = Field(default=0.2, gt=0)
     batch_size: int = Field(default=2000, ge=1)
+    # Categories re-ranked per step of the rankings stage (each in its own short transaction).
+    rerank_batch: int = Field(default=50, ge=1)
     # Health endpoint (/livez, /readyz, /metrics); port 0 picks a free port (tests).
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=9103, ge=0, le=65535)

@@ -1,12 +1,15 @@
-"""The rankings-indexer: the ranking outbox in PostgreSQL -> the search index, at least once.
+"""The rankings-indexer process: the rankings stage, then the change feed -> the search index.
 
-Each step reads outbox rows after the stored position, coalesces them per document, loads the
-documents' current rows and bulk-writes them to the alias through the circuit breaker. The
-position (``consumer_positions``, group ``rankings-indexer``) moves only after the bulk
-succeeded; while the breaker is open nothing moves and the freshness gauge keeps growing.
+Each step first re-ranks the categories the projector asked for (``rerank.process_requests``:
+PostgreSQL only, so it goes on while the search engine is away), then reads feed rows after the
+stored position (``services.rankings.feed``), coalesces them per document, loads the documents'
+current rows and bulk-writes them to the alias through the circuit breaker. The position moves
+only after the bulk succeeded; while the breaker is open nothing moves and the freshness gauge
+keeps growing.
 
-Freshness is measured on the outbox, not on the loop: ``INDEX_FRESHNESS_SECONDS`` is the age of
-the oldest change not yet indexed (0 when caught up) and ``INDEX_PENDING_CHANGES`` their count.
+Freshness is measured on the feed and the requests, not on the loop: ``INDEX_FRESHNESS_SECONDS``
+is the age of the oldest change not yet indexed (0 when caught up), ``INDEX_PENDING_CHANGES`` their
+count.
 
 Recovery without restart: when the alias is missing (the engine came back empty, or someone
 deleted it) the indexer rebuilds the index from PostgreSQL (a full reindex), then carries on.
@@ -30,15 +33,16 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from services.core import metrics
-from services.core.db import rankings as repo
 from services.core.db.engine import libpq_conninfo
 from services.core.logging import get_logger
 from services.core.search import indices
 from services.core.search.breaker import BreakerOpen, BreakerState, CircuitBreaker, is_unavailable
 from services.core.search.bulk import Action, BulkItemErrors, BulkWriter
 from services.core.settings import Settings
-from services.indexer.changes import actions_for
-from services.indexer.reindex import ReindexAlreadyRunning, Reindexer
+from services.rankings import feed, rerank
+from services.rankings.actions import actions_for
+from services.rankings.model import Backlog, utc_today
+from services.rankings.reindex import ReindexAlreadyRunning, Reindexer
 
 log = get_logger(__name__)
 
@@ -58,7 +62,7 @@ class IndexerStatus:
 
 
 class ChangeListener:
-    """Wakes the loop on ``NOTIFY ranking_changes`` (sent at commit by every outbox writer).
+    """Wakes the loop on ``NOTIFY ranking_changes`` (sent at commit by every feed writer and re-rank request).
 
     Falls back to plain polling while the notification connection is down.
     """
@@ -89,7 +93,7 @@ class ChangeListener:
     def _connect(self) -> psycopg.Connection[tuple[object, ...]]:
         if self._conn is None or self._conn.closed:
             conn = psycopg.connect(self._conninfo, autocommit=True, connect_timeout=self._connect_timeout_s)
-            conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(repo.NOTIFY_CHANNEL)))
+            conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(feed.NOTIFY_CHANNEL)))
             self._conn = conn
         return self._conn
 
@@ -105,7 +109,7 @@ class RankingsIndexer:
         *,
         breaker: CircuitBreaker | None = None,
         alias_check_interval_s: float = 5.0,
-        today: Callable[[], dt.date] = repo.utc_today,
+        today: Callable[[], dt.date] = utc_today,
     ) -> None:
         self.settings = settings
         self.engine = engine
@@ -139,14 +143,14 @@ class RankingsIndexer:
             last_error=self.last_error,
         )
 
-    def refresh_freshness(self) -> repo.Backlog:
-        """Read the backlog from the outbox and publish the freshness gauges."""
+    def refresh_freshness(self) -> Backlog:
+        """Read the backlog (feed and re-rank requests) and publish the freshness gauges."""
         with Session(self.engine) as session:
-            backlog = repo.backlog(session)
+            backlog = feed.backlog(session)
         self._publish(backlog)
         return backlog
 
-    def _publish(self, backlog: repo.Backlog) -> None:
+    def _publish(self, backlog: Backlog) -> None:
         self._freshness_s = backlog.age_s()
         self._pending = backlog.pending
         metrics.INDEX_FRESHNESS_SECONDS.set(self._freshness_s)
@@ -200,30 +204,34 @@ class RankingsIndexer:
         log.warning("indexer_step_error", error=self.last_error, breaker=self.breaker.state.name)
 
     def step(self) -> int:
-        """Index one batch of outbox rows; returns how many rows were done (0: nothing pending).
-
-        Raises when the batch could not be written; the position is then left where it was.
-        """
+        """Re-rank what is waiting, then index one batch of feed rows; returns how much was done
+        (0: nothing pending). Raises when the batch could not be written; the position is then
+        left where it was."""
+        reranked = rerank.process_requests(self.engine, self._today(), self.settings.indexer.rerank_batch)
         wait = self.breaker.retry_after_s()
-        if wait > 0:  # open: do not even read the outbox
+        if wait > 0:  # open: do not even read the feed
             raise BreakerOpen(wait)
         with Session(self.engine) as session:
-            position = repo.get_position(session)
-            changes = repo.read_changes(session, position, self.settings.indexer.batch_size)
+            position = feed.get_position(session)
+            changes = feed.read_changes(session, position, self.settings.indexer.batch_size)
             actions = actions_for(session, changes) if changes else []
         if not changes:
-            self._publish(repo.Backlog(0, None))
+            if not reranked:
+                self._publish(Backlog(0, None))
             self.check_alias()
-            return 0
+            return reranked
         self.refresh_freshness()
-        self.breaker.call(lambda: self._write(actions))
+        if not self.breaker.call(lambda: self._write(actions)):
+            self._rebuild()  # outside the breaker: a database error here is not the engine's answer
         with Session(self.engine) as session, session.begin():
-            repo.advance_position(session, changes[-1].change_id)
+            feed.advance_position(session, changes[-1].position)
         self.refresh_freshness()
         self.last_error = None
-        return len(changes)
+        return len(changes) + reranked
 
-    def _write(self, actions: list[Action]) -> None:
+    def _write(self, actions: list[Action]) -> bool:
+        """Bulk-write through the alias; False when the alias is gone (the caller rebuilds, and the
+        rebuild's snapshot holds these documents' current state)."""
         try:
             self.writer.write(self.alias, actions, require_alias=True)
         except BulkItemErrors as exc:
@@ -231,9 +239,9 @@ class RankingsIndexer:
                 raise
             log.warning("index_alias_missing", alias=self.alias, error=str(exc))
             self._alias_ok = False
-            self._rebuild()  # the rebuild's snapshot holds these documents' current state
-        else:
-            self._alias_ok = True
+            return False
+        self._alias_ok = True
+        return True
 
     def check_alias(self, *, force: bool = False) -> None:
         """Every few seconds (and on startup) make sure the alias exists; rebuild when it does not."""
@@ -242,16 +250,14 @@ class RankingsIndexer:
         if not (force or due or self.breaker.state is BreakerState.HALF_OPEN):
             return
 
-        def probe() -> None:
-            if indices.alias_targets(self.client, self.alias):
-                self._alias_ok = True
-                return
-            self._alias_ok = False
+        def probe() -> bool:
+            return bool(indices.alias_targets(self.client, self.alias))
+
+        self._alias_ok = self.breaker.call(probe)
+        self._alias_checked_at = time.monotonic()
+        if not self._alias_ok:
             log.warning("index_alias_missing", alias=self.alias)
             self._rebuild()
-
-        self.breaker.call(probe)
-        self._alias_checked_at = time.monotonic()
 
     def _rebuild(self) -> None:
         def beat(phase: str, done: int, total: int) -> None:
@@ -267,12 +273,12 @@ class RankingsIndexer:
         if self._recomputed_on == today:
             return
         with Session(self.engine) as session:
-            categories = repo.ranking_categories(session)
+            categories = rerank.ranking_categories(session)
         changed = 0
-        for category in categories:  # one short transaction (and outbox lock) per category
+        for category in categories:  # one short transaction (and category lock) per category
             with Session(self.engine) as session, session.begin():
-                changed += repo.recompute_category(session, category, today)
+                changed += rerank.recompute_category(session, category, today)
         with Session(self.engine) as session, session.begin():
-            pruned = repo.prune_changes(session, OUTBOX_RETENTION)
+            pruned = feed.prune_changes(session, OUTBOX_RETENTION)
         self._recomputed_on = today
         log.info("rankings_recomputed", ranking_date=today.isoformat(), changed=changed, outbox_pruned=pruned)

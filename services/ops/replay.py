@@ -32,7 +32,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from services.core import events
-from services.core.db import projection, rankings
+from services.core.db import projection
 from services.core.db.engine import make_session_factory
 from services.core.db.projection import DivisionMark, StoredRevision
 from services.core.db.standings_read import revision_from_row
@@ -45,6 +45,7 @@ from services.core.settings import ConsumerSettings, KafkaSettings, Settings
 from services.ops import repository
 from services.ops.repository import DivisionKey
 from services.projector.batch import revision_payload
+from services.rankings import rerank as rankings
 
 log = get_logger(__name__)
 

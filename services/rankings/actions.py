@@ -1,4 +1,4 @@
-"""Outbox rows -> bulk actions: one action per document, for the document's current state."""
+"""Feed rows -> bulk actions: one action per document, for the document's current state."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ from collections.abc import Sequence
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
-from services.core.db.rankings import Change, DocKey, load_records
 from services.core.search.bulk import Action
-from services.core.search.documents import delete_action, index_action
+from services.rankings.documents import delete_action, index_action
+from services.rankings.model import Change, DocKey
+from services.rankings.records import load_records
 
 
 def coalesce(changes: Sequence[Change]) -> dict[DocKey, int]:

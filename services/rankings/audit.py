@@ -2,11 +2,11 @@
 
 Full audit: every ranking row is looked up (mget in batches) and every document id in the index is
 listed (search_after on the keyword sort fields) to find extras. Sample audit: ``n`` random rows
-plus ``n`` random documents. Documents with an outbox change after the indexer's position at the
+plus ``n`` random documents. Documents with a feed row after the indexer's position at the
 start of the audit are in flight, not drift: they are counted as ``pending`` and left alone.
 
 ``repair`` rewrites only the drifted documents: missing/different ones get a fresh version (an
-outbox row, so the live indexer agrees) and are written from their current row; extras are
+feed row, so the live indexer agrees) and are written from their current row; extras are
 deleted at their own version (a newer legitimate write wins over the repair).
 """
 
@@ -22,11 +22,13 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from services.core import metrics
-from services.core.db import rankings as repo
-from services.core.db.rankings import DocKey, RankingRecord
 from services.core.logging import get_logger
 from services.core.search.bulk import Action, BulkWriter
-from services.core.search.documents import differing_fields, doc_id, key_of, to_document
+from services.rankings import feed
+from services.rankings import records as ranking_rows
+from services.rankings.documents import differing_fields, doc_id, key_of, to_document
+from services.rankings.model import DocKey, RankingRecord
+from services.rankings.rerank import touch_documents
 
 log = get_logger(__name__)
 
@@ -98,11 +100,11 @@ def run_audit(
     report = AuditReport(sample=sample)
     found: dict[DocKey, Drift] = {}
     with Session(engine) as session:
-        start_position = repo.get_position(session)
+        start_position = feed.get_position(session)
     if sample is None:
         seen_pg: set[DocKey] = set()
         with engine.connect() as conn:
-            for records in _batches(repo.iter_records(conn, batch), batch):
+            for records in _batches(ranking_rows.iter_records(conn, batch), batch):
                 seen_pg.update(r.key for r in records)
                 _compare(client, alias, records, found, report)
         for key in _all_index_keys(client, alias, batch):
@@ -111,18 +113,18 @@ def run_audit(
                 found[key] = Drift(key[0], key[1], "extra")
     else:
         with Session(engine) as session:
-            keys = repo.sample_keys(session, sample)
-            records = list(repo.load_records(session, keys).values())
+            keys = ranking_rows.sample_keys(session, sample)
+            records = list(ranking_rows.load_records(session, keys).values())
         _compare(client, alias, records, found, report)
         doc_keys = _random_index_keys(client, alias, sample)
         with Session(engine) as session:
-            present = repo.load_records(session, doc_keys)
+            present = ranking_rows.load_records(session, doc_keys)
         for key in doc_keys:
             report.checked += 1
             if key not in present:
                 found[key] = Drift(key[0], key[1], "extra")
     with Session(engine) as session:
-        in_flight = repo.pending_keys(session, start_position)
+        in_flight = feed.pending_keys(session, start_position)
     report.pending = sum(1 for k in found if k in in_flight)
     report.drifts = [d for k, d in sorted(found.items()) if k not in in_flight]
     metrics.AUDIT_RUNS.inc()
@@ -193,8 +195,8 @@ def _repair(engine: Engine, client: Elasticsearch, alias: str, report: AuditRepo
     hold, e.g. after a manual delete) and write them now; delete extras at their own version."""
     keys = [(d.category, d.athlete_id) for d in report.drifts]
     with Session(engine) as session, session.begin():
-        repo.touch_documents(session, keys)
-        records = repo.load_records(session, keys)
+        touch_documents(session, keys)
+        records = ranking_rows.load_records(session, keys)
     extras = [k for k in keys if k not in records]
     versions: dict[DocKey, int] = {}
     if extras:

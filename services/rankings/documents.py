@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.core.db.rankings import DocKey, RankingRecord
+from services.rankings.model import DocKey, RankingRecord
 
 # Fields the audit compares (everything the document carries).
 DOCUMENT_FIELDS = (

@@ -3,14 +3,15 @@
 1. One at a time across processes: ``pg_try_advisory_lock`` held on a dedicated session connection
    for the whole run (a crash releases it with the connection); a second caller gets
    :class:`ReindexAlreadyRunning` (409).
-2. Snapshot at a recorded outbox position: one REPEATABLE READ transaction reads
-   ``max(change_id)`` and streams every ranking row, so the rows are exactly "all changes up to P".
+2. Snapshot at a recorded feed position: one REPEATABLE READ transaction takes its horizon P
+   (every feed row of a transaction below it is in the snapshot's data) and streams every ranking
+   row.
 3. Build ``rankings-v<UTC timestamp>`` with the explicit mapping (refresh off), parallel chunked
    bulk with external versions, refresh, verify the document count.
-4. Catch up: apply the outbox after P to the new index until nothing is left, swap the alias in
+4. Catch up: apply the feed after P to the new index until nothing is left, swap the alias in
    one ``_aliases`` call, then catch up once more - the live indexer kept writing to the alias (the
-   old index) until the swap; whatever it wrote there is in the outbox after P, so it reaches the
-   new index too. External versions make these double writes harmless.
+   old index) until the swap; whatever it wrote there is in the feed after P, so it reaches the
+   new index too. External versions make these double writes (and rows repeated after P) harmless.
 5. Move the live indexer's position up to what the new index holds (never backwards).
 6. Keep the previous index for rollback; delete older ``rankings-v*`` and orphans of crashed runs.
 """
@@ -28,15 +29,17 @@ from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.orm import Session
 
 from services.core import metrics
-from services.core.db import rankings as repo
 from services.core.errors import Conflict
 from services.core.logging import get_logger
 from services.core.search import indices
 from services.core.search.bulk import Action, BulkWriter
-from services.core.search.documents import index_action
 from services.core.search.mapping import new_index_name
 from services.core.settings import SearchSettings
-from services.indexer.changes import actions_for
+from services.rankings import feed, jobs
+from services.rankings import records as ranking_rows
+from services.rankings.actions import actions_for
+from services.rankings.documents import index_action
+from services.rankings.model import FeedPosition
 
 log = get_logger(__name__)
 
@@ -62,7 +65,7 @@ class ReindexFailed(RuntimeError):
 class ReindexResult:
     job_id: str
     index_name: str
-    snapshot_position: int
+    snapshot_position: FeedPosition
     total: int
     caught_up: int
     previous: str | None
@@ -91,12 +94,12 @@ class Reindexer:
         conn = self.engine.connect()
         try:
             conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-            if not conn.scalar(select(func.pg_try_advisory_lock(repo.REINDEX_LOCK))):
+            if not conn.scalar(select(func.pg_try_advisory_lock(jobs.REINDEX_LOCK))):
                 raise ReindexAlreadyRunning()
             job_id = job_id or uuid.uuid4().hex
             with Session(bind=conn) as session:
-                abandoned = repo.fail_abandoned_jobs(session, "abandoned: its process ended before finishing")
-                repo.create_job(session, job_id)
+                abandoned = jobs.fail_abandoned_jobs(session, "abandoned: its process ended before finishing")
+                jobs.create_job(session, job_id)
                 session.commit()
             if abandoned:
                 log.warning("reindex_abandoned_jobs_failed", count=abandoned)
@@ -129,9 +132,9 @@ class ReindexRun:
         try:
             if not self._executed:
                 with Session(bind=conn) as session:
-                    repo.update_job(session, self.job_id, state="failed", error="cancelled before it started")
+                    jobs.update_job(session, self.job_id, state="failed", error="cancelled before it started")
                     session.commit()
-            conn.execute(select(func.pg_advisory_unlock(repo.REINDEX_LOCK)))
+            conn.execute(select(func.pg_advisory_unlock(jobs.REINDEX_LOCK)))
         finally:
             conn.close()
 
@@ -181,8 +184,8 @@ class ReindexRun:
         with r.engine.connect() as conn:
             conn = conn.execution_options(isolation_level="REPEATABLE READ")
             with conn.begin():
-                position = repo.max_change_id(conn)
-                total = repo.count_records(conn)
+                position = feed.snapshot_position(conn)
+                total = ranking_rows.count_records(conn)
                 self._job(total=total, force=True)
                 report("bulk", 0, total)
                 done = 0
@@ -204,31 +207,32 @@ class ReindexRun:
 
         snapshot_position = position
         # Rounds against a moving target, bounded: swap once less than a batch is left (or after
-        # CATCH_UP_ROUNDS rounds, should writers outpace the engine) so a busy outbox cannot hold
+        # CATCH_UP_ROUNDS rounds, should writers outpace the engine) so a busy feed cannot hold
         # the swap back forever.
         caught_up = 0
         for _ in range(CATCH_UP_ROUNDS):
             position, caught_up = self._catch_up(new_index, position, self._head(), caught_up, report, stop)
-            if self._head() - position < r.catch_up_batch:
-                break
+            with Session(r.engine) as session:
+                if feed.count_after(session, position) < r.catch_up_batch:
+                    break
         report("swap", total, total)
         old = indices.alias_targets(r.client, r.settings.alias)
         indices.swap_alias(r.client, r.settings.alias, new_index, old)
         # Everything committed up to now may have gone to the old index (the live indexer writes to
         # the alias); what commits later is written through the alias to the new one.
         swapped_at = self._head()
-        log.info("reindex_alias_swapped", alias=r.settings.alias, new=new_index, old=old, outbox_position=swapped_at)
+        log.info("reindex_alias_swapped", alias=r.settings.alias, new=new_index, old=old, feed_position=swapped_at)
         try:
             position, caught_up = self._catch_up(new_index, position, swapped_at, caught_up, report, stop)
         except BaseException:
             # The live indexer may have written changes after ``position`` to the old index only:
             # make it send them again, now through the alias to the new index.
             with Session(r.engine) as session, session.begin():
-                repo.rewind_position(session, position)
+                feed.rewind_position(session, position)
             raise
         # Everything up to here is behind the alias now: the live indexer need not resend it.
         with Session(r.engine) as session, session.begin():
-            repo.advance_position(session, position)
+            feed.advance_position(session, position)
 
         previous = next((name for name in old if name != new_index), None)
         keep = {new_index, *([previous] if previous else [])}
@@ -245,32 +249,32 @@ class ReindexRun:
             build_s=build_s,
         )
 
-    def _head(self) -> int:
+    def _head(self) -> FeedPosition:
         with Session(self._r.engine) as session:
-            return repo.max_change_id(session)
+            return feed.head(session)
 
     def _catch_up(
         self,
         index: str,
-        position: int,
-        upto: int,
+        position: FeedPosition,
+        upto: FeedPosition,
         caught_up: int,
         report: ProgressFn,
         stop: threading.Event | None,
-    ) -> tuple[int, int]:
-        """Apply the outbox rows in ``(position, upto]`` to ``index``."""
+    ) -> tuple[FeedPosition, int]:
+        """Apply the feed rows in ``(position, upto]`` (those below the horizon) to ``index``."""
         r = self._r
         writer = BulkWriter(r.client, chunk_size=r.settings.bulk_chunk_size)
         while position < upto:
             if stop is not None and stop.is_set():
                 raise InterruptedError("reindex stopped during catch-up")
             with Session(r.engine) as session:
-                changes = repo.read_changes(session, position, r.catch_up_batch, upto)
+                changes = feed.read_changes(session, position, r.catch_up_batch, upto)
                 if not changes:
                     return position, caught_up
                 actions = actions_for(session, changes)
             writer.write(index, actions, retry_timeouts=True)
-            position = changes[-1].change_id
+            position = changes[-1].position
             caught_up += len(changes)
             self._job(caught_up=caught_up)
             report("catch-up", caught_up, caught_up)
@@ -294,9 +298,9 @@ class ReindexRun:
             return
         self._last_job_update = now
         with Session(self._r.engine) as session, session.begin():
-            repo.update_job(session, self.job_id, **values)
+            jobs.update_job(session, self.job_id, **values)
 
 
 def _snapshot_actions(conn: Connection) -> Iterator[Action]:
-    for record in repo.iter_records(conn):
+    for record in ranking_rows.iter_records(conn):
         yield index_action(record)

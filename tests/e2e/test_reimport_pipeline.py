@@ -21,14 +21,14 @@ import sqlalchemy as sa
 from elasticsearch import Elasticsearch
 from sqlalchemy.orm import Session
 
-from services.core.db import rankings as ranking_repo
 from services.core.domain.ranking import Tier, awards_for_division, ranking_list
 from services.core.registration.loader import load_registration
 from services.core.search.client import make_search_client
 from services.embedded.postgres import EmbeddedPostgres
 from services.embedded.search_engine import OsmemEngine
-from services.indexer.audit import run_audit
 from services.indexer.loop import RankingsIndexer
+from services.rankings.audit import run_audit
+from services.rankings.model import utc_today
 from tests.e2e.pipeline import Pipeline, api_rows, running_pipeline
 from tests.projector_support import unique
 from tests.rankings_support import drop_indices, index_docs, rankings_settings
@@ -236,7 +236,7 @@ def test_reimport_keeps_a_finalized_tournament_final_and_a_correction_counts_onc
     after = _expected_awards(p, tournament_id, category, end)
     assert after != expected  # the correction moved b and c
     assert {a: (pl, pt) for a, (pl, pt, _) in awards.items()} == after
-    today = ranking_repo.utc_today()
+    today = utc_today()
     want = {
         e.athlete_id: (e.rank, e.points, 0.0)
         for e in ranking_list(

@@ -19,15 +19,16 @@ import sqlalchemy as sa
 from elasticsearch import Elasticsearch
 from sqlalchemy.orm import Session
 
-from services.core.db import rankings as repo
 from services.core.search import indices
 from services.core.search.client import make_search_client
 from services.core.search.queries import SORT
 from services.core.settings import Settings
 from services.embedded.search_engine import OsmemEngine
-from services.indexer.audit import run_audit
 from services.indexer.loop import RankingsIndexer
-from services.indexer.reindex import ReindexAlreadyRunning, Reindexer
+from services.rankings import jobs
+from services.rankings import rerank as repo
+from services.rankings.audit import run_audit
+from services.rankings.reindex import ReindexAlreadyRunning, Reindexer
 from tests.rankings_support import TODAY, World, db_url, drop_indices, rankings_settings, wait_for, world
 
 __all__ = ["db_url", "world"]
@@ -178,7 +179,7 @@ def test_reindex_while_changes_flow_readers_see_no_gap(world: World, env: tuple[
     assert report.clean and report.pending == 0, report.to_dict(limit=5)
     assert report.checked == world.scalar("SELECT count(*) FROM rankings")
     with Session(world.engine) as session:
-        job = repo.get_job(session, result.job_id)
+        job = jobs.get_job(session, result.job_id)
     assert job is not None and job.state == "done" and job.done == result.total
 
 

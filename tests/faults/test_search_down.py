@@ -15,14 +15,15 @@ import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy.orm import Session
 
-from services.core.db import rankings as repo
 from services.core.search import indices
 from services.core.search.breaker import BreakerState
 from services.core.search.client import make_search_client
 from services.embedded.search_engine import OsmemEngine
-from services.indexer.audit import run_audit
 from services.indexer.health import HealthServer
 from services.indexer.loop import RankingsIndexer
+from services.rankings import feed
+from services.rankings import rerank as repo
+from services.rankings.audit import run_audit
 from tests.rankings_support import TODAY, World, db_url, rankings_settings, wait_for, world
 
 __all__ = ["db_url", "world"]
@@ -79,8 +80,8 @@ def test_engine_down_then_back_empty_recovers_without_restart(world: World, own_
         assert REGISTRY.get_sample_value("standings_search_breaker_state") == 2
         first = wait_for(lambda: indexer.status().freshness_s or None, 10, "freshness measured")
         with Session(world.engine) as session:
-            position_while_down = repo.get_position(session)
-            assert repo.backlog(session).pending > 0
+            position_while_down = feed.get_position(session)
+            assert feed.backlog(session).pending > 0
         # down longer than the breaker's half-open delay: at least one failed probe reopens it
         wait_for(
             lambda: _transitions("half_open") > half_opened and indexer.breaker.state is BreakerState.OPEN,
@@ -94,7 +95,7 @@ def test_engine_down_then_back_empty_recovers_without_restart(world: World, own_
         assert response.status_code == 503 and response.json()["status"] == "degraded"
         assert response.json()["breaker"] in ("open", "half_open")
         with Session(world.engine) as session:
-            assert repo.get_position(session) == position_while_down  # nothing advanced without the engine
+            assert feed.get_position(session) == position_while_down  # nothing advanced without the engine
         assert _transitions("open") > opened
         assert time.monotonic() - down_at > settings.search.breaker_half_open_after_s
 

@@ -13,16 +13,18 @@ from elasticsearch import Elasticsearch
 from prometheus_client import REGISTRY
 from sqlalchemy.orm import Session
 
-from services.core.db import rankings as repo
 from services.core.search import indices
 from services.core.search.bulk import BulkItemErrors, BulkWriter
 from services.core.search.client import make_search_client
-from services.core.search.documents import doc_id, index_action
 from services.core.settings import Settings
 from services.embedded.search_engine import OsmemEngine
-from services.indexer.audit import run_audit
 from services.indexer.health import HealthServer
 from services.indexer.loop import RankingsIndexer
+from services.rankings import feed, records
+from services.rankings import rerank as repo
+from services.rankings.audit import run_audit
+from services.rankings.documents import doc_id, index_action
+from services.rankings.model import START
 from tests.rankings_support import TODAY, World, db_url, drop_indices, index_docs, rankings_settings, world
 
 __all__ = ["db_url", "world"]
@@ -92,7 +94,7 @@ def test_changes_reach_the_index_and_the_position_follows(
     }
     assert len(docs) == 3
     with Session(world.engine) as session:
-        assert repo.get_position(session) == repo.max_change_id(session)
+        assert feed.get_position(session) == feed.head(session)
     assert indexer.status().freshness_s == 0 and indexer.status().pending == 0
     assert _metric("standings_rankings_index_freshness_seconds") == 0
 
@@ -115,11 +117,11 @@ def test_an_older_write_never_replaces_a_newer_one(
     indexer.check_alias(force=True)
     _finalize(world, "t1", {"a": 1, "b": 2})
     with Session(world.engine) as session:
-        old = repo.load_records(session, [("m-73kg", "a"), ("m-73kg", "b")])
+        old = records.load_records(session, [("m-73kg", "a"), ("m-73kg", "b")])
     _finalize(world, "t2", {"b": 1, "a": 2})  # b overtakes a: both documents change
     _drain(indexer)
     with Session(world.engine) as session:
-        new = repo.load_records(session, [("m-73kg", "a"), ("m-73kg", "b")])
+        new = records.load_records(session, [("m-73kg", "a"), ("m-73kg", "b")])
     assert all(new[k].version > old[k].version for k in new)
 
     # a slow writer delivering the old state late (e.g. a reindex catch-up racing the live indexer)
@@ -160,8 +162,8 @@ def test_per_item_bulk_errors_are_reported_and_keep_the_position(
     assert {e.status for e in caught.value.errors} == {400}
     assert _metric("standings_rankings_index_docs_total", outcome="error") == errors_before + 2
     with Session(world.engine) as session:
-        assert repo.get_position(session) == 0  # nothing advanced: the changes will be retried
-        assert repo.backlog(session).pending == 2
+        assert feed.get_position(session) == START  # nothing advanced: the changes will be retried
+        assert feed.backlog(session).pending == 2
     assert indexer.breaker.state.name == "CLOSED"  # the engine answered: not an outage
 
     # fix the alias (a reindex builds a correct index and swaps); the same changes then go through

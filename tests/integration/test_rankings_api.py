@@ -12,14 +12,14 @@ from elasticsearch import Elasticsearch
 from sqlalchemy.orm import Session
 
 from services.api.app import create_app
-from services.core.db import rankings as repo
 from services.core.db.engine import make_engine
 from services.core.db.tokens import create_token
 from services.core.search.client import make_search_client
 from services.core.settings import Settings
 from services.embedded.search_engine import OsmemEngine
 from services.indexer.loop import RankingsIndexer
-from services.indexer.reindex import Reindexer
+from services.rankings import rerank as repo
+from services.rankings.reindex import Reindexer
 from tests.rankings_support import TODAY, World, db_url, drop_indices, rankings_settings, wait_for, world
 from tests.read_api_helpers import UvicornThread
 

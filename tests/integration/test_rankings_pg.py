@@ -7,8 +7,8 @@ import threading
 
 from sqlalchemy.orm import Session
 
-from services.core.db import rankings as repo
 from services.projector.rankings_hook import apply_ranking_effects as projector_hook
+from services.rankings import rerank as repo
 from tests.rankings_support import TODAY, World, db_url, world
 
 __all__ = ["db_url", "world"]
@@ -130,6 +130,8 @@ def test_provisional_points_are_shown_apart_and_replaced_when_finalized(world: W
         world.standings(session, "live-cup", "m", {"n": 1, "b": 2})
         # through the projector's hook, inside "its" transaction
         projector_hook(session, {("live-cup", "m")}, set())
+    # the category re-rank runs in the rankings stage (the indexer process), off the projector's path
+    assert repo.process_requests(world.engine, TODAY) == 1
 
     prov = {
         r[0]: (float(r[1]), r[2])
@@ -151,6 +153,8 @@ def test_provisional_points_are_shown_apart_and_replaced_when_finalized(world: W
     with Session(world.engine) as session, session.begin():
         world.standings(session, "live-cup", "m", {"b": 1, "n": 2})
         projector_hook(session, {("live-cup", "m")}, set())
+    # the category re-rank runs in the rankings stage (the indexer process), off the projector's path
+    assert repo.process_requests(world.engine, TODAY) == 1
     assert {k[1]: v[4] for k, v in _ranking(world).items()} == {"a": 0.0, "b": 150.0, "n": 105.0}
 
     # finalized: awards become final and count; provisional points are gone

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from services.core.db import rankings as repo
 from services.core.db.schema import Division, Tournament
 from services.core.domain.ranking import Tier, awards_for_division, ranking_list
 from services.core.search.client import make_search_client
 from services.embedded.search_engine import OsmemEngine
-from services.indexer.audit import run_audit
 from services.indexer.loop import RankingsIndexer
+from services.rankings.audit import run_audit
+from services.rankings.model import utc_today
+from services.rankings.rerank import process_requests
 from tests.integration.projector_env import ProjectorEnv, projector_env, running
 from tests.projector_support import build_registration, generate_events, produce, read_standings, wait_for_positions
 from tests.rankings_support import drop_indices, index_docs, rankings_settings
@@ -29,7 +30,10 @@ def test_finalized_tournaments_reach_the_ranking_index(projector_env: ProjectorE
         tracker = produce(env.settings.kafka, messages)
         wait_for_positions(env.engine, env.group, env.topic, dict(tracker.next_offsets), timeout=60)
 
-    today = repo.utc_today()
+    today = utc_today()
+    # The projector recorded the awards and asked for re-ranks; the rankings stage does them.
+    while process_requests(env.engine, today):
+        pass
     with Session(env.engine) as session:
         standings = read_standings(session)
         info = {

@@ -30,7 +30,7 @@ from services.core.settings import (
     Settings,
 )
 from services.embedded.postgres import EmbeddedPostgres
-from services.indexer.reindex import Reindexer
+from services.rankings.reindex import Reindexer
 from tests.read_api_helpers import UvicornThread, create_database, registration_doc, seed_registration
 
 T = "sec-cup"  # the referee's tournament

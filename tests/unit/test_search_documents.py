@@ -6,10 +6,10 @@ import datetime as dt
 
 import pytest
 
-from services.core.db.rankings import RankingRecord
-from services.core.search.documents import delete_action, differing_fields, doc_id, index_action, key_of, to_document
 from services.core.search.mapping import MAPPINGS, is_versioned_index, new_index_name
 from services.core.search.queries import InvalidCursor, decode_cursor, encode_cursor, ranking_search
+from services.rankings.documents import delete_action, differing_fields, doc_id, index_action, key_of, to_document
+from services.rankings.model import RankingRecord
 
 RECORD = RankingRecord("m-73kg", "a:1", "Zoë Müller-Łukasz", "GER", 0, 0.0, 0.0, 0, 35.0, 42)
 

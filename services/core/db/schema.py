@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -219,10 +220,11 @@ class Ranking(Base):
 
 
 class RankingChange(Base):
-    """Outbox of ranking documents to (re)index, written in the projector's transaction.
+    """The change feed to the search index: a row per ranking document (re)written.
 
-    Rows are appended under a transaction-level advisory lock so ids commit in order and the
-    indexer's position (highest id done) never skips a row committed late.
+    No lock orders the writers: ``txid`` is the writing transaction's id, and the indexer reads the
+    feed in ``(txid, change_id)`` order only below the oldest transaction still running (its
+    horizon), so a row committed late is never skipped (``services.rankings.feed``).
     """
 
     __tablename__ = "ranking_changes"
@@ -230,6 +232,29 @@ class RankingChange(Base):
     category: Mapped[str] = mapped_column(Id)
     athlete_id: Mapped[str] = mapped_column(Id)
     created_at: Mapped[dt.datetime] = mapped_column(TS, server_default=func.now())
+    txid: Mapped[int] = mapped_column(BigInteger, server_default=text("(pg_current_xact_id()::text)::bigint"))
+    __table_args__ = (Index(None, "txid", "change_id"),)
+
+
+class RankingRequest(Base):
+    """A category whose ranking list must be recomputed (its awards changed). Insert-only for the
+    projector, so no member waits on another; the rankings stage coalesces them per category."""
+
+    __tablename__ = "ranking_requests"
+    request_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    category: Mapped[str] = mapped_column(Id)
+    requested_at: Mapped[dt.datetime] = mapped_column(TS, server_default=func.now())
+    __table_args__ = (Index(None, "category"),)
+
+
+class FeedPosition(Base):
+    """How far a reader of the ranking change feed got: every row up to ``(txid, change_id)``."""
+
+    __tablename__ = "feed_positions"
+    reader: Mapped[str] = mapped_column(String(64), primary_key=True)
+    txid: Mapped[int] = mapped_column(BigInteger)
+    change_id: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[dt.datetime] = mapped_column(TS, server_default=func.now())
 
 
 class ConsumerPosition(Base):

@@ -14,12 +14,12 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.core.db import rankings
 from services.core.db import registration as repo
 from services.core.db.schema import Athlete, Tournament
 from services.core.domain.lifecycle import KeptStatus, registration_status
 from services.core.registration import refresh
 from services.core.registration.model import RegistrationFile, parse_registration, round_robin_bouts
+from services.rankings.rerank import touch_athletes
 
 DEMO_FILE = Path(__file__).with_name("demo_registration.json")
 DivisionKey = tuple[str, str]
@@ -75,7 +75,7 @@ def write_registration(session: Session, reg: RegistrationFile) -> ImportSummary
     stored = _stored_statuses(session, [t.tournament_id for t in reg.tournaments])
     repo.upsert_athletes(session, [a.model_dump() for a in reg.athletes])
     # A renamed athlete or a changed country must reach the search index like any other change.
-    rankings.touch_athletes(session, [a.athlete_id for a in reg.athletes])
+    touch_athletes(session, [a.athlete_id for a in reg.athletes])
     kept: list[KeptStatus] = []
     n_div = n_bouts = 0
     for t in reg.tournaments:

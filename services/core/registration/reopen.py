@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from services.core.db import rankings
 from services.core.db.schema import AdminAction, Division, Tournament
 from services.core.errors import Conflict, NotFound
 from services.core.logging import get_logger
 from services.core.registration.refresh import DivisionKey, divisions_of_tournament, lock_divisions, refresh_divisions
+from services.rankings.rerank import apply_ranking_effects
 
 log = get_logger(__name__)
 REOPEN = "reopen"
@@ -48,7 +48,7 @@ def reopen_tournament(session: Session, tournament_id: str, *, token_id: str, re
         update(Tournament).where(Tournament.tournament_id == tournament_id).values(status="live", finalized_at=None)
     )
     session.execute(update(Division).where(Division.tournament_id == tournament_id).values(finalized_at=None))
-    documents = rankings.apply_ranking_effects(session, set(keys), set())
+    documents = apply_ranking_effects(session, set(keys), set())
     versions = refresh_divisions(session, keys)
     action = AdminAction(
         action=REOPEN,

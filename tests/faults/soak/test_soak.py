@@ -36,7 +36,6 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from services.core.db import rankings as rankings_repo
 from services.core.db.engine import make_engine
 from services.core.db.migrate import upgrade
 from services.core.db.tokens import create_token
@@ -59,7 +58,9 @@ from services.embedded.kafka_broker import TansuBroker
 from services.embedded.postgres import EmbeddedPostgres
 from services.embedded.search_engine import OsmemEngine
 from services.embedded.waiting import free_port
-from services.indexer.audit import run_audit
+from services.rankings import feed as rankings_feed
+from services.rankings.audit import run_audit
+from services.rankings.model import utc_today
 from tests.e2e.pipeline import api_rows
 from tests.faults.soak import chaos, verify
 from tests.faults.soak.processes import Service, Spawner
@@ -475,7 +476,7 @@ class Soak:
 
     def _verify_rankings(self, oracle: dict[verify.DivisionKey, list[Any]]) -> None:
         assert self.scenario is not None
-        today = rankings_repo.utc_today()
+        today = utc_today()
         awards, ranking = verify.rankings_oracle(self.scenario, oracle, today)
         stored_awards = verify.pg_awards(self.engine)
         self.check(
@@ -604,7 +605,7 @@ class Soak:
         while time.monotonic() < deadline:
             self._alive(self.projector_a, self.indexer)
             with Session(self.engine) as session:
-                backlog = rankings_repo.backlog(session)
+                backlog = rankings_feed.backlog(session)
             run = self.indexer.current
             if backlog.pending == 0 and run is not None:
                 try:
