@@ -7,15 +7,17 @@ group join, no offset commit), and the only lock taken is a short one at the end
    to a target captured up front: the high watermark or the live projector's position, whichever
    is further (tansu under-reports watermarks).
 2. **Recompute in memory** with the pure domain, applying the projector's rules: the first payload
-   of a (bout, revision) in log order wins, events for unknown bouts, divisions or rulesets count
-   for nothing (the live projector dead-letters them), poison messages are counted and skipped.
+   of a (bout, revision) in log order wins (``FirstAppliedWins``, as in ``plan_batch``), events for
+   unknown bouts, divisions or rulesets count for nothing (the live projector dead-letters them),
+   poison messages are counted and skipped.
 3. **Compare and write** in ONE transaction holding the live group's position rows for the
    partitions (a projector batch on them waits, a few milliseconds): the comparison covers exactly
    the log prefix the live projector has applied. Revisions outside the replayed window (before
    the start, e.g. expired by retention or skipped by ``--from-time``, or applied by the live group
    after the read finished) come from the ``results`` table. Divisions whose stored standings differ
-   are rewritten, their version bumped with a NOTIFY, and their ranking effects re-derived, exactly
-   like a projector batch; ``dry_run`` only reports.
+   are rewritten by the projector's writer (``projection.write_standings``: same rows, same
+   ``previous_rank`` rule), their version bumped with a NOTIFY and their ranking effects re-derived,
+   exactly like a projector batch; ``dry_run`` only reports.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import datetime as dt
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
@@ -34,23 +36,28 @@ from sqlalchemy.orm import Session
 from services.core import events
 from services.core.db import projection
 from services.core.db.engine import make_session_factory
-from services.core.db.projection import DivisionMark, StoredRevision
-from services.core.db.standings_read import revision_from_row
+from services.core.db.projection import DivisionInput
+from services.core.domain.codec import StoredRevision, decode_revision, encode_revision
+from services.core.domain.first_applied import FirstAppliedWins, RevisionKey, Verdict
+from services.core.domain.projection import DivisionInfo, DivisionKey, DivisionMark
 from services.core.domain.results import Revision, effective_results
-from services.core.domain.ruleset import UnknownRuleset, get_ruleset
-from services.core.domain.standings import StandingRow, compute_standings
+from services.core.domain.ruleset import Ruleset, UnknownRuleset, get_ruleset
+from services.core.domain.standings import (
+    StandingRow,
+    StandingsChange,
+    StoredStanding,
+    compute_standings,
+    standings_change,
+)
 from services.core.kafka.consumer import consumer_conf
 from services.core.logging import get_logger
 from services.core.settings import ConsumerSettings, KafkaSettings, Settings
 from services.ops import repository
-from services.ops.repository import DivisionKey
-from services.projector.batch import revision_payload
 from services.rankings import rerank as rankings
 
 log = get_logger(__name__)
 
 ProgressCallback = Callable[[int, int], None]
-RevisionKey = tuple[str, int]
 
 
 class ReplayError(RuntimeError):
@@ -247,7 +254,7 @@ class _Collector:
                 key=(event.tournament_id, event.division_id),
                 bout_id=event.bout_id,
                 revision=event.revision,
-                stored=revision_payload(event),
+                stored=encode_revision(event.to_domain()),
                 partition=partition,
                 offset=offset,
                 occurred_at=event.occurred_at,
@@ -273,26 +280,23 @@ def plan_windows(
     return windows
 
 
-def _first_in_log(
-    entries: Iterable[tuple[int, int, DivisionKey, str, int, StoredRevision]],
-    report: ReplayReport,
-) -> dict[DivisionKey, dict[RevisionKey, StoredRevision]]:
-    """The first payload in log order per (bout, revision); later different payloads are conflicts."""
-    chosen: dict[DivisionKey, dict[RevisionKey, StoredRevision]] = {}
+_Entry = tuple[int, int, DivisionKey, str, int, StoredRevision]  # partition, offset, division, bout, revision
+_Chosen = dict[DivisionKey, dict[RevisionKey, StoredRevision]]  # the revisions that stand, per division
+
+
+def _first_in_log(entries: Iterable[_Entry], report: ReplayReport) -> _Chosen:
+    """The projector's rule in log order: the first payload per (bout, revision) wins, a later
+    different one is a conflict (counted), a later equal one a duplicate."""
+    rules: dict[DivisionKey, FirstAppliedWins] = {}
     for _, _, key, bout_id, revision, stored in sorted(entries, key=lambda e: (e[0], e[1])):
-        per_division = chosen.setdefault(key, {})
-        prior = per_division.get((bout_id, revision))
-        if prior is None:
-            per_division[(bout_id, revision)] = stored
-        elif prior != stored:
+        if rules.setdefault(key, FirstAppliedWins()).offer((bout_id, revision), stored).verdict is Verdict.CONFLICT:
             report.conflicts += 1
-    return chosen
+    return {key: dict(rule.accepted) for key, rule in rules.items()}
 
 
-def _diff(rows: list[StandingRow], stored: Mapping[str, repository.StoredStanding]) -> tuple[str, ...]:
-    computed = {row.athlete_id: row for row in rows}
-    athletes = set(computed) | set(stored)
-    return tuple(sorted(a for a in athletes if a not in computed or a not in stored or stored[a].row != computed[a]))
+def _diff(rows: list[StandingRow], stored: Mapping[str, StoredStanding]) -> tuple[str, ...]:
+    """The athletes whose published row differs from ``rows`` (or is missing, or extra)."""
+    return standings_change(rows, stored).athletes
 
 
 def _mark(state: repository.DivisionState | None, latest: LoggedRevision | None) -> DivisionMark:
@@ -321,74 +325,90 @@ def apply_replay(
     report.windows = [spans[p] for p in sorted(spans)]
 
     in_window = [r for r in revisions if r.partition in spans and spans[r.partition].replayed(r.offset)]
-    keys = {r.key for r in in_window}
-    infos = projection.load_divisions(session, keys)
+    infos = projection.load_divisions(session, {r.key for r in in_window})
     report.ignored["unknown_division"] += sum(1 for r in in_window if r.key not in infos)
-    keys = set(infos)
-    inputs = projection.load_standings_inputs(session, keys)
-    entries = [(r.partition, r.offset, r.key, r.bout_id, r.revision, r.stored) for r in in_window if r.key in keys]
+    in_window = [r for r in in_window if r.key in infos]
+    chosen, applied = _choose(session, report, in_window, spans, set(infos))
+    # Revisions the live group has passed that have no ``results`` row: dead-lettered when they were
+    # applied (e.g. the bout was registered later) or lost since. The replay counts those whose bout is
+    # registered now, so they explain a difference.
+    passed = {(r.bout_id, r.revision) for r in in_window if spans[r.partition].live_position is not None}
+    report.missing_in_results = len(passed - applied)
+    changes = _compare(session, report, infos, chosen, dry_run=dry_run)
+    if dry_run or not changes:
+        return
+    # The live path's writer: the same rows, the same previous_rank rule, then version + NOTIFY.
+    projection.write_standings(session, changes)
+    projection.bump_divisions(session, _marks(session, changes, in_window))
+    rankings.apply_ranking_effects(session, set(changes), set())
+    log.warning("replay_repaired_standings", divisions=sorted(f"{t}/{d}" for t, d in changes))
+
+
+def _choose(
+    session: Session,
+    report: ReplayReport,
+    in_window: Iterable[LoggedRevision],
+    spans: Mapping[int, Window],
+    keys: Collection[DivisionKey],
+) -> tuple[_Chosen, set[RevisionKey]]:
+    """The revisions that stand per division (the window's from the log, the others from ``results``),
+    and every (bout, revision) with a ``results`` row."""
+    entries: list[_Entry] = [(r.partition, r.offset, r.key, r.bout_id, r.revision, r.stored) for r in in_window]
     applied: set[RevisionKey] = set()
     for row in repository.stored_results(session, keys):
         applied.add((row.bout_id, row.revision))
         span = spans.get(row.partition)
         if span is None or span.from_database(row.offset):
+            key = (row.tournament_id, row.division_id)
             entries.append(
-                (
-                    row.partition,
-                    row.offset,
-                    (row.tournament_id, row.division_id),
-                    row.bout_id,
-                    row.revision,
-                    StoredRevision(row.kind, row.payload),
-                )
+                (row.partition, row.offset, key, row.bout_id, row.revision, StoredRevision(row.kind, row.payload))
             )
-    chosen = _first_in_log(entries, report)
-    # Revisions the live group has passed that have no ``results`` row: dead-lettered when they were
-    # applied (e.g. the bout was registered later) or lost since. The replay counts those whose bout is
-    # registered now, so they explain a difference.
-    report.missing_in_results = len(
-        {
-            (r.bout_id, r.revision)
-            for r in in_window
-            if r.key in keys and spans[r.partition].live_position is not None and (r.bout_id, r.revision) not in applied
-        }
-    )
-    latest: dict[DivisionKey, LoggedRevision] = {}
-    for r in in_window:
-        if r.key not in latest or (r.partition, r.offset) > (latest[r.key].partition, latest[r.key].offset):
-            latest[r.key] = r
-    stored_standings = repository.load_standings(session, keys)
-    states = repository.division_states(session, keys)
+    return _first_in_log(entries, report), applied
 
-    changed: dict[DivisionKey, DivisionMark] = {}
-    for key in sorted(keys):
+
+def _compare(
+    session: Session, report: ReplayReport, infos: Mapping[DivisionKey, DivisionInfo], chosen: _Chosen, *, dry_run: bool
+) -> dict[DivisionKey, StandingsChange]:
+    """Each division's table from the chosen revisions against its published rows; the changes that
+    would make them equal, per differing division (also listed in the report)."""
+    inputs = projection.load_standings_inputs(session, infos)
+    published = projection.load_standings(session, infos)
+    changes: dict[DivisionKey, StandingsChange] = {}
+    for key in sorted(infos):
         try:
             ruleset = get_ruleset(infos[key].ruleset)
         except UnknownRuleset:
             report.ignored["unknown_ruleset"] += len(chosen.get(key, {}))
             continue
-        data = inputs[key]
-        bout_ids = {b.bout_id for b in data.bouts}
-        domain: list[Revision] = []
-        for (bout_id, revision), stored in chosen.get(key, {}).items():
-            if bout_id not in bout_ids:
-                report.ignored["unknown_bout"] += 1
-                continue
-            domain.append(revision_from_row(bout_id, revision, stored.kind, stored.payload))
-        rows = compute_standings(data.entries, data.bouts, effective_results(domain), ruleset)
+        rows = _table(report, inputs[key], chosen.get(key, {}), ruleset)
         report.divisions += 1
-        differing = _diff(rows, stored_standings[key])
-        if not differing:
+        change = standings_change(rows, published[key])
+        if change:
+            changes[key] = change
+            report.differing.append(DivisionDiff(key[0], key[1], change.athletes, 0 if dry_run else len(change)))
+    return changes
+
+
+def _table(
+    report: ReplayReport, division: DivisionInput, chosen: Mapping[RevisionKey, StoredRevision], ruleset: Ruleset
+) -> list[StandingRow]:
+    """The division's standings from its chosen revisions (those of unregistered bouts count for nothing)."""
+    bout_ids = {b.bout_id for b in division.bouts}
+    domain: list[Revision] = []
+    for (bout_id, revision), stored in chosen.items():
+        if bout_id not in bout_ids:
+            report.ignored["unknown_bout"] += 1
             continue
-        written = 0
-        if not dry_run:
-            written = repository.write_standings(session, key, rows, stored_standings[key])
-            changed[key] = _mark(states.get(key), latest.get(key))
-        report.differing.append(DivisionDiff(key[0], key[1], differing, written))
-    if changed:
-        projection.bump_divisions(session, changed)
-        rankings.apply_ranking_effects(session, set(changed), set())
-        log.warning("replay_repaired_standings", divisions=sorted(f"{t}/{d}" for t, d in changed))
+        domain.append(decode_revision(bout_id, revision, stored.kind, stored.payload))
+    return compute_standings(division.entries, division.bouts, effective_results(domain), ruleset)
+
+
+def _marks(
+    session: Session, keys: Collection[DivisionKey], in_window: Iterable[LoggedRevision]
+) -> dict[DivisionKey, DivisionMark]:
+    latest = {r.key: r for r in sorted(in_window, key=lambda r: (r.partition, r.offset))}
+    states = repository.division_states(session, keys)
+    return {key: _mark(states.get(key), latest.get(key)) for key in sorted(keys)}
 
 
 def replay(

@@ -1,25 +1,22 @@
 """Queries of the ops tooling that the projector's repositories do not already provide.
 
 Consumer members and positions come from ``services.core.db.consumers``; division inputs, the
-division version bump and NOTIFY from ``services.core.db.projection``. Only what replay needs on
-top lives here. The caller owns the transaction.
+published standings, their writer (with the ``previous_rank`` rule), the division version bump and
+NOTIFY from ``services.core.db.projection``. Only what replay needs on top lives here. The caller
+owns the transaction.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection
 from typing import Any, NamedTuple
 
-from sqlalchemy import delete, func, select, tuple_
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import Session
 
-from services.core.db.schema import BoutRow, ConsumerPosition, Division, ResultRow, StandingsRow
-from services.core.domain.standings import StandingRow
-
-DivisionKey = tuple[str, str]
+from services.core.db.schema import BoutRow, ConsumerPosition, Division, ResultRow
+from services.core.domain.projection import DivisionKey
 
 
 class StoredResult(NamedTuple):
@@ -39,14 +36,6 @@ class DivisionState(NamedTuple):
     last_event_at: dt.datetime | None
     last_partition: int | None
     last_offset: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class StoredStanding:
-    """A ``standings_rows`` row as the projector wrote it."""
-
-    row: StandingRow
-    previous_rank: int | None
 
 
 def db_now(session: Session) -> dt.datetime:
@@ -119,84 +108,3 @@ def division_states(session: Session, keys: Collection[DivisionKey]) -> dict[Div
         ).where(tuple_(Division.tournament_id, Division.division_id).in_(sorted(keys)))
     )
     return {(t, d): DivisionState(at, p, o) for t, d, at, p, o in rows}
-
-
-def load_standings(session: Session, keys: Collection[DivisionKey]) -> dict[DivisionKey, dict[str, StoredStanding]]:
-    """The stored standings of ``keys``: division -> athlete -> row."""
-    out: dict[DivisionKey, dict[str, StoredStanding]] = {key: {} for key in keys}
-    if not keys:
-        return out
-    for s in session.scalars(
-        select(StandingsRow).where(tuple_(StandingsRow.tournament_id, StandingsRow.division_id).in_(sorted(keys)))
-    ):
-        row = StandingRow(
-            athlete_id=s.athlete_id,
-            rank=s.rank,
-            bouts=s.bouts,
-            wins=s.wins,
-            losses=s.losses,
-            draws=s.draws,
-            points=s.points,
-            finishes=s.finishes,
-            tp_for=s.tp_for,
-            tp_against=s.tp_against,
-            tie_unresolved=s.tie_unresolved,
-        )
-        out[(s.tournament_id, s.division_id)][s.athlete_id] = StoredStanding(row, s.previous_rank)
-    return out
-
-
-def write_standings(
-    session: Session,
-    key: DivisionKey,
-    rows: Sequence[StandingRow],
-    stored: Mapping[str, StoredStanding],
-) -> int:
-    """Make the stored standings of ``key`` equal ``rows``; returns rows written or deleted.
-
-    ``previous_rank`` follows the projector's rule: the old rank when the rank changes, else kept.
-    """
-    values = []
-    for row in rows:
-        old = stored.get(row.athlete_id)
-        if old is not None and old.row == row:
-            continue
-        previous = None if old is None else (old.row.rank if old.row.rank != row.rank else old.previous_rank)
-        values.append(
-            {
-                "tournament_id": key[0],
-                "division_id": key[1],
-                "athlete_id": row.athlete_id,
-                "rank": row.rank,
-                "bouts": row.bouts,
-                "wins": row.wins,
-                "losses": row.losses,
-                "draws": row.draws,
-                "points": row.points,
-                "finishes": row.finishes,
-                "tp_for": row.tp_for,
-                "tp_against": row.tp_against,
-                "tie_unresolved": row.tie_unresolved,
-                "previous_rank": previous,
-            }
-        )
-    if values:
-        stmt = insert(StandingsRow).values(values)
-        session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["tournament_id", "division_id", "athlete_id"],
-                set_={
-                    c: stmt.excluded[c] for c in values[0] if c not in {"tournament_id", "division_id", "athlete_id"}
-                },
-            )
-        )
-    gone = sorted(set(stored) - {row.athlete_id for row in rows})
-    if gone:
-        session.execute(
-            delete(StandingsRow).where(
-                StandingsRow.tournament_id == key[0],
-                StandingsRow.division_id == key[1],
-                StandingsRow.athlete_id.in_(gone),
-            )
-        )
-    return len(values) + len(gone)

@@ -9,12 +9,11 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.core.db.projection import StoredRevision
-from services.core.domain.standings import StandingRow
+from services.core.domain.codec import StoredRevision
+from services.core.domain.standings import StandingRow, StoredStanding
 from services.ops.consumers import GroupReport, PartitionLag
 from services.ops.drift import MemberRow, assess, config_differences, is_live
 from services.ops.replay import ReplayReport, Window, _diff, _first_in_log
-from services.ops.repository import StoredStanding
 
 NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
 TTL = dt.timedelta(seconds=15)
