@@ -483,6 +483,8 @@ def latency(
     port = free_port()
     env = service_env(settings, STANDINGS_INTAKE__PORT=str(port), STANDINGS_API__HOST="127.0.0.1")
     pending: dict[tuple[str, str], dict[str, float]] = {}  # (t, d) -> bout -> post start
+    posted: dict[str, float] = {}  # bout -> post start (perf_counter)
+    wall_offset = time.time() - time.perf_counter()
     visible: dict[str, float] = {}
     lock = threading.Lock()
     stop = threading.Event()
@@ -523,9 +525,18 @@ def latency(
         if ranking_hook
         else [sys.executable, __file__, "--serve-projector-without-ranking-hook"]
     )
+    indexer_env = {
+        **env,
+        "STANDINGS_SEARCH__URL": stack.search.url,
+        "STANDINGS_SEARCH__PLAIN_JSON_MEDIA_TYPE": "true",
+        "STANDINGS_SEARCH__ALIAS": unique("rankings"),
+        "STANDINGS_INDEXER__HTTP_PORT": "0",
+    }
+    indexer_cmd = [sys.executable, "-m", "services.indexer.main"] if ranking_hook else [sys.executable, "-c", "pass"]
     with (
         process(projector_cmd, env, tmp / f"projector-{ranking_hook}.log"),
         process([sys.executable, "-m", "services.intake.main"], env, tmp / f"intake-{ranking_hook}.log"),
+        process(indexer_cmd, indexer_env, tmp / f"indexer-{ranking_hook}.log"),
     ):
         base = f"http://127.0.0.1:{port}"
         client = httpx.Client(
@@ -551,6 +562,7 @@ def latency(
         def started_at(t: str, d: str, b: str, at: float) -> None:
             with lock:
                 pending.setdefault((t, d), {})[b] = at
+                posted[b] = at
 
         if client_kind == "httpx":
             interval = 1.0 / rate
@@ -581,6 +593,7 @@ def latency(
                 if len(visible) >= len(bouts) - 20:
                     break
             time.sleep(0.05)
+        ranking = _ranking_visible(conninfo, reg, posted, visible, wall_offset) if ranking_hook else {}
         client.close()
     stop.set()
     listener.join(5)
@@ -596,6 +609,7 @@ def latency(
         )
     ack = sorted(a * 1000 for a in acks)
     return {
+        **ranking,
         "posts": len(lat),
         "achieved_rate": round(achieved, 1),
         "p50": statistics.median(lat),
@@ -605,7 +619,84 @@ def latency(
     }
 
 
+def _ranking_visible(
+    conninfo: str, reg: Any, posted: dict[str, float], visible: dict[str, float], wall_offset: float
+) -> dict[str, float]:
+    """Post -> ranking visible in PostgreSQL: for each post, the first feed row of the winner's
+    ranking document written after the post's standings became visible (the rankings stage's
+    re-rank of the category that includes it). Posts whose winner's document did not change are
+    not counted. Waits (bounded) for the rankings stage to drain its requests first."""
+    deadline = time.monotonic() + 60
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            row = conn.execute("SELECT count(*) FROM ranking_requests").fetchone()
+            if row is not None and row[0] == 0:
+                break
+            time.sleep(0.1)
+        category = {(d["tournament_id"], d["division_id"]): d["category"] for d in reg.divisions}
+        red = {b["bout_id"]: (category[(b["tournament_id"], b["division_id"])], b["red_athlete_id"]) for b in reg.bouts}
+        bouts = [b for b in posted if b in visible]
+        rows = conn.execute(
+            "SELECT k.b, extract(epoch FROM min(c.created_at))::float8 - k.t "
+            "FROM unnest(%s::text[], %s::text[], %s::text[], %s::float8[], %s::float8[]) AS k(b, cat, a, t, v) "
+            "JOIN ranking_changes c ON c.category = k.cat AND c.athlete_id = k.a AND c.created_at >= to_timestamp(k.v) "
+            "GROUP BY k.b, k.t",
+            (
+                bouts,
+                [red[b][0] for b in bouts],
+                [red[b][1] for b in bouts],
+                [posted[b] + wall_offset for b in bouts],
+                [posted[b] + wall_offset + visible[b] for b in bouts],
+            ),
+        ).fetchall()
+    lat = sorted(max(0.0, float(v)) * 1000 for _, v in rows)
+    if not lat:
+        return {"ranking_posts": 0}
+    return {
+        "ranking_posts": len(lat),
+        "ranking_p50": statistics.median(lat),
+        "ranking_p99": lat[min(len(lat) - 1, int(len(lat) * 0.99))],
+    }
+
+
 # -- main -------------------------------------------------------------------------------------
+
+
+def members_only(counts: list[int], n_events: int) -> None:
+    """``--members 1,2,3``: events/s and lock waits per member count (bench/projector_members.py)."""
+    from bench.projector_members import members_run
+
+    configure_logging("ERROR", json=True)
+    out: dict[str, Any] = {"mode": "members", "load_avg_1m_before": os.getloadavg()[0], "runs": []}
+    with tempfile.TemporaryDirectory(prefix="bench-members-") as tmpdir:
+        tmp = Path(tmpdir)
+        stack = EmbeddedStack.start(tmp / "stack", timeout=60)
+        try:
+            for n in counts:
+                run = members_run(
+                    stack,
+                    stack.postgres.admin_url,
+                    n_events,
+                    n,
+                    tmp,
+                    new_database=new_database,
+                    settings_for=settings_for,
+                    service_env=service_env,
+                    process=process,
+                    caught_up=seconds_until_caught_up,
+                )
+                log(
+                    f"{n} member(s): {run['events_per_s']:>8,} events/s  advisory waiting"
+                    f" {run['locks']['advisory_waiting_mean']}  row locks {run['locks']['row_lock_waiting_mean']}"
+                    f"  oracle {run['matches_from_scratch']}"
+                )
+                out["runs"].append(run)
+        finally:
+            stack.stop()
+    base = out["runs"][0]["events_per_s"]
+    out["ratio_to_one_member"] = {str(r["members"]): round(r["events_per_s"] / base, 3) for r in out["runs"]}
+    out["load_avg_1m_after"] = os.getloadavg()[0]
+    print(json.dumps(out), flush=True)
 
 
 def latency_only(client_kind: str) -> None:
@@ -643,10 +734,17 @@ def main() -> None:
         default="asyncio",
         help="step 5's client: raw asyncio keep-alive connections (default) or 8 threads sharing an httpx.Client",
     )
+    parser.add_argument(
+        "--members",
+        help="only the scale-out run: the same workload through these projector process counts, e.g. 1,2,3",
+    )
     parser.add_argument("--serve-projector-without-ranking-hook", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_projector_without_ranking_hook:
         serve_projector_without_ranking_hook()
+        return
+    if args.members:
+        members_only([int(n) for n in args.members.split(",")], args.events or (20_000 if args.quick else 60_000))
         return
     if args.latency_only:
         latency_only(args.latency_client)
@@ -699,7 +797,9 @@ def main() -> None:
             log(
                 f"5. post -> visible at {lat['achieved_rate']}/s over {lat['posts']} posts:"
                 f" p50 {lat['p50']:.1f} ms, p99 {lat['p99']:.1f} ms (HTTP 202 p50 {lat['ack_p50']:.1f},"
-                f" p99 {lat['ack_p99']:.1f} ms)"
+                f" p99 {lat['ack_p99']:.1f} ms); ranking visible (rankings stage) p50"
+                f" {lat.get('ranking_p50', 0):.1f} ms, p99 {lat.get('ranking_p99', 0):.1f} ms"
+                f" over {lat.get('ranking_posts', 0)} posts"
             )
             lat2 = latency(
                 stack,
@@ -729,6 +829,9 @@ def main() -> None:
             "ratio_to_per_message_commit": round(rate / per_msg, 1),
             "post_to_visible_p50_ms": round(lat["p50"], 1),
             "post_to_visible_p99_ms": round(lat["p99"], 1),
+            "post_to_ranking_visible_p50_ms": round(lat.get("ranking_p50", 0.0), 1),
+            "post_to_ranking_visible_p99_ms": round(lat.get("ranking_p99", 0.0), 1),
+            "ranking_visible_posts": lat.get("ranking_posts", 0),
             "post_rate_achieved_per_s": lat["achieved_rate"],
             "post_to_visible_p50_ms_without_ranking_hook": round(lat2["p50"], 1),
             "post_to_visible_p99_ms_without_ranking_hook": round(lat2["p99"], 1),
