@@ -25,13 +25,13 @@ from sqlalchemy.orm import Session
 from services.core.db import migrate
 from services.core.db.registration import division_bouts, division_roster
 from services.core.db.schema import ResultRow, StandingsRow
-from services.core.db.standings_read import revision_from_row
+from services.core.domain.codec import decode_revision as revision_from_row
 from services.core.domain.results import Bout, BoutResult, Method, Revision, Score, Winner
 from services.core.domain.ruleset import COMBAT_DEFAULT
 from services.core.domain.standings import StandingRow, standings_from_revisions
-from services.core.registration.loader import load_registration
 from services.embedded.postgres import EmbeddedPostgres
 from services.embedded.waiting import free_port, wait_until
+from services.registration.loader import load_registration
 
 NAMES = [
     ("Ōno Shōhei", "JPN"),

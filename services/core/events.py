@@ -113,10 +113,6 @@ def event_id_for(bout_id: str, revision: int, kind: str = "result") -> uuid.UUID
     return uuid.uuid5(EVENT_NAMESPACE, f"{kind}:{bout_id}:{revision}")
 
 
-def finalize_event_id(tournament_id: str) -> uuid.UUID:
-    return uuid.uuid5(EVENT_NAMESPACE, f"finalize:{tournament_id}")
-
-
 def partition_key(tournament_id: str, division_id: str) -> str:
     return f"{tournament_id}:{division_id}"
 

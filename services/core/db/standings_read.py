@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import Select, and_, func, select
 from sqlalchemy.orm import Session
 
 from services.core.db.registration import division_bouts, division_roster
@@ -25,7 +25,7 @@ from services.core.db.schema import (
     StandingsRow,
     Tournament,
 )
-from services.core.domain.results import BoutResult, BoutVoid, Method, Revision, Score, Winner
+from services.core.domain.codec import decode_revision
 from services.core.domain.ruleset import Ruleset, UnknownRuleset, get_ruleset
 from services.core.domain.standings import StandingRow, compute_standings, rank_movements, standings_from_revisions
 
@@ -194,6 +194,17 @@ def load_division_standings(session: Session, tournament_id: str, division_id: s
     Before the projector has written any row (no result yet), every entered athlete is shown with
     zeros, ranked by the pure domain (all tied), so an overlay has its roster from the start.
     """
+    result = session.execute(_division_standings_stmt(tournament_id, division_id)).all()
+    if not result:
+        return None
+    first = result[0]
+    meta = _meta(first)
+    rows = _roster_rows(session, meta) if first.athlete_id is None else tuple(_projected_view(r) for r in result)
+    return DivisionStandings(meta=meta, rows=rows, conflicts=int(first.conflicts or 0))
+
+
+def _division_standings_stmt(tournament_id: str, division_id: str) -> Select[*tuple[Any, ...]]:
+    """One statement: the division's meta, conflict count and rows (so they share one snapshot)."""
     conflicts = (
         select(func.count())
         .select_from(ResultConflict)
@@ -203,7 +214,7 @@ def load_division_standings(session: Session, tournament_id: str, division_id: s
         .scalar_subquery()
         .label("conflicts")
     )
-    stmt = (
+    return (
         select(
             *_DIVISION_COLS,
             conflicts,
@@ -235,35 +246,26 @@ def load_division_standings(session: Session, tournament_id: str, division_id: s
         .where(Division.tournament_id == tournament_id, Division.division_id == division_id)
         .order_by(StandingsRow.rank, StandingsRow.athlete_id)
     )
-    result = session.execute(stmt).all()
-    if not result:
-        return None
-    first = result[0]
-    meta = _meta(first)
-    if first.athlete_id is None:
-        rows = _roster_rows(session, meta)
-    else:
-        rows = tuple(
-            RowView(
-                rank=r.rank,
-                athlete_id=r.athlete_id,
-                name=r.full_name or r.athlete_id,
-                country=r.country or "",
-                club=r.club,
-                bouts=r.bouts,
-                wins=r.wins,
-                losses=r.losses,
-                draws=r.draws,
-                points=r.points,
-                finishes=r.finishes,
-                tp_for=r.tp_for,
-                tp_against=r.tp_against,
-                tie_unresolved=r.tie_unresolved,
-                movement=(r.previous_rank - r.rank) if r.previous_rank is not None else 0,
-            )
-            for r in result
-        )
-    return DivisionStandings(meta=meta, rows=rows, conflicts=int(first.conflicts or 0))
+
+
+def _projected_view(r: Any) -> RowView:
+    return RowView(
+        rank=r.rank,
+        athlete_id=r.athlete_id,
+        name=r.full_name or r.athlete_id,
+        country=r.country or "",
+        club=r.club,
+        bouts=r.bouts,
+        wins=r.wins,
+        losses=r.losses,
+        draws=r.draws,
+        points=r.points,
+        finishes=r.finishes,
+        tp_for=r.tp_for,
+        tp_against=r.tp_against,
+        tie_unresolved=r.tie_unresolved,
+        movement=(r.previous_rank - r.rank) if r.previous_rank is not None else 0,
+    )
 
 
 def _ruleset(name: str) -> Ruleset:
@@ -314,22 +316,6 @@ def _roster_rows(session: Session, meta: DivisionMeta) -> tuple[RowView, ...]:
     return _views(session, compute_standings(roster, bouts, {}, _ruleset(meta.ruleset)))
 
 
-def revision_from_row(bout_id: str, revision: int, kind: str, payload: Mapping[str, Any]) -> Revision:
-    """A stored ``results`` row (kind + the event's result object) as a domain revision."""
-    if kind == "void":
-        return BoutVoid(bout_id=bout_id, revision=revision)
-    score = payload.get("score") or {}
-    return BoutResult(
-        bout_id=bout_id,
-        revision=revision,
-        winner=Winner(payload["winner"]),
-        method=Method(payload["method"]),
-        score=Score(int(score.get("red", 0)), int(score.get("blue", 0))),
-        duration_s=payload.get("duration_s"),
-        referee_id=payload.get("referee_id"),
-    )
-
-
 def standings_as_of_offset(session: Session, tournament_id: str, division_id: str, offset: int) -> AsOfStandings | None:
     """Recompute the division's table from its stored revisions with ``source_offset <= offset``.
 
@@ -361,7 +347,7 @@ def standings_as_of_offset(session: Session, tournament_id: str, division_id: st
     roster = division_roster(session, tournament_id, division_id)
     bouts = division_bouts(session, tournament_id, division_id)
     ruleset = _ruleset(meta.ruleset)
-    revisions = [revision_from_row(r.bout_id, r.revision, r.kind, r.payload) for r in stored]
+    revisions = [decode_revision(r.bout_id, r.revision, r.kind, r.payload) for r in stored]
     table = standings_from_revisions(roster, bouts, revisions, ruleset)
     last = stored[-1] if stored else None
     movements: dict[str, int] = {}

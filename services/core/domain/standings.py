@@ -77,30 +77,38 @@ def compute_standings(
         red = tallies.setdefault(bout.red, _Tally(bout.red))
         blue = tallies.setdefault(bout.blue, _Tally(bout.blue))
         result = results.get(bout.bout_id)
-        if result is None or not ruleset.is_played(result):
-            continue
-        red_pts, blue_pts = ruleset.classification_points(result)
-        for tally, pts, tp_for, tp_against in (
-            (red, red_pts, result.score.red, result.score.blue),
-            (blue, blue_pts, result.score.blue, result.score.red),
-        ):
-            tally.bouts += 1
-            tally.points += pts
-            tally.tp_for += tp_for
-            tally.tp_against += tp_against
-        if result.winner is Winner.DRAW:
-            red.draws += 1
-            blue.draws += 1
-            continue
-        winner, loser = (red, blue) if result.winner is Winner.RED else (blue, red)
-        winner.wins += 1
-        loser.losses += 1
-        if ruleset.is_finish(result):
-            winner.finishes += 1
-        key = (winner.athlete_id, loser.athlete_id)
-        h2h[key] = h2h.get(key, 0) + 1
+        if result is not None and ruleset.is_played(result):
+            _count(red, blue, result, ruleset, h2h)
+    return _rank(tallies.values(), h2h)
 
-    ordered = sorted(tallies.values(), key=lambda t: (-t.wins, -t.points, t.athlete_id))
+
+def _count(red: _Tally, blue: _Tally, result: BoutResult, ruleset: Ruleset, h2h: dict[tuple[str, str], int]) -> None:
+    """Add one played bout to both athletes' tallies (and its winner to head-to-head)."""
+    red_pts, blue_pts = ruleset.classification_points(result)
+    for tally, pts, tp_for, tp_against in (
+        (red, red_pts, result.score.red, result.score.blue),
+        (blue, blue_pts, result.score.blue, result.score.red),
+    ):
+        tally.bouts += 1
+        tally.points += pts
+        tally.tp_for += tp_for
+        tally.tp_against += tp_against
+    if result.winner is Winner.DRAW:
+        red.draws += 1
+        blue.draws += 1
+        return
+    winner, loser = (red, blue) if result.winner is Winner.RED else (blue, red)
+    winner.wins += 1
+    loser.losses += 1
+    if ruleset.is_finish(result):
+        winner.finishes += 1
+    key = (winner.athlete_id, loser.athlete_id)
+    h2h[key] = h2h.get(key, 0) + 1
+
+
+def _rank(tallies: Iterable[_Tally], h2h: Mapping[tuple[str, str], int]) -> list[StandingRow]:
+    """Order and rank the tallies by SPEC §3's steps 1-7."""
+    ordered = sorted(tallies, key=lambda t: (-t.wins, -t.points, t.athlete_id))
     rows: list[StandingRow] = []
     for _, group_iter in groupby(ordered, key=_Tally.primary):
         group = list(group_iter)
