@@ -29,7 +29,6 @@ from services.core.http.readiness import check_all
 from services.core.kafka.producer import EventProducer
 from services.core.logging import get_logger
 from services.core.metrics import RESULTS_REJECTED
-from services.core.registration.model import TEXT_PATTERN
 from services.core.settings import APP_VERSION, Settings
 from services.intake import bootstrap
 from services.intake.bootstrap import IntakeDeps
@@ -44,6 +43,7 @@ from services.intake.schemas import (
     VoidIn,
     problem_responses,
 )
+from services.registration.model import TEXT_PATTERN
 
 log = get_logger(__name__)
 
@@ -98,7 +98,15 @@ def count_rejection(scope: Scope, route: str, status: int) -> None:
 
 
 def _router() -> APIRouter:
+    """Every route of the intake, in the order of its OpenAPI document."""
     router = APIRouter()
+    for part in (_results_router(), _tournaments_router(), _health_router()):
+        router.include_router(part)
+    return router
+
+
+def _results_router() -> APIRouter:
+    router = APIRouter(tags=["results"])
 
     @router.post(
         "/v1/tournaments/{t}/bouts/{b}/results",
@@ -116,7 +124,6 @@ def _router() -> APIRouter:
             "JSON that does not match the schema a 422 (`validation`)."
         ),
         responses=_RESULT_ERRORS,
-        tags=["results"],
     )
     async def post_result(
         t: TournamentId,
@@ -137,7 +144,6 @@ def _router() -> APIRouter:
         summary="Void (annul) a bout at a revision",
         description="A later, higher result revision reinstates the bout. Same delivery and conflict rules as results.",
         responses=_WRITE_ERRORS,
-        tags=["results"],
     )
     async def post_void(
         t: TournamentId,
@@ -151,6 +157,12 @@ def _router() -> APIRouter:
     ) -> AcceptedOut:
         return await service.void_result(t, b, body, traceparent=traceparent)
 
+    return router
+
+
+def _tournaments_router() -> APIRouter:
+    router = APIRouter(tags=["tournaments"])
+
     @router.post(
         "/v1/tournaments/{t}/finalize",
         status_code=202,
@@ -161,7 +173,6 @@ def _router() -> APIRouter:
             "so it is ordered after that division's results. Idempotent: a repeat emits the same event ids."
         ),
         responses=problem_responses(401, 403, 404, 409, 422, 429, 503),
-        tags=["tournaments"],
     )
     async def post_finalize(
         t: TournamentId,
@@ -172,7 +183,13 @@ def _router() -> APIRouter:
     ) -> FinalizeOut:
         return await service.finalize(t, traceparent=traceparent)
 
-    @router.get("/livez", response_model=StatusOut, summary="Liveness: the process serves HTTP", tags=["health"])
+    return router
+
+
+def _health_router() -> APIRouter:
+    router = APIRouter(tags=["health"])
+
+    @router.get("/livez", response_model=StatusOut, summary="Liveness: the process serves HTTP")
     async def livez() -> StatusOut:
         return StatusOut(status="ok")
 
@@ -181,7 +198,6 @@ def _router() -> APIRouter:
         response_model=StatusOut,
         summary="Readiness: PostgreSQL answers and the broker serves the event topic",
         responses=problem_responses(503),
-        tags=["health"],
     )
     async def readyz(ctx: CtxDep) -> StatusOut:
         probes = ctx.readiness_probes(broker_timeout_s=READY_CHECK_TIMEOUT_S / 2)
@@ -194,7 +210,6 @@ def _router() -> APIRouter:
         summary="Prometheus metrics",
         response_class=Response,
         responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text format"}},
-        tags=["health"],
     )
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
