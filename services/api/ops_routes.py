@@ -27,13 +27,13 @@ from services.core.auth import Principal, Role
 from services.core.errors import NotFound, ServiceUnavailable
 from services.core.http.auth import require_role
 from services.core.logging import get_logger
-from services.core.registration.model import TEXT_PATTERN
 from services.core.search.breaker import is_unavailable
 from services.core.search.client import make_search_client
 from services.core.settings import Settings
 from services.rankings import jobs as repo
 from services.rankings.audit import MAX_SAMPLE, run_audit
 from services.rankings.reindex import Reindexer
+from services.registration.model import TEXT_PATTERN
 
 log = get_logger(__name__)
 router = APIRouter(prefix="/v1/ops", tags=["ops"])

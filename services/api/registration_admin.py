@@ -1,7 +1,7 @@
 """Registration writes behind the admin API: one transaction each, validated like the import file.
 
 Every write goes through the registration file model (``parse_registration``) and the one import
-path (``services.core.registration``), so the admin API and ``standings import`` accept and refuse
+path (``services.registration``), so the admin API and ``standings import`` accept and refuse
 exactly the same data and refresh the touched divisions the same way (standings rows, version,
 NOTIFY in the write's transaction). This module maps the import's errors to problem+json and holds
 the few checks only single-object routes need.
@@ -19,14 +19,14 @@ from sqlalchemy.orm import Session
 from services.core.db import registration as repo
 from services.core.db.schema import Athlete, DivisionEntry, Tournament
 from services.core.errors import Conflict, NotFound, Unprocessable
-from services.core.registration.loader import ImportSummary, apply_registration, load_registration
-from services.core.registration.model import (
+from services.registration.loader import ImportSummary, apply_registration, load_registration
+from services.registration.model import (
     RegistrationConflict,
     RegistrationError,
     RegistrationFile,
     parse_registration,
 )
-from services.core.registration.refresh import (
+from services.registration.refresh import (
     DivisionKey,
     divisions_of_athletes,
     divisions_of_tournament,

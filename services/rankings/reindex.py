@@ -179,6 +179,41 @@ class ReindexRun:
 
     def _build(self, new_index: str, report: ProgressFn, stop: threading.Event | None) -> ReindexResult:
         r = self._r
+        position, total, build_s = self._snapshot_into(new_index, report, stop)
+        snapshot_position = position
+        # Rounds against a moving target, bounded: swap once less than a batch is left (or after
+        # CATCH_UP_ROUNDS rounds, should writers outpace the engine) so a busy feed cannot hold
+        # the swap back forever.
+        caught_up = 0
+        for _ in range(CATCH_UP_ROUNDS):
+            position, caught_up = self._catch_up(new_index, position, self._head(), caught_up, report, stop)
+            with Session(r.engine) as session:
+                if feed.count_after(session, position) < r.catch_up_batch:
+                    break
+        report("swap", total, total)
+        old = indices.alias_targets(r.client, r.settings.alias)
+        position, caught_up = self._swap(new_index, old, position, caught_up, report, stop)
+        previous = next((name for name in old if name != new_index), None)
+        keep = {new_index, *([previous] if previous else [])}
+        stale = [name for name in indices.versioned_indices(r.client, r.settings.alias) if name not in keep]
+        deleted = indices.delete_indices(r.client, stale)
+        return ReindexResult(
+            job_id=self.job_id,
+            index_name=new_index,
+            snapshot_position=snapshot_position,
+            total=total,
+            caught_up=caught_up,
+            previous=previous,
+            deleted=deleted,
+            build_s=build_s,
+        )
+
+    def _snapshot_into(
+        self, new_index: str, report: ProgressFn, stop: threading.Event | None
+    ) -> tuple[FeedPosition, int, float]:
+        """Stream one REPEATABLE READ snapshot of every ranking row into ``new_index``; returns the
+        snapshot's feed position, the document count and the build's seconds."""
+        r = self._r
         writer = BulkWriter(r.client, chunk_size=r.settings.bulk_chunk_size, concurrency=r.settings.bulk_concurrency)
         build_started = time.monotonic()
         with r.engine.connect() as conn:
@@ -204,19 +239,20 @@ class ReindexRun:
         if count != total:
             raise ReindexFailed(f"{new_index} holds {count} documents, the snapshot has {total}")
         self._job(done=total, force=True)
+        return position, total, build_s
 
-        snapshot_position = position
-        # Rounds against a moving target, bounded: swap once less than a batch is left (or after
-        # CATCH_UP_ROUNDS rounds, should writers outpace the engine) so a busy feed cannot hold
-        # the swap back forever.
-        caught_up = 0
-        for _ in range(CATCH_UP_ROUNDS):
-            position, caught_up = self._catch_up(new_index, position, self._head(), caught_up, report, stop)
-            with Session(r.engine) as session:
-                if feed.count_after(session, position) < r.catch_up_batch:
-                    break
-        report("swap", total, total)
-        old = indices.alias_targets(r.client, r.settings.alias)
+    def _swap(
+        self,
+        new_index: str,
+        old: list[str],
+        position: FeedPosition,
+        caught_up: int,
+        report: ProgressFn,
+        stop: threading.Event | None,
+    ) -> tuple[FeedPosition, int]:
+        """Swap the alias, apply what the live indexer wrote to the old index meanwhile, and leave the
+        live indexer's position exactly where the new index is complete."""
+        r = self._r
         indices.swap_alias(r.client, r.settings.alias, new_index, old)
         # Everything committed up to now may have gone to the old index (the live indexer writes to
         # the alias); what commits later is written through the alias to the new one.
@@ -224,30 +260,14 @@ class ReindexRun:
         log.info("reindex_alias_swapped", alias=r.settings.alias, new=new_index, old=old, feed_position=swapped_at)
         try:
             position, caught_up = self._catch_up(new_index, position, swapped_at, caught_up, report, stop)
-        except BaseException:
-            # The live indexer may have written changes after ``position`` to the old index only:
-            # make it send them again, now through the alias to the new index.
+        finally:
+            # Rows after ``position`` may be in the old index only (the live indexer wrote them before
+            # the swap, or the catch-up stopped at the horizon): the live indexer sends them again,
+            # now through the alias; everything up to ``position`` it need not resend.
             with Session(r.engine) as session, session.begin():
                 feed.rewind_position(session, position)
-            raise
-        # Everything up to here is behind the alias now: the live indexer need not resend it.
-        with Session(r.engine) as session, session.begin():
-            feed.advance_position(session, position)
-
-        previous = next((name for name in old if name != new_index), None)
-        keep = {new_index, *([previous] if previous else [])}
-        stale = [name for name in indices.versioned_indices(r.client, r.settings.alias) if name not in keep]
-        deleted = indices.delete_indices(r.client, stale)
-        return ReindexResult(
-            job_id=self.job_id,
-            index_name=new_index,
-            snapshot_position=snapshot_position,
-            total=total,
-            caught_up=caught_up,
-            previous=previous,
-            deleted=deleted,
-            build_s=build_s,
-        )
+                feed.advance_position(session, position)
+        return position, caught_up
 
     def _head(self) -> FeedPosition:
         with Session(self._r.engine) as session:

@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session
 from services.core.db import registration as repo
 from services.core.db.schema import Athlete, Tournament
 from services.core.domain.lifecycle import KeptStatus, registration_status
-from services.core.registration import refresh
-from services.core.registration.model import RegistrationFile, parse_registration, round_robin_bouts
 from services.rankings.rerank import touch_athletes
+from services.registration import refresh
+from services.registration.model import RegistrationFile, parse_registration, round_robin_bouts
 
 DEMO_FILE = Path(__file__).with_name("demo_registration.json")
 DivisionKey = tuple[str, str]

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from services.core.db.projection import recompute_standings
 from services.core.db.schema import BoutRow, Division, DivisionEntry, ResultRow, Tournament
 from services.core.domain.ruleset import UnknownRuleset, get_ruleset
-from services.core.registration.model import BoutIn, RegistrationConflict, RegistrationFile, round_robin_bouts
+from services.registration.model import BoutIn, RegistrationConflict, RegistrationFile, round_robin_bouts
 
 DivisionKey = tuple[str, str]
 

@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 from services.core.db.schema import AdminAction, Division, Tournament
 from services.core.errors import Conflict, NotFound
 from services.core.logging import get_logger
-from services.core.registration.refresh import DivisionKey, divisions_of_tournament, lock_divisions, refresh_divisions
 from services.rankings.rerank import apply_ranking_effects
+from services.registration.refresh import DivisionKey, divisions_of_tournament, lock_divisions, refresh_divisions
 
 log = get_logger(__name__)
 REOPEN = "reopen"
