@@ -27,7 +27,7 @@ import typer
 import typer.core
 import typer.main
 
-from services.core.registration.loader import DEMO_FILE
+from services.registration.loader import DEMO_FILE
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"

@@ -14,8 +14,8 @@ from services.cli import consumers, rankings, replay, simulate, tokens
 from services.cli import up as stack_up
 from services.cli.context import NO_STACK_EXIT_CODE, engine_for, load_settings
 from services.core.db import migrate as migrations
-from services.core.registration.loader import load_registration
-from services.core.registration.model import RegistrationError
+from services.registration.loader import load_registration
+from services.registration.model import RegistrationError
 
 
 class _Standings(typer.Typer):

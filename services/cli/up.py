@@ -18,10 +18,10 @@ from services.core.db import migrate as migrations
 from services.core.db import registration as registration_repo
 from services.core.db.engine import make_engine
 from services.core.kafka.admin import ensure_topics
-from services.core.registration.loader import DEMO_FILE, load_registration
 from services.core.settings import Settings
 from services.embedded.errors import ComponentExitedError, ComponentStartError
 from services.embedded.stack import EmbeddedStack, stop_from_state
+from services.registration.loader import DEMO_FILE, load_registration
 
 console = Console()
 err_console = Console(stderr=True)

@@ -24,7 +24,7 @@ from services.core.http.problems import (
     TYPE_BASE,
     problem_example,
 )
-from services.core.registration.model import TEXT_PATTERN
+from services.registration.model import TEXT_PATTERN
 
 MAX_REVISION = 1_000_000
 MAX_DURATION_S = 86_400

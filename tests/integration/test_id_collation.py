@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session
 from services.core.db import standings_read
 from services.core.db.migrate import upgrade
 from services.core.db.schema import metadata
-from services.core.registration.loader import load_registration
 from services.embedded.postgres import EmbeddedPostgres
+from services.registration.loader import load_registration
 
 LOCALE = "en_US.UTF-8"
 # Ordered differently by code point and by en_US: case folding, and punctuation ignored at first level.

@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session
 
 from services.core.db import migrate
 from services.core.db.schema import Athlete, BoutRow, Division, Tournament
-from services.core.registration.loader import DEMO_FILE, load_registration
-from services.core.registration.model import RegistrationError
 from services.embedded.postgres import EmbeddedPostgres
+from services.registration.loader import DEMO_FILE, load_registration
+from services.registration.model import RegistrationError
 
 
 @pytest.fixture

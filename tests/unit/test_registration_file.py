@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from services.core.registration.loader import DEMO_FILE
-from services.core.registration.model import RegistrationError, parse_registration, round_robin_bouts
+from services.registration.loader import DEMO_FILE
+from services.registration.model import RegistrationError, parse_registration, round_robin_bouts
 
 
 def _file(**overrides: object) -> dict[str, object]:
