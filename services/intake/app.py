@@ -266,7 +266,6 @@ def create_app(
     install_problem_handlers(app)
     app.include_router(_router())
     app.add_middleware(BodySizeLimit, max_bytes=settings.intake.max_body_bytes)
-    app.add_middleware(
-        RequestMetrics, service=SERVICE, on_response=count_rejection
-    )  # outermost: 413s from the size limit are measured too
+    # Outermost: 413s from the size limit are measured (and counted as rejections) too.
+    app.add_middleware(RequestMetrics, service=SERVICE, on_response=count_rejection)
     return app
