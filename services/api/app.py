@@ -1,19 +1,17 @@
 """The read API process: standings (ETag/SSE), overlay pages, admin/registration, health, metrics.
 
-Routers are plain modules exposing ``router``; optional ones (rankings, ops) are included when
-their module exists. A router module may also expose ``lifespan(app)`` (an async context
-manager) for resources it owns, e.g. a search client; it runs inside the app's lifespan, after
-the shared context (``app.state.ctx``) is built.
+Every router is imported here by name and included in ``ROUTERS`` order; the resources a router
+owns (a search client, a background refresh) are async context managers listed in
+``ROUTER_LIFESPANS``, entered inside the app's lifespan after the shared context
+(``app.state.ctx``, ``settings``, ``engine``) is built.
 """
 
 from __future__ import annotations
 
 import asyncio
 import gc
-import importlib
-from collections.abc import AsyncIterator, Sequence
-from contextlib import AsyncExitStack, asynccontextmanager
-from types import ModuleType
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import anyio
@@ -24,6 +22,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import Engine
 from starlette.responses import Response
 
+from services.api import admin_routes, ops_routes, pages_routes, rankings_routes, standings_routes
 from services.api.context import ApiContext, CtxDep, build_context
 from services.api.fastpath import StandingsFastPath
 from services.api.freshness import LagMonitor
@@ -37,6 +36,7 @@ from services.core.http.problems import BodySizeLimit, install_problem_handlers,
 from services.core.http.readiness import check_all, database_probe
 from services.core.logging import get_logger
 from services.core.settings import APP_VERSION, Settings
+from services.ops import routes as consumer_routes
 
 log = get_logger(__name__)
 
@@ -44,20 +44,21 @@ SERVICE = "api"
 READY_CHECK_TIMEOUT_S = 2.0
 LISTEN_STARTUP_WAIT_S = 5.0
 
-# In this order: the hot standings routes first (Starlette matches in order). A router module
-# exposes ``router`` and optionally ``lifespan(app)``.
-ROUTER_MODULES = (
-    "services.api.standings_routes",
-    "services.api.admin_routes",
-    "services.api.pages_routes",
-    "services.api.rankings_routes",
-    "services.api.ops_routes",
-    "services.ops.routes",
+# In this order: the hot standings routes first (Starlette matches in order).
+ROUTERS: tuple[APIRouter, ...] = (
+    standings_routes.router,
+    admin_routes.router,
+    pages_routes.router,
+    rankings_routes.router,
+    ops_routes.router,
+    consumer_routes.router,
 )
-
-
-def _router_modules() -> list[ModuleType]:
-    return [importlib.import_module(name) for name in ROUTER_MODULES]
+RouterLifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+ROUTER_LIFESPANS: tuple[RouterLifespan, ...] = (
+    rankings_routes.lifespan,
+    ops_routes.lifespan,
+    consumer_routes.lifespan,
+)
 
 
 def _listen_probe(ctx: ApiContext) -> str | None:
@@ -124,13 +125,26 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     return app.openapi_schema
 
 
+def _include_routers(app: FastAPI, extra: Sequence[APIRouter]) -> None:
+    for router in (*ROUTERS, *extra, _health_router()):
+        app.include_router(router)
+    pages_routes.mount_static(app)
+
+
+@asynccontextmanager
+async def _router_resources(app: FastAPI) -> AsyncIterator[None]:
+    """Every router's own lifespan, entered in ROUTER_LIFESPANS order and left in reverse."""
+    async with AsyncExitStack() as stack:
+        for router_lifespan in ROUTER_LIFESPANS:
+            await stack.enter_async_context(router_lifespan(app))
+        yield
+
+
 def create_app(settings: Settings, *, engine: Engine | None = None, routers: Sequence[APIRouter] = ()) -> FastAPI:
     """Build the read API. The engine is created in the lifespan unless passed in (then the caller owns it).
 
-    ``routers`` are extra routers to include (tests, embedding); modules listed in
-    Every module of ROUTER_MODULES is included.
+    Every router of ROUTERS is included; ``routers`` are extra ones (tests, embedding).
     """
-    modules = _router_modules()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -149,12 +163,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None, routers: Seq
             listener = await _start_listener(ctx, db, settings)
             monitor = LagMonitor(db, settings.projector.group_id, ctx.freshness, settings.api.lag_poll_s)
             monitor.start()
-            async with AsyncExitStack() as stack:
-                for module in modules:
-                    module_lifespan = getattr(module, "lifespan", None)
-                    if module_lifespan is not None:
-                        await stack.enter_async_context(module_lifespan(app))
-                log.info("api_started", routers=[m.__name__ for m in modules])
+            async with _router_resources(app):
+                log.info("api_started", routers=len(ROUTERS) + len(routers))
                 # Everything allocated so far lives as long as the process: keep it out of the
                 # collector's full passes (shorter GC pauses in the request latency tail).
                 gc.collect()
@@ -176,14 +186,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None, routers: Seq
     )
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     install_problem_handlers(app)
-    for module in modules:
-        app.include_router(module.router)
-    for extra in routers:
-        app.include_router(extra)
-    app.include_router(_health_router())
-    static = getattr(modules[ROUTER_MODULES.index("services.api.pages_routes")], "mount_static", None)
-    if static is not None:
-        static(app)
+    _include_routers(app, routers)
     app.add_middleware(StandingsFastPath)  # innermost: size limit, CORS and metrics still wrap it
     app.add_middleware(BodySizeLimit, max_bytes=settings.api.max_body_bytes)
     if settings.api.cors_origins:

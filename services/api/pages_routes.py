@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 from starlette.responses import HTMLResponse
 
 from services.api.context import CtxDep
+from services.api.paths import DivisionId, TournamentId
 from services.api.schemas import problems
-from services.api.standings_routes import DivisionId, TournamentId
 from services.core.db import standings_read
 from services.core.errors import NotFound
 

@@ -1,5 +1,9 @@
-"""Response models of the read API. They document the wire format (OpenAPI); the hot standings
-path never instantiates them — it serves bytes rendered once per version."""
+"""Response models of the read API: the OpenAPI document and the wire format come from the same types.
+
+The standings bodies are these models too — validated and serialised once per division version
+(services/api/standings_bodies.py), then served as bytes; the hot path never instantiates them.
+Problem responses are documented by ``services.core.http.problem_docs`` (shared with services.ops).
+"""
 
 from __future__ import annotations
 
@@ -8,12 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.core.http.problems import (
-    MALFORMED_BODY_EXAMPLE,
-    NOT_JSON_EXAMPLE,
-    PROBLEM_MEDIA_TYPE,
-    TYPE_BASE,
-)
+from services.core.http.problem_docs import Problem as Problem
+from services.core.http.problem_docs import problems as problems
 
 _ROW_EXAMPLE: dict[str, Any] = {
     "rank": 1,
@@ -96,10 +96,15 @@ class StandingsOut(BaseModel):
     division: DivisionRef
     version: int | None = Field(description="Division version (the ETag); null for an as_of_offset table")
     as_of: AsOf
-    as_of_offset: int | None = Field(default=None, description="The requested offset, for historical tables")
+    as_of_offset: int | None = Field(
+        default=None,
+        exclude_if=lambda v: v is None,
+        description="The requested offset; only in historical tables (absent from live ones)",
+    )
     ruleset: RulesetRef
     conflicts: int = Field(description="Recorded conflicting submissions (see /conflicts)")
     rows: list[StandingsRowOut]
+    # Keep freshness_s the LAST field: cached bodies take the per-request value as their tail.
     freshness_s: int = Field(
         description=(
             "0 when the projector is caught up on this division's partition; else whole seconds since the "
@@ -114,7 +119,7 @@ class TournamentStandingsOut(BaseModel):
     )
 
     tournament_id: str
-    divisions: list[StandingsOut]
+    divisions: list[StandingsOut]  # last: the cached division bodies are spliced in
 
 
 class ConflictOut(BaseModel):
@@ -233,83 +238,3 @@ class HealthOut(BaseModel):
 
     status: str
     checks: dict[str, str] = Field(default_factory=dict)
-
-
-class Problem(BaseModel):
-    """RFC 9457 problem details (media type application/problem+json)."""
-
-    type: str
-    title: str
-    status: int
-    detail: str
-    instance: str | None = None
-    errors: list[dict[str, Any]] | None = Field(default=None, description="Schema violations (422)")
-    problems: list[str] | None = Field(default=None, description="Every registration problem (import, 422)")
-
-
-def _problem_example(status: int, slug: str, title: str, detail: str, **extra: Any) -> dict[str, Any]:
-    return {"type": TYPE_BASE + slug, "title": title, "status": status, "detail": detail, **extra}
-
-
-# The problem types are listed in docs/problems.md. A 400 is one of two: a body that cannot be
-# parsed (writes) or a request a route refuses as a whole (e.g. a rankings read without a filter).
-_BAD_REQUEST_EXAMPLES: dict[str, dict[str, Any]] = {
-    "malformed-body": {"summary": "A request body that cannot be parsed", "value": MALFORMED_BODY_EXAMPLE},
-    "bad-request": {
-        "summary": "A request the route refuses as a whole",
-        "value": _problem_example(
-            400,
-            "bad-request",
-            "Bad request",
-            "give a category, a country or a name query (q): whole-list reads are not served",
-        ),
-    },
-}
-
-_PROBLEM_EXAMPLES: dict[int, tuple[str, dict[str, Any]]] = {
-    400: ("Malformed body or refused request", MALFORMED_BODY_EXAMPLE),
-    401: (
-        "Missing or invalid bearer token",
-        _problem_example(401, "unauthorized", "Authentication required", "a bearer token is required"),
-    ),
-    403: ("Token lacks the role", _problem_example(403, "forbidden", "Forbidden", "role admin required")),
-    404: (
-        "Unknown tournament or division",
-        _problem_example(
-            404, "not-found", "Not found", "division 'm-99kg' of tournament 'paris-open-2026' does not exist"
-        ),
-    ),
-    409: ("Conflicts with existing data", _problem_example(409, "conflict", "Conflict", "tournament already exists")),
-    413: (
-        "Body too large",
-        _problem_example(413, "payload-too-large", "Payload too large", "request body exceeds 16384 bytes"),
-    ),
-    415: ("Body not declared as JSON", NOT_JSON_EXAMPLE),
-    422: (
-        "Invalid input",
-        _problem_example(
-            422,
-            "validation",
-            "Unprocessable content",
-            "the request does not match the schema",
-            errors=[
-                {
-                    "loc": ["query", "as_of_offset"],
-                    "msg": "Input should be greater than or equal to 0",
-                    "type": "greater_than_equal",
-                }
-            ],
-        ),
-    ),
-    503: ("Not ready", _problem_example(503, "unavailable", "Service unavailable", "database unreachable")),
-}
-
-
-def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses`` entries for the given problem statuses (problem+json with an example)."""
-    out: dict[int | str, dict[str, Any]] = {}
-    for status in statuses:
-        description, example = _PROBLEM_EXAMPLES[status]
-        media: dict[str, Any] = {"examples": _BAD_REQUEST_EXAMPLES} if status == 400 else {"example": example}
-        out[status] = {"model": Problem, "description": description, "content": {PROBLEM_MEDIA_TYPE: media}}
-    return out

@@ -1,12 +1,13 @@
 """Standings bodies rendered ONCE per (tournament, division, version), served as bytes.
 
 FastAPI's encoder costs ~2 ms for 50 rows (COMPONENTS.md): the hot path here never serializes.
-A division's body is rendered with orjson when its version is first asked for and kept until a
-``standings_changed`` notification says a newer version exists; the LISTEN connection is the
-only invalidation source, so a poll never touches the database just to validate.
+A division's body is encoded from its response schema (services/api/standings_bodies.py) when its
+version is first asked for and kept until a ``standings_changed`` notification says a newer
+version exists; the LISTEN connection is the only invalidation source, so a poll never touches
+the database just to validate.
 
-``freshness_s`` is per request: it is appended to the cached bytes as the body's last key (one
-concatenation, and none at all in the common "caught up" case, where a pre-built body is used).
+``freshness_s`` is per request: it is the body's last key, so the cached bytes up to its value
+take it in one concatenation (none at all in the common "caught up" case: a pre-built body).
 While the projector is behind, the whole-seconds freshness is part of the (strong) ETag, because
 it is part of the bytes; when caught up the ETag is exactly ``"t:d:v"``.
 
@@ -21,85 +22,29 @@ import asyncio
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from functools import partial
 
 import anyio
-import orjson
 
-from services.core.db.standings_read import AsOfStandings, DivisionMeta, DivisionStandings, RowView
-from services.core.domain.ruleset import RULESETS
+from services.api.conditional import Body
+from services.api.standings_bodies import (
+    encode_standings,
+    freshness_prefix,
+    sse_frame,
+    standings_out,
+    tournament_body,
+    with_freshness,
+)
+from services.core.db.standings_read import DivisionStandings
 from services.core.errors import NotFound
 from services.core.metrics import STANDINGS_RENDERS
 
 Key = tuple[str, str]
 
 
-def _ruleset_obj(name: str) -> dict[str, str]:
-    rs = RULESETS.get(name)
-    return {"name": name, "version": rs.version if rs else "unknown"}
-
-
-def _row_dict(r: RowView) -> dict[str, Any]:
-    return {
-        "rank": r.rank,
-        "athlete_id": r.athlete_id,
-        "name": r.name,
-        "country": r.country,
-        "club": r.club,
-        "bouts": r.bouts,
-        "wins": r.wins,
-        "losses": r.losses,
-        "draws": r.draws,
-        "points": r.points,
-        "finishes": r.finishes,
-        "tp_for": r.tp_for,
-        "tp_against": r.tp_against,
-        "tie_unresolved": r.tie_unresolved,
-        "movement": r.movement,
-    }
-
-
-def _head(meta: DivisionMeta) -> dict[str, Any]:
-    return {
-        "tournament": {"id": meta.tournament_id, "name": meta.tournament_name, "status": meta.tournament_status},
-        "division": {"id": meta.division_id, "name": meta.name, "category": meta.category},
-    }
-
-
-def standings_document(data: DivisionStandings) -> dict[str, Any]:
-    """The body without ``freshness_s`` (appended per request)."""
-    meta = data.meta
-    return {
-        **_head(meta),
-        "version": meta.version,
-        "as_of": {"event_time": meta.last_event_at, "partition": meta.last_partition, "offset": meta.last_offset},
-        "ruleset": _ruleset_obj(meta.ruleset),
-        "conflicts": data.conflicts,
-        "rows": [_row_dict(r) for r in data.rows],
-    }
-
-
-def as_of_document(data: AsOfStandings) -> dict[str, Any]:
-    """Body of a historical table (``?as_of_offset=N``); ``version`` is null: it is no live version."""
-    return {
-        **_head(data.meta),
-        "version": None,
-        "as_of": {"event_time": data.event_time, "partition": data.partition, "offset": data.offset},
-        "as_of_offset": data.requested_offset,
-        "ruleset": _ruleset_obj(data.meta.ruleset),
-        "conflicts": data.conflicts,
-        "rows": [_row_dict(r) for r in data.rows],
-        "freshness_s": 0,
-    }
-
-
-def with_freshness(core: bytes, freshness_s: int) -> bytes:
-    """Append ``"freshness_s":N`` as the last key of a rendered JSON object."""
-    return b'%s,"freshness_s":%d}' % (core[:-1], freshness_s)
-
-
-def sse_frame(version: int, body: bytes, event: str = "standings") -> bytes:
-    return b"id: %d\nevent: %s\ndata: %s\n\n" % (version, event.encode(), body)
+def _with_staleness(etag: bytes, freshness_s: int) -> bytes:
+    """While the projector is behind, the freshness seconds are part of the bytes, so of the ETag."""
+    return etag if freshness_s == 0 else b'%s:s%d"' % (etag[:-1], freshness_s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,36 +56,38 @@ class RenderedStandings:
     version: int
     partition: int | None
     last_event_epoch: float | None
-    core: bytes
-    etag: str
-    etag_bytes: bytes
+    etag_fresh: bytes
     body_fresh: bytes
     sse_fresh: bytes
+    body_prefix: bytes  # body_fresh up to the freshness_s value
 
     @classmethod
     def render(cls, data: DivisionStandings) -> RenderedStandings:
         meta = data.meta
-        core = orjson.dumps(standings_document(data))
-        etag = f'"{meta.tournament_id}:{meta.division_id}:{meta.version}"'
-        body = with_freshness(core, 0)
+        body = encode_standings(standings_out(data))
         return cls(
             tournament_id=meta.tournament_id,
             division_id=meta.division_id,
             version=meta.version,
             partition=meta.last_partition,
             last_event_epoch=meta.last_event_at.timestamp() if meta.last_event_at else None,
-            core=core,
-            etag=etag,
-            etag_bytes=etag.encode(),
+            etag_fresh=f'"{meta.tournament_id}:{meta.division_id}:{meta.version}"'.encode(),
             body_fresh=body,
             sse_fresh=sse_frame(meta.version, body),
+            body_prefix=freshness_prefix(body),
         )
 
-    def etag_for(self, freshness_s: int) -> str:
-        return self.etag if freshness_s == 0 else f'{self.etag[:-1]}:s{freshness_s}"'
+    def etag_for(self, freshness_s: int) -> bytes:
+        return _with_staleness(self.etag_fresh, freshness_s)
 
     def body(self, freshness_s: int) -> bytes:
-        return self.body_fresh if freshness_s == 0 else with_freshness(self.core, freshness_s)
+        return self.body_fresh if freshness_s == 0 else with_freshness(self.body_prefix, freshness_s)
+
+    def representation(self, freshness_s: int) -> tuple[bytes, Body]:
+        """ETag and body for a conditional GET; a stale body is only built if it is sent (not for a 304)."""
+        if freshness_s == 0:
+            return self.etag_fresh, self.body_fresh
+        return _with_staleness(self.etag_fresh, freshness_s), partial(with_freshness, self.body_prefix, freshness_s)
 
     def sse(self, freshness_s: int) -> bytes:
         return self.sse_fresh if freshness_s == 0 else sse_frame(self.version, self.body(freshness_s))
@@ -152,22 +99,20 @@ class RenderedTournament:
 
     tournament_id: str
     divisions: tuple[RenderedStandings, ...]
-    etag: str
+    etag_fresh: bytes
 
     @classmethod
     def compose(cls, tournament_id: str, divisions: Sequence[RenderedStandings]) -> RenderedTournament:
         digest = hashlib.blake2b(
             "|".join(f"{d.division_id}:{d.version}" for d in divisions).encode(), digest_size=8
         ).hexdigest()
-        return cls(tournament_id, tuple(divisions), f'"{tournament_id}:{len(divisions)}:{digest}"')
+        return cls(tournament_id, tuple(divisions), f'"{tournament_id}:{len(divisions)}:{digest}"'.encode())
 
-    def etag_for(self, freshness: Sequence[int]) -> str:
-        worst = max(freshness, default=0)
-        return self.etag if worst == 0 else f'{self.etag[:-1]}:s{worst}"'
+    def etag_for(self, freshness: Sequence[int]) -> bytes:
+        return _with_staleness(self.etag_fresh, max(freshness, default=0))
 
     def body(self, freshness: Sequence[int]) -> bytes:
-        parts = [d.body(f) for d, f in zip(self.divisions, freshness, strict=True)]
-        return b'{"tournament_id":%s,"divisions":[%s]}' % (orjson.dumps(self.tournament_id), b",".join(parts))
+        return tournament_body(self.tournament_id, [d.body(f) for d, f in zip(self.divisions, freshness, strict=True)])
 
 
 class StandingsCache:

@@ -10,15 +10,26 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import AsyncIterator
+from functools import partial
 from typing import Annotated
 
-import orjson
-from fastapi import APIRouter, Header, Path, Query, Request
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 from sse_starlette import EventSourceResponse
 from starlette.responses import Response
+from starlette.types import Scope
 
+from services.api.conditional import CACHE_CONTROL, ConditionalResponse
 from services.api.context import ApiContext, CtxDep
+from services.api.paths import (
+    DIVISION_STANDINGS,
+    DIVISION_STANDINGS_STREAM,
+    TOURNAMENT_STANDINGS,
+    DivisionId,
+    PathTemplate,
+    TournamentId,
+)
 from services.api.schemas import (
     ConflictOut,
     ConflictsOut,
@@ -31,48 +42,32 @@ from services.api.schemas import (
     TournamentSummary,
     problems,
 )
-from services.api.standings_cache import RenderedStandings, as_of_document
+from services.api.standings_bodies import as_of_out, encode_standings, ping_frame
+from services.api.standings_cache import RenderedStandings
 from services.core.db import standings_read
 from services.core.errors import NotFound
 from services.core.logging import get_logger
 
 log = get_logger(__name__)
 
-SLUG = r"^[a-z0-9][a-z0-9_-]*$"
-TournamentId = Annotated[
-    str, Path(min_length=1, max_length=64, pattern=SLUG, description="Tournament slug", examples=["paris-open-2026"])
-]
-DivisionId = Annotated[
-    str, Path(min_length=1, max_length=64, pattern=SLUG, description="Division slug", examples=["m-73kg"])
-]
-
-# Pollers must revalidate every time; the ETag makes that a 304 without a body or a query.
-CACHE_CONTROL = "no-cache"
-JSON = "application/json"
 SSE_RETRY_MS = 2000
 MAX_OFFSET = 2**63 - 1
 
 router = APIRouter(tags=["standings"])
 
 
-def etag_matches(if_none_match: str, etag: str) -> bool:
-    """RFC 9110 weak comparison of an If-None-Match list against one entity tag."""
-    if if_none_match == etag:
-        return True
-    value = if_none_match.strip()
-    if value == "*":
-        return True
-    for candidate in value.split(","):
-        tag = candidate.strip()
-        if tag.startswith("W/"):
-            tag = tag[2:]
-        if tag == etag:
-            return True
-    return False
+def route_for(template: PathTemplate, method: str = "GET") -> APIRoute:
+    """This router's route declared with ``template`` (what the fast path reports to the metrics)."""
+    for route in router.routes:
+        if isinstance(route, APIRoute) and route.path == template.path and method in (route.methods or ()):
+            return route
+    raise LookupError(f"no {method} route {template.path}")
 
 
-def _not_modified(etag: str) -> Response:
-    return Response(status_code=304, headers={"etag": etag, "cache-control": CACHE_CONTROL})
+def standings_response(ctx: ApiContext, scope: Scope, entry: RenderedStandings) -> ConditionalResponse:
+    """The answer for a cached division version: the route and the fast path both send this."""
+    etag, body = entry.representation(ctx.freshness.freshness_s(entry.partition, entry.last_event_epoch))
+    return ConditionalResponse(scope, etag, body)
 
 
 def _ctx(request: Request) -> ApiContext:
@@ -102,7 +97,7 @@ _STANDINGS_200 = {
 
 
 @router.get(
-    "/v1/tournaments/{tournament_id}/divisions/{division_id}/standings",
+    DIVISION_STANDINGS.path,
     summary="Division standings (ETag / 304; optional historical table)",
     description=(
         "Live standings of a round-robin division, rendered once per division version and served as bytes. "
@@ -133,28 +128,20 @@ async def division_standings(
     if as_of_offset is not None:
         return await _as_of(ctx, request, tournament_id, division_id, as_of_offset)
     entry = ctx.cache.peek(tournament_id, division_id) or await ctx.cache.get(tournament_id, division_id)
-    freshness = ctx.freshness.freshness_s(entry.partition, entry.last_event_epoch)
-    etag = entry.etag_for(freshness)
-    inm = request.headers.get("if-none-match")
-    if inm is not None and etag_matches(inm, etag):
-        return _not_modified(etag)
-    return Response(entry.body(freshness), media_type=JSON, headers={"etag": etag, "cache-control": CACHE_CONTROL})
+    return standings_response(ctx, request.scope, entry)
 
 
 async def _as_of(ctx: ApiContext, request: Request, t: str, d: str, offset: int) -> Response:
     data = await ctx.read(lambda s: standings_read.standings_as_of_offset(s, t, d, offset))
     if data is None:
         raise NotFound(f"division {d!r} of tournament {t!r} does not exist")
-    body = orjson.dumps(as_of_document(data))
+    body = encode_standings(as_of_out(data))
     etag = f'"{t}:{d}:@{offset}:{hashlib.blake2b(body, digest_size=8).hexdigest()}"'
-    inm = request.headers.get("if-none-match")
-    if inm is not None and etag_matches(inm, etag):
-        return _not_modified(etag)
-    return Response(body, media_type=JSON, headers={"etag": etag, "cache-control": CACHE_CONTROL})
+    return ConditionalResponse(request.scope, etag.encode(), body)
 
 
 @router.get(
-    "/v1/tournaments/{tournament_id}/standings",
+    TOURNAMENT_STANDINGS.path,
     summary="Standings of every division of a tournament (ETag / 304)",
     description="One document per division, same shape as the division endpoint. The ETag covers every "
     "division's version, so a 304 means no division changed.",
@@ -170,15 +157,11 @@ async def tournament_standings(request: Request, tournament_id: TournamentId) ->
     rendered = await ctx.cache.get_tournament(tournament_id)
     now = time.time()
     freshness = [ctx.freshness.freshness_s(d.partition, d.last_event_epoch, now) for d in rendered.divisions]
-    etag = rendered.etag_for(freshness)
-    inm = request.headers.get("if-none-match")
-    if inm is not None and etag_matches(inm, etag):
-        return _not_modified(etag)
-    return Response(rendered.body(freshness), media_type=JSON, headers={"etag": etag, "cache-control": CACHE_CONTROL})
+    return ConditionalResponse(request.scope, rendered.etag_for(freshness), partial(rendered.body, freshness))
 
 
 @router.get(
-    "/v1/tournaments/{tournament_id}/divisions/{division_id}/standings/stream",
+    DIVISION_STANDINGS_STREAM.path,
     summary="Live standings push (Server-Sent Events)",
     description=(
         "An `text/event-stream`: event `standings` (id = division version, data = the same JSON as the standings "
@@ -220,7 +203,7 @@ async def division_standings_stream(
         _stream(ctx, tournament_id, division_id, last),
         ping=0,  # our own heartbeat carries freshness; see _stream
         send_timeout=30,
-        headers={"cache-control": "no-cache", "x-accel-buffering": "no"},
+        headers={"cache-control": CACHE_CONTROL, "x-accel-buffering": "no"},
     )
 
 
@@ -253,7 +236,7 @@ async def _stream(ctx: ApiContext, t: str, d: str, last: int) -> AsyncIterator[b
             else:
                 base = current
                 freshness = ctx.freshness.freshness_s(base.partition, base.last_event_epoch)
-                yield b'event: ping\ndata: {"version":%d,"freshness_s":%d}\n\n' % (base.version, freshness)
+                yield ping_frame(base.version, freshness)
 
 
 async def _current(ctx: ApiContext, t: str, d: str) -> RenderedStandings | None:

@@ -20,14 +20,14 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from services.api.schemas import problems
 from services.core.auth import Principal, Role
 from services.core.http.auth import require_role
+from services.core.http.problem_docs import problems
 from services.core.logging import get_logger
-from services.core.registration.model import TEXT_PATTERN
 from services.core.settings import Settings
 from services.ops.consumers import assess_group, default_ttl_s, group_report, kafka_watermarks
 from services.ops.schemas import ConsumerGroupOut
+from services.registration.model import TEXT_PATTERN
 
 log = get_logger(__name__)
 

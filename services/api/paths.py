@@ -1,0 +1,68 @@
+"""The read API's path declarations: slug parameters and the standings URL templates.
+
+One declaration per hot URL serves both the FastAPI route (its path string and its validated
+parameters) and the ASGI fast path (a compiled regex that accepts exactly the values the route
+accepts), so the two cannot disagree about which URLs are the standings of a division.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Annotated
+
+from fastapi import Path
+
+SLUG_MAX_LENGTH = 64
+# A slug segment: lower-case letters, digits, '_' and '-', not starting with a separator.
+SLUG_SEGMENT = rf"[a-z0-9][a-z0-9_-]{{0,{SLUG_MAX_LENGTH - 1}}}"
+SLUG = rf"^{SLUG_SEGMENT}$"
+
+TournamentId = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=SLUG_MAX_LENGTH,
+        pattern=SLUG,
+        description="Tournament slug",
+        examples=["paris-open-2026"],
+    ),
+]
+DivisionId = Annotated[
+    str,
+    Path(min_length=1, max_length=SLUG_MAX_LENGTH, pattern=SLUG, description="Division slug", examples=["m-73kg"]),
+]
+
+_PARAM = re.compile(r"\{([a-z_]+)\}")
+
+
+@dataclass(frozen=True, slots=True)
+class PathTemplate:
+    """A route template (``/v1/tournaments/{tournament_id}``) with a regex segment per parameter."""
+
+    path: str
+    params: Mapping[str, str]
+    regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        names = _PARAM.findall(self.path)
+        if sorted(names) != sorted(self.params):
+            raise ValueError(f"{self.path}: parameters {names} do not match {sorted(self.params)}")
+        parts = _PARAM.split(self.path)  # literal, name, literal, name, ..., literal
+        pattern = "".join(re.escape(part) if i % 2 == 0 else f"({self.params[part]})" for i, part in enumerate(parts))
+        object.__setattr__(self, "regex", re.compile(pattern))
+
+    def match(self, path: str) -> tuple[str, ...] | None:
+        """The parameter values in template order when ``path`` is this route's URL, else None."""
+        m = self.regex.fullmatch(path)  # not match + "$", which also accepts a trailing newline
+        return None if m is None else m.groups()
+
+
+_DIVISION_PARAMS = {"tournament_id": SLUG_SEGMENT, "division_id": SLUG_SEGMENT}
+
+DIVISION_STANDINGS = PathTemplate("/v1/tournaments/{tournament_id}/divisions/{division_id}/standings", _DIVISION_PARAMS)
+DIVISION_STANDINGS_STREAM = PathTemplate(
+    "/v1/tournaments/{tournament_id}/divisions/{division_id}/standings/stream", _DIVISION_PARAMS
+)
+TOURNAMENT_STANDINGS = PathTemplate("/v1/tournaments/{tournament_id}/standings", {"tournament_id": SLUG_SEGMENT})
