@@ -1,0 +1,160 @@
+"""One contract per port, run against the fake (tests/fakes.py) and the real adapter alike:
+
+* SearchWriter: ``BulkWriter`` on the real (osmem) engine, ``FakeSearchWriter``;
+* PositionStore: ``PgPositionStore`` on real PostgreSQL, ``FakePositionStore``;
+* EventSender: ``EventProducer`` on real tansu, ``FakeEventSender``.
+
+A fake that drifted from its adapter would make unit tests pass against behaviour production lacks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from elasticsearch import Elasticsearch
+
+from services.core import events
+from services.core.domain.results import BoutResult, Method, Score, Winner
+from services.core.kafka.admin import ensure_topics
+from services.core.kafka.producer import EventProducer
+from services.core.search import indices
+from services.core.search.bulk import BulkWriter
+from services.core.search.client import make_search_client
+from services.core.settings import KafkaSettings, Settings
+from services.embedded.kafka_broker import TansuBroker
+from services.embedded.search_engine import OsmemEngine
+from services.intake.service import EventSender
+from services.rankings.model import START, FeedPosition
+from services.rankings.ports import PgPositionStore, PositionStore, SearchWriter
+from tests.fakes import FakeEventSender, FakePositionStore, FakeSearchWriter
+from tests.rankings_support import db_url, rankings_settings, unique
+
+__all__ = ["db_url"]
+
+# --- SearchWriter -------------------------------------------------------------------------------
+
+Reader = Callable[[str, str], tuple[int, dict[str, Any]] | None]
+
+
+@pytest.fixture(params=["fake", "osmem"])
+def search_writer(request: pytest.FixtureRequest) -> Iterator[tuple[SearchWriter, str, Reader]]:
+    if request.param == "fake":
+        fake = FakeSearchWriter()
+        yield fake, "contract", fake.read
+        return
+    engine: OsmemEngine = request.getfixturevalue("search")
+    settings = rankings_settings("postgresql+psycopg://unused@127.0.0.1/unused", engine.url)
+    client: Elasticsearch = make_search_client(settings.search)
+    index = unique("contract")
+    indices.create_index(client, index, building=False)
+
+    def read(idx: str, doc_id: str) -> tuple[int, dict[str, Any]] | None:
+        client.indices.refresh(index=idx)
+        found = client.options(ignore_status=404).get(index=idx, id=doc_id)
+        if not found.body.get("found"):
+            return None
+        return int(found.body["_version"]), dict(found.body["_source"])
+
+    try:
+        yield BulkWriter(client), index, read
+    finally:
+        indices.delete_indices(client, [index])
+        client.close()
+
+
+def _doc(doc_id: str, version: int, points: float) -> tuple[dict[str, Any], dict[str, Any]]:
+    header = {"_id": doc_id, "version": version, "version_type": "external"}
+    return {"index": header}, {"category": "m-73kg", "athlete_id": doc_id, "points": points}
+
+
+def test_search_writer_keeps_the_highest_version(search_writer: tuple[SearchWriter, str, Reader]) -> None:
+    writer, index, read = search_writer
+    assert writer.write(index, [_doc("a", 5, 50.0)]).indexed == 1
+    stale = writer.write(index, [_doc("a", 3, 30.0)])
+    assert (stale.indexed, stale.conflicts) == (0, 1)  # an older write is a conflict, not an error
+    assert read(index, "a") == (5, {"category": "m-73kg", "athlete_id": "a", "points": 50.0})
+    assert writer.write(index, [_doc("a", 9, 90.0)]).indexed == 1
+    found = read(index, "a")
+    assert found is not None and found[0] == 9 and found[1]["points"] == 90.0
+
+
+def test_search_writer_deletes_at_a_version(search_writer: tuple[SearchWriter, str, Reader]) -> None:
+    writer, index, read = search_writer
+    writer.write(index, [_doc("b", 4, 40.0)])
+    stats = writer.write(index, [({"delete": {"_id": "b", "version": 6, "version_type": "external"}}, None)])
+    assert stats.deleted == 1
+    assert read(index, "b") is None
+
+
+# --- PositionStore ------------------------------------------------------------------------------
+
+
+@pytest.fixture(params=["fake", "postgres"])
+def position_store(request: pytest.FixtureRequest) -> Iterator[PositionStore]:
+    if request.param == "fake":
+        yield FakePositionStore()
+        return
+    engine = sa.create_engine(request.getfixturevalue("db_url"))
+    yield PgPositionStore(engine, reader=unique("contract"))
+    engine.dispose()
+
+
+def test_position_store_advances_only_forward_and_rewinds_only_back(position_store: PositionStore) -> None:
+    assert position_store.get() == START
+    position_store.advance(FeedPosition(10, 3))
+    position_store.advance(FeedPosition(9, 99))  # behind: ignored
+    assert position_store.get() == FeedPosition(10, 3)
+    position_store.advance(FeedPosition(10, 4))
+    assert position_store.get() == FeedPosition(10, 4)
+    position_store.rewind(FeedPosition(12, 0))  # ahead: ignored
+    assert position_store.get() == FeedPosition(10, 4)
+    position_store.rewind(FeedPosition(10, 1))
+    assert position_store.get() == FeedPosition(10, 1)
+
+
+# --- EventSender --------------------------------------------------------------------------------
+
+
+@pytest.fixture(params=["fake", "tansu"])
+def event_sender(request: pytest.FixtureRequest) -> Iterator[EventSender]:
+    if request.param == "fake":
+        yield FakeEventSender(partitions=3)
+        return
+    broker: TansuBroker = request.getfixturevalue("kafka")
+    topic = unique("contract-events")
+    settings = Settings(
+        kafka=KafkaSettings(bootstrap_servers=broker.bootstrap, topic=topic, dlq_topic=f"{topic}.dlq", partitions=3)
+    )
+    ensure_topics(settings.kafka, timeout=30)
+    producer = EventProducer(settings)
+    producer.start()
+    try:
+        yield producer
+    finally:
+        producer.close()
+
+
+def _result(division: str, bout: str, revision: int) -> events.ResultRecorded:
+    result = BoutResult(bout, revision, Winner.RED, Method.POINTS, Score(3, 1))
+    return events.result_recorded("contract-cup", division, result, events.now_utc())
+
+
+def test_event_sender_keeps_a_division_on_one_partition_in_order(event_sender: EventSender) -> None:
+    async def send_all() -> list[tuple[str, int, int]]:
+        out = []
+        for i in range(6):
+            for division in ("m-60kg", "w-52kg"):
+                delivery = await event_sender.send(_result(division, f"{division}-b{i}", 1))
+                out.append((division, delivery.partition, delivery.offset))
+        return out
+
+    sent = asyncio.run(send_all())
+    for division in ("m-60kg", "w-52kg"):
+        mine = [(p, o) for d, p, o in sent if d == division]
+        assert len({p for p, _ in mine}) == 1 and 0 <= mine[0][0] < 3  # one partition per key
+        offsets = [o for _, o in mine]
+        assert offsets == sorted(offsets) and len(set(offsets)) == len(offsets)  # in order, no repeats
