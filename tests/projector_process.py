@@ -1,5 +1,6 @@
-"""A projector member as a real process (``python -m services.projector.main``) with its JSON log
-in a file, for the fault tests that SIGKILL it or run several members of one group."""
+"""A projector member as a real process (``python -m services.projector.main``, or another entry
+module that wires the same projector) with its JSON log in a file, for the fault tests that
+SIGKILL it or run several members of one group."""
 
 from __future__ import annotations
 
@@ -9,11 +10,15 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from services.core.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
+MAIN = "services.projector.main"
+# The real projector with a 0.3 s pause between each batch's DB commit and its Kafka commit.
+PAUSE_AFTER_DB_COMMIT = "tests.projector_pause_entry"
 
 
 def projector_env(settings: Settings, **extra: str) -> dict[str, str]:
@@ -43,13 +48,13 @@ def projector_env(settings: Settings, **extra: str) -> dict[str, str]:
 
 
 class Projector:
-    """``python -m services.projector.main`` with its stderr (JSON log lines) in a file."""
+    """``python -m <module>`` (default: the projector's main) with its stderr (JSON log lines) in a file."""
 
-    def __init__(self, env: dict[str, str], log: Path) -> None:
+    def __init__(self, env: dict[str, str], log: Path, *, module: str = MAIN) -> None:
         self.log = log
         self._file = log.open("wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "services.projector.main"], cwd=REPO, env=env, stdout=self._file, stderr=self._file
+            [sys.executable, "-m", module], cwd=REPO, env=env, stdout=self._file, stderr=self._file
         )
 
     def lines(self) -> list[dict[str, object]]:
@@ -66,14 +71,18 @@ class Projector:
         return any(line.get("event") == event for line in self.lines())
 
     def wait_for(self, event: str, timeout: float) -> None:
+        self.wait_for_line(lambda line: line.get("event") == event, timeout, repr(event))
+
+    def wait_for_line(self, matches: Callable[[dict[str, object]], bool], timeout: float, what: str) -> None:
+        """Until a log line ``matches`` (bounded); fails at once if the process exits."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.saw(event):
+            if any(matches(line) for line in self.lines()):
                 return
             if self.proc.poll() is not None:
                 raise AssertionError(f"projector exited ({self.proc.returncode}); log:\n{self.log.read_text()[-3000:]}")
             time.sleep(0.02)
-        raise TimeoutError(f"no {event!r} within {timeout}s; log:\n{self.log.read_text()[-3000:]}")
+        raise TimeoutError(f"no {what} within {timeout}s; log:\n{self.log.read_text()[-3000:]}")
 
     def alive(self) -> None:
         if self.proc.poll() is not None:

@@ -176,8 +176,6 @@ class ProjectorSettings(BaseModel):
     # SIGTERM: how long an in-flight batch may take to finish before it is abandoned (rolled back).
     shutdown_grace_s: float = Field(default=20.0, ge=0)
     retry_max_backoff_s: float = Field(default=5.0, gt=0)
-    # Test hook (fault tests only): sleep, while polling, between the DB commit and the Kafka commit.
-    test_pause_after_db_commit_s: float = Field(default=0.0, ge=0)
 
 
 class IndexerSettings(BaseModel):
@@ -231,8 +229,6 @@ class Settings(BaseSettings):
     def _no_placeholder_secrets_in_production(self) -> Settings:
         if self.environment == "production" and self.token_pepper.get_secret_value() == "dev-only-pepper":
             raise ValueError("STANDINGS_TOKEN_PEPPER must be set to a real secret in production")
-        if self.environment == "production" and self.projector.test_pause_after_db_commit_s:
-            raise ValueError("STANDINGS_PROJECTOR__TEST_PAUSE_AFTER_DB_COMMIT_S is a test hook; unset it in production")
         return self
 
 

@@ -22,7 +22,7 @@ from services.core.settings import Settings
 from services.embedded.kafka_broker import TansuBroker
 from services.embedded.postgres import EmbeddedPostgres
 from tests.integration.projector_env import make_settings
-from tests.projector_process import Projector, projector_env
+from tests.projector_process import MAIN, PAUSE_AFTER_DB_COMMIT, Projector, projector_env
 from tests.projector_support import (
     Planned,
     applied_revisions,
@@ -112,8 +112,8 @@ def test_kill9_at_random_points_loses_and_duplicates_nothing(setup: tuple[Settin
     while kills < KILLS:
         assert not done(), f"finished after {kills} kills: use more events or smaller batches"
         hook = kills < HOOK_KILLS
-        extra = {"STANDINGS_PROJECTOR__TEST_PAUSE_AFTER_DB_COMMIT_S": "0.3"} if hook else {}
-        proc = Projector(projector_env(settings, **extra), tmp_path / f"run{len(runs)}.log")
+        module = PAUSE_AFTER_DB_COMMIT if hook else MAIN
+        proc = Projector(projector_env(settings), tmp_path / f"run{len(runs)}.log", module=module)
         runs.append(proc)
         proc.wait_for("partitions_assigned", 30)
         if hook:

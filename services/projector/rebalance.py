@@ -1,0 +1,115 @@
+"""Rebalance callbacks: they run inside ``poll``/``consume`` on the loop's thread.
+
+On assignment the partitions are positioned from ``consumer_positions`` (PostgreSQL is the source
+of truth; Kafka's committed offsets are informational). A revocation first lets the batch in flight
+finish (bounded) so what PostgreSQL committed is committed to Kafka too; lost partitions may already
+belong to another member, so nothing is committed for them.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Protocol
+
+from confluent_kafka import OFFSET_BEGINNING, TopicPartition
+
+from services.core import metrics
+from services.core.logging import get_logger
+
+log = get_logger(__name__)
+
+
+class Assigning(Protocol):
+    """The consumer calls a rebalance callback makes."""
+
+    def assign(self, partitions: list[TopicPartition]) -> None: ...
+    def incremental_assign(self, partitions: list[TopicPartition]) -> None: ...
+    def unassign(self) -> None: ...
+    def incremental_unassign(self, partitions: list[TopicPartition]) -> None: ...
+
+
+class RebalanceListener(Protocol):
+    """What the loop does around a rebalance."""
+
+    def stored_positions(self, partitions: list[int]) -> dict[int, int] | None:
+        """Next offsets from PostgreSQL; None when it is unreachable."""
+        ...
+
+    def partitions_assigned(self, partitions: list[int]) -> None: ...
+
+    def before_revoke(self) -> None:
+        """Finish (bounded) the batch in flight and commit what PostgreSQL committed."""
+        ...
+
+    def partitions_dropped(self, partitions: set[int]) -> None: ...
+
+
+class Rebalancer:
+    """The ``on_assign``/``on_revoke``/``on_lost`` callbacks; keeps ``assigned`` (the loop's live set) current."""
+
+    def __init__(
+        self,
+        topic: str,
+        group: str,
+        *,
+        cooperative: bool,
+        assigned: set[int],
+        rebalances: Counter[str],
+        listener: RebalanceListener,
+    ) -> None:
+        self._topic = topic
+        self._group = group
+        self._cooperative = cooperative
+        self._assigned = assigned
+        self._rebalances = rebalances
+        self._listener = listener
+
+    def on_assign(self, consumer: Assigning, partitions: list[TopicPartition]) -> None:
+        self._count("assign")
+        numbers = [tp.partition for tp in partitions]
+        # Kafka's committed offsets instead when PG is unreachable: they are never ahead of PG's
+        # (Kafka commits after PG), and messages below PG's positions are skipped under the
+        # positions lock, so this only costs re-reading.
+        stored = self._listener.stored_positions(numbers) if numbers else {}
+        if stored is not None:
+            for tp in partitions:
+                tp.offset = stored.get(tp.partition, OFFSET_BEGINNING)
+        if self._cooperative:
+            consumer.incremental_assign(partitions)
+        else:
+            consumer.assign(partitions)
+            self._assigned.clear()
+        self._assigned.update(numbers)
+        self._listener.partitions_assigned(numbers)
+        log.info(
+            "partitions_assigned",
+            topic=self._topic,
+            partitions={tp.partition: tp.offset for tp in partitions},
+            from_postgres=stored is not None,
+            assigned=sorted(self._assigned),
+        )
+
+    def on_revoke(self, consumer: Assigning, partitions: list[TopicPartition]) -> None:
+        self._count("revoke")
+        self._listener.before_revoke()
+        self._drop(consumer, partitions)
+        log.info("partitions_revoked", topic=self._topic, partitions=sorted(tp.partition for tp in partitions))
+
+    def on_lost(self, consumer: Assigning, partitions: list[TopicPartition]) -> None:
+        self._count("lost")
+        self._drop(consumer, partitions)
+        log.warning("partitions_lost", topic=self._topic, partitions=sorted(tp.partition for tp in partitions))
+
+    def _count(self, kind: str) -> None:
+        self._rebalances[kind] += 1
+        metrics.REBALANCES.labels(self._group, kind).inc()
+
+    def _drop(self, consumer: Assigning, partitions: list[TopicPartition]) -> None:
+        gone = {tp.partition for tp in partitions}
+        if self._cooperative:
+            consumer.incremental_unassign(partitions)
+        else:
+            consumer.unassign()
+            gone = set(self._assigned)
+        self._assigned.difference_update(gone)
+        self._listener.partitions_dropped(gone)
