@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
 from services.core import events
-from services.core.domain.codec import RESULT, StoredRevision, encode_revision
+from services.core.domain.codec import RESULT, StoredRevision, encode_result, encode_revision
 from services.core.domain.first_applied import FirstAppliedWins, RevisionKey, Verdict
 from services.core.domain.projection import (
     BoutPlace,
@@ -157,6 +157,8 @@ class BatchPlan:
 
 def revision_payload(event: events.ResultRecorded | events.ResultVoided) -> StoredRevision:
     """The stored form of an event's revision: kind plus a canonical payload (identity for duplicates)."""
+    if isinstance(event, events.ResultRecorded):
+        return encode_result(event.result)  # the event's result object has the domain result's fields
     return encode_revision(event.to_domain())
 
 

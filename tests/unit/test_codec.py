@@ -16,9 +16,10 @@ from services.core.domain.codec import (
     StoredRevision,
     UndecodablePayload,
     decode_revision,
+    encode_result,
     encode_revision,
 )
-from services.core.domain.results import MAX_SCORE, BoutResult, BoutVoid, Method, Revision, Score, Winner
+from services.core.domain.results import MAX_SCORE, BoutResult, BoutVoid, InvalidResult, Method, Revision, Score, Winner
 
 ids = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=20)
 results = st.builds(
@@ -70,11 +71,21 @@ def test_the_canonical_payloads() -> None:
     assert encode_revision(BoutVoid("b1", 3)) == StoredRevision(VOID, {})
 
 
-def test_an_event_encodes_like_its_domain_revision() -> None:
-    r = BoutResult("b1", 1, Winner.RED, Method.KO, Score(2, 0), 61, "ref-1")
+@given(results.filter(lambda r: _valid(r)))
+def test_an_events_result_object_encodes_like_its_domain_revision(r: BoutResult) -> None:
+    """The projector encodes the event's result object directly: the same stored form, the event's JSON."""
     event = events.decode(events.encode(events.result_recorded("t", "d", r, events.now_utc())))
     assert isinstance(event, events.ResultRecorded)
-    assert encode_revision(event.to_domain()).payload == json.loads(events.encode(event))["result"]
+    assert encode_result(event.result) == encode_revision(event.to_domain()) == encode_revision(r)
+    assert encode_result(event.result).payload == json.loads(events.encode(event))["result"]
+
+
+def _valid(r: BoutResult) -> bool:
+    try:
+        r.validate()
+    except InvalidResult:
+        return False
+    return r.referee_id is None or len(r.referee_id) <= 64
 
 
 def test_result_fields_under_result_are_read_too() -> None:

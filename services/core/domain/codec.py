@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from enum import StrEnum
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 from services.core.domain.results import BoutResult, BoutVoid, Method, Revision, Score, Winner
 
@@ -36,18 +36,51 @@ class UndecodablePayload(ValueError):
     """A stored revision whose kind or payload this codec cannot read."""
 
 
+class _ScoreFields(Protocol):
+    @property
+    def red(self) -> int: ...
+
+    @property
+    def blue(self) -> int: ...
+
+
+class ResultFields(Protocol):
+    """A result's fields: a domain ``BoutResult`` or an event's result object."""
+
+    @property
+    def winner(self) -> Winner: ...
+
+    @property
+    def method(self) -> Method: ...
+
+    @property
+    def score(self) -> _ScoreFields: ...
+
+    @property
+    def duration_s(self) -> int | None: ...
+
+    @property
+    def referee_id(self) -> str | None: ...
+
+
 def encode_revision(revision: Revision) -> StoredRevision:
     """The stored form of ``revision`` (its bout and revision number are the row's key, not payload)."""
     if isinstance(revision, BoutVoid):
         return StoredRevision(VOID, {})
+    return encode_result(revision)
+
+
+def encode_result(result: ResultFields) -> StoredRevision:
+    """The stored form of a result revision from its fields (the projector encodes an event's result
+    object without building the domain value first)."""
     return StoredRevision(
         RESULT,
         {
-            "winner": revision.winner.value,
-            "method": revision.method.value,
-            "score": {"red": revision.score.red, "blue": revision.score.blue},
-            "duration_s": revision.duration_s,
-            "referee_id": revision.referee_id,
+            "winner": result.winner.value,
+            "method": result.method.value,
+            "score": {"red": result.score.red, "blue": result.score.blue},
+            "duration_s": result.duration_s,
+            "referee_id": result.referee_id,
         },
     )
 
