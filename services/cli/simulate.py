@@ -190,81 +190,25 @@ def simulate(
     ``void_after`` of the bouts are done (and reinstated by a later result revision);
     ``correction_rate`` of the results get a revision-2 correction a few posts later.
     """
-    rng = random.Random(seed)
     report = SimulationReport()
     rounds = load_plan(engine, tournament_id)
-    total = sum(len(r) for r in rounds)
-    interval = 1.0 / rate if rate > 0 else 0.0
-    pending_corrections: deque[tuple[PlannedBout, dict[str, Any], int]] = deque()
-    last_posted: dict[str, tuple[PlannedBout, dict[str, Any]]] = {}
-    revisions: dict[str, int] = {}  # highest revision accepted per bout
-    void_done = False
-    reinstate: tuple[PlannedBout, int] | None = None
-    done = 0
     headers = {"authorization": f"Bearer {token}", "content-type": "application/json"}
-    next_at = time.monotonic()
     with httpx.Client(base_url=intake_url, headers=headers, timeout=http_timeout_s) as client:
-        poster = _Poster(client, stop_event, report)
-
-        def pace() -> bool:
-            nonlocal next_at
-            next_at += interval
-            delay = next_at - time.monotonic()
-            if delay > 0:
-                return not stop_event.wait(delay)  # the pace of posting, not a synchronisation
-            next_at = time.monotonic()
-            return not stop_event.is_set()
-
-        def result_path(bout: PlannedBout) -> str:
-            return f"/v1/tournaments/{bout.tournament_id}/bouts/{bout.bout_id}/results"
-
+        run = _Simulation(
+            _Poster(client, stop_event, report),
+            stop_event,
+            random.Random(seed),
+            rate,
+            correction_rate,
+            void_after,
+            sum(len(r) for r in rounds),
+        )
         for round_bouts in rounds:
             for bout in round_bouts:
-                if bout.revision > 0:
-                    report.skipped += 1
-                    done += 1
-                    continue
-                if not pace():
+                if not run.bout(bout):
                     return report
-                body = random_result(rng, 1)
-                if poster.post(result_path(bout), body) == "accepted":
-                    report.results += 1
-                    revisions[bout.bout_id] = 1
-                    last_posted[bout.bout_id] = (bout, body)
-                    if rng.random() < correction_rate:
-                        pending_corrections.append((bout, body, done + rng.randint(2, 6)))
-                done += 1
-                if on_post:
+                if on_post and bout.revision == 0:
                     on_post(report)
-
-                while pending_corrections and pending_corrections[0][2] <= done:
-                    fix_bout, previous, _ = pending_corrections.popleft()
-                    if not pace():
-                        return report
-                    revision = revisions[fix_bout.bout_id] + 1
-                    if poster.post(result_path(fix_bout), corrected(rng, previous, revision)) == "accepted":
-                        report.corrections += 1
-                        revisions[fix_bout.bout_id] = revision
-
-                if not void_done and total and done >= void_after * total and last_posted:
-                    void_bout, _ = rng.choice(list(last_posted.values()))
-                    if not pace():
-                        return report
-                    path = f"/v1/tournaments/{void_bout.tournament_id}/bouts/{void_bout.bout_id}/void"
-                    revision = revisions[void_bout.bout_id] + 1
-                    if poster.post(path, {"revision": revision}) == "accepted":
-                        report.voids += 1
-                        revisions[void_bout.bout_id] = revision
-                        reinstate = (void_bout, done + rng.randint(5, 15))
-                    void_done = True
-                if reinstate is not None and reinstate[1] <= done:
-                    if not pace():
-                        return report
-                    revision = revisions[reinstate[0].bout_id] + 1
-                    if poster.post(result_path(reinstate[0]), random_result(rng, revision)) == "accepted":
-                        report.corrections += 1
-                        revisions[reinstate[0].bout_id] = revision
-                    reinstate = None
     log.info(
         "simulation_done",
         results=report.results,
@@ -274,6 +218,106 @@ def simulate(
         failures=report.failures,
     )
     return report
+
+
+def _result_path(bout: PlannedBout) -> str:
+    return f"/v1/tournaments/{bout.tournament_id}/bouts/{bout.bout_id}/results"
+
+
+class _Simulation:
+    """One simulated session: first results at a pace, corrections a few posts later, one void
+    (reinstated later). Each method returns False once ``stop_event`` is set."""
+
+    def __init__(
+        self,
+        poster: _Poster,
+        stop_event: threading.Event,
+        rng: random.Random,
+        rate: float,
+        correction_rate: float,
+        void_after: float,
+        total: int,
+    ) -> None:
+        self.poster = poster
+        self.report = poster.report
+        self.stop_event = stop_event
+        self.rng = rng
+        self.interval = 1.0 / rate if rate > 0 else 0.0
+        self.correction_rate = correction_rate
+        self.void_after = void_after
+        self.total = total
+        self.next_at = time.monotonic()
+        self.done = 0
+        self.pending_corrections: deque[tuple[PlannedBout, dict[str, Any], int]] = deque()
+        self.last_posted: dict[str, tuple[PlannedBout, dict[str, Any]]] = {}
+        self.revisions: dict[str, int] = {}  # highest revision accepted per bout
+        self.void_done = False
+        self.reinstate: tuple[PlannedBout, int] | None = None
+
+    def pace(self) -> bool:
+        self.next_at += self.interval
+        delay = self.next_at - time.monotonic()
+        if delay > 0:
+            return not self.stop_event.wait(delay)  # the pace of posting, not a synchronisation
+        self.next_at = time.monotonic()
+        return not self.stop_event.is_set()
+
+    def bout(self, bout: PlannedBout) -> bool:
+        """The bout's first result (unless it already has one), then whatever falls due after it."""
+        if bout.revision > 0:
+            self.report.skipped += 1
+            self.done += 1
+            return True
+        if not self.pace():
+            return False
+        body = random_result(self.rng, 1)
+        if self.poster.post(_result_path(bout), body) == "accepted":
+            self.report.results += 1
+            self.revisions[bout.bout_id] = 1
+            self.last_posted[bout.bout_id] = (bout, body)
+            if self.rng.random() < self.correction_rate:
+                self.pending_corrections.append((bout, body, self.done + self.rng.randint(2, 6)))
+        self.done += 1
+        return self._corrections() and self._void() and self._reinstate()
+
+    def _corrections(self) -> bool:
+        while self.pending_corrections and self.pending_corrections[0][2] <= self.done:
+            fix_bout, previous, _ = self.pending_corrections.popleft()
+            if not self.pace():
+                return False
+            revision = self.revisions[fix_bout.bout_id] + 1
+            if self.poster.post(_result_path(fix_bout), corrected(self.rng, previous, revision)) == "accepted":
+                self.report.corrections += 1
+                self.revisions[fix_bout.bout_id] = revision
+        return True
+
+    def _void(self) -> bool:
+        if self.void_done or not self.total or self.done < self.void_after * self.total or not self.last_posted:
+            return True
+        void_bout, _ = self.rng.choice(list(self.last_posted.values()))
+        if not self.pace():
+            return False
+        path = f"/v1/tournaments/{void_bout.tournament_id}/bouts/{void_bout.bout_id}/void"
+        revision = self.revisions[void_bout.bout_id] + 1
+        if self.poster.post(path, {"revision": revision}) == "accepted":
+            self.report.voids += 1
+            self.revisions[void_bout.bout_id] = revision
+            self.reinstate = (void_bout, self.done + self.rng.randint(5, 15))
+        self.void_done = True
+        return True
+
+    def _reinstate(self) -> bool:
+        if self.reinstate is None or self.reinstate[1] > self.done:
+            return True
+        if not self.pace():
+            return False
+        bout = self.reinstate[0]
+        revision = self.revisions[bout.bout_id] + 1
+        if self.poster.post(_result_path(bout), random_result(self.rng, revision)) == "accepted":
+            self.report.corrections += 1
+            self.revisions[bout.bout_id] = revision
+        self.reinstate = None
+        return True
 
 
 def simulate_command(
