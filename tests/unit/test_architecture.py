@@ -67,8 +67,9 @@ def test_no_function_over_60_lines_except_route_tables() -> None:
 def test_the_checks_can_fail(tmp_path: Path) -> None:
     """The function check sees a long function, and a route table is exempt."""
     body = "\n".join(f"    x{i} = {i}" for i in range(MAX_FUNCTION_LINES))
+    nested = "\n".join(f"        y{i} = {i}" for i in range(MAX_FUNCTION_LINES))
     sample = tmp_path / "sample.py"
-    sample.write_text(f"def long():\n{body}\n\ndef table(router):\n    @router.get('/')\n    def r():\n{body}\n")
+    sample.write_text(f"def long():\n{body}\n\ndef table(router):\n    @router.get('/')\n    def r():\n{nested}\n")
     found = [
         node.name
         for node in ast.walk(ast.parse(sample.read_text()))
