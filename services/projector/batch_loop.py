@@ -219,6 +219,8 @@ class BatchLoop:
         started = time.monotonic()
         stop_seen: float | None = None
         paused_here = False
+        if read_ahead:
+            self._reader.read_ahead()  # what is fetched already is decoded while the worker runs
         try:
             while not futures.wait([future], timeout=POLL_TIMEOUT_S).done:
                 now = time.monotonic()
