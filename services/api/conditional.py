@@ -6,8 +6,9 @@ One decision and one set of headers for every standings answer, routed or not:
   entity tag (weak comparison: ``W/"…"`` and lists match; ``*`` matches any current representation);
 - else ``200`` with the JSON body, ``Content-Length``, ``ETag`` and ``Cache-Control``.
 
-``ConditionalResponse`` is a Starlette response, so a FastAPI route returns it and the ASGI fast
-path calls it directly with the raw scope; both therefore send the same bytes and headers.
+``conditional_parts`` makes the decision and the headers; ``ConditionalResponse`` (what a FastAPI
+route returns) and ``send_conditional`` (what the ASGI fast path awaits, without a response object
+per poll) both send exactly its parts, so routed and fast answers are the same bytes and headers.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import re
 from collections.abc import Callable
 
 from starlette.responses import Response
-from starlette.types import Scope
+from starlette.types import Scope, Send
 
 # Pollers must revalidate every time; the ETag makes that a 304 without a body or a query.
 CACHE_CONTROL = "no-cache"
@@ -75,3 +76,10 @@ class ConditionalResponse(Response):
     def __init__(self, scope: Scope, etag: bytes, body: Body) -> None:
         self.status_code, self.raw_headers, self.body = conditional_parts(etag, if_none_match(scope), body)
         self.background = None
+
+
+async def send_conditional(send: Send, scope: Scope, etag: bytes, body: Body) -> None:
+    """Send ``ConditionalResponse(scope, etag, body)``'s status, headers and body as ASGI messages."""
+    status, headers, content = conditional_parts(etag, if_none_match(scope), body)
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": content})

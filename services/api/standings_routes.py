@@ -18,9 +18,8 @@ from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 from sse_starlette import EventSourceResponse
 from starlette.responses import Response
-from starlette.types import Scope
 
-from services.api.conditional import CACHE_CONTROL, ConditionalResponse
+from services.api.conditional import CACHE_CONTROL, Body, ConditionalResponse
 from services.api.context import ApiContext, CtxDep
 from services.api.paths import (
     DIVISION_STANDINGS,
@@ -64,10 +63,9 @@ def route_for(template: PathTemplate, method: str = "GET") -> APIRoute:
     raise LookupError(f"no {method} route {template.path}")
 
 
-def standings_response(ctx: ApiContext, scope: Scope, entry: RenderedStandings) -> ConditionalResponse:
-    """The answer for a cached division version: the route and the fast path both send this."""
-    etag, body = entry.representation(ctx.freshness.freshness_s(entry.partition, entry.last_event_epoch))
-    return ConditionalResponse(scope, etag, body)
+def standings_representation(ctx: ApiContext, entry: RenderedStandings) -> tuple[bytes, Body]:
+    """ETag and body of a cached division version now: the route and the fast path both answer with it."""
+    return entry.representation(ctx.freshness.freshness_s(entry.partition, entry.last_event_epoch))
 
 
 def _ctx(request: Request) -> ApiContext:
@@ -128,7 +126,7 @@ async def division_standings(
     if as_of_offset is not None:
         return await _as_of(ctx, request, tournament_id, division_id, as_of_offset)
     entry = ctx.cache.peek(tournament_id, division_id) or await ctx.cache.get(tournament_id, division_id)
-    return standings_response(ctx, request.scope, entry)
+    return ConditionalResponse(request.scope, *standings_representation(ctx, entry))
 
 
 async def _as_of(ctx: ApiContext, request: Request, t: str, d: str, offset: int) -> Response:

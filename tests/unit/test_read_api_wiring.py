@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import ast
+import asyncio
 import importlib
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.routing import APIRoute
@@ -13,7 +15,7 @@ from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
 
 from services.api import app as api_app
-from services.api.conditional import ConditionalResponse, etag_matches, if_none_match
+from services.api.conditional import ConditionalResponse, etag_matches, if_none_match, send_conditional
 from services.api.fastpath import StandingsFastPath
 from services.api.paths import DIVISION_STANDINGS, SLUG, TOURNAMENT_STANDINGS, DivisionId, PathTemplate
 from services.api.standings_routes import route_for
@@ -102,6 +104,29 @@ def test_otherwise_a_200_with_the_json_body() -> None:
         (b"etag", ETAG),
         (b"cache-control", b"no-cache"),
     ]
+
+
+@pytest.mark.parametrize("inm", [ETAG, b'"old"'])
+def test_the_fast_path_sends_what_the_route_returns(inm: bytes) -> None:
+    """send_conditional (ASGI, fast path) and ConditionalResponse (FastAPI route): the same messages."""
+
+    async def messages(app: Any) -> list[dict[str, Any]]:
+        sent: list[dict[str, Any]] = []
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        await app(send)
+        return sent
+
+    scope = _scope((b"if-none-match", inm))
+    fast = asyncio.run(messages(lambda send: send_conditional(send, scope, ETAG, b'{"a":1}')))
+    routed = asyncio.run(messages(lambda send: ConditionalResponse(scope, ETAG, b'{"a":1}')(scope, _receive, send)))
+    assert fast == routed and fast[0]["status"] == (304 if inm == ETAG else 200)
+
+
+async def _receive() -> dict[str, Any]:
+    return {"type": "http.disconnect"}
 
 
 def test_repeated_if_none_match_fields_are_one_list() -> None:
