@@ -42,6 +42,7 @@ from services.core.settings import Settings
 from services.rankings import feed, rerank
 from services.rankings.actions import actions_for
 from services.rankings.model import Backlog, utc_today
+from services.rankings.ports import SearchWriter
 from services.rankings.reindex import ReindexAlreadyRunning, Reindexer
 
 log = get_logger(__name__)
@@ -108,6 +109,7 @@ class RankingsIndexer:
         client: Elasticsearch,
         *,
         breaker: CircuitBreaker | None = None,
+        writer: SearchWriter | None = None,
         alias_check_interval_s: float = 5.0,
         today: Callable[[], dt.date] = utc_today,
     ) -> None:
@@ -118,7 +120,7 @@ class RankingsIndexer:
         self.breaker = breaker or CircuitBreaker(
             settings.search.breaker_failure_threshold, settings.search.breaker_half_open_after_s
         )
-        self.writer = BulkWriter(client, chunk_size=settings.search.bulk_chunk_size)
+        self.writer: SearchWriter = writer or BulkWriter(client, chunk_size=settings.search.bulk_chunk_size)
         self.reindexer = Reindexer(engine, client, settings.search, catch_up_batch=settings.indexer.batch_size)
         self._alias_check_interval_s = alias_check_interval_s
         self._today = today

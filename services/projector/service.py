@@ -65,7 +65,6 @@ class BatchApplier:
         dlq_flush_timeout_s: float = 10.0,
         rulesets: Mapping[str, Ruleset] = RULESETS,
         ranking_hook: RankingHook | None = None,
-        before_commit: Callable[[], None] | None = None,
     ) -> None:
         self._sessions = sessions
         self._dlq = dlq
@@ -73,7 +72,6 @@ class BatchApplier:
         self._dlq_timeout = dlq_flush_timeout_s
         self._rulesets = rulesets
         self._hook = ranking_hook or rankings_hook.apply_ranking_effects
-        self._before_commit = before_commit
 
     def load_state(self, session: Session, decoded: Sequence[Decoded]) -> StoredState:
         """Lock the batch's positions first (serializes members on a partition), then its divisions
@@ -116,8 +114,6 @@ class BatchApplier:
             projection.update_tournament_status(session, plan.started, plan.finalized)
             self._hook(session, set(outcome.recomputed), set(plan.finalized))
             consumers.save_positions(session, self.group, plan.positions)
-            if self._before_commit is not None:
-                self._before_commit()
         outcome.db_seconds = time.perf_counter() - started
         self._count(decoded, outcome)
         return outcome

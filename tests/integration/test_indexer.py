@@ -25,6 +25,7 @@ from services.rankings import rerank as repo
 from services.rankings.audit import run_audit
 from services.rankings.documents import doc_id, index_action
 from services.rankings.model import START
+from tests.fakes import FakeSearchWriter
 from tests.rankings_support import TODAY, World, db_url, drop_indices, index_docs, rankings_settings, world
 
 __all__ = ["db_url", "world"]
@@ -195,3 +196,20 @@ def test_readiness_endpoint_reports_freshness_and_breaker(
         assert "standings_rankings_index_freshness_seconds" in httpx.get(f"{base}/metrics", timeout=5).text
     finally:
         server.stop()
+
+
+def test_the_indexer_writes_through_its_search_writer_port(settings: Settings, world: World) -> None:
+    """Wired with the fake writer (held to the real one's contract in test_contracts.py): the documents
+    and versions it receives are PostgreSQL's, and the feed position follows."""
+    fake = FakeSearchWriter()
+    indexer = RankingsIndexer(settings, world.engine, make_search_client(settings.search), writer=fake)
+    world.athletes([("a", "A", "GER"), ("b", "B", "JPN")])
+    _finalize(world, "ported", {"a": 1, "b": 2})
+    indexer._alias_ok = True  # no engine behind the fake: skip the alias probe
+    indexer._alias_checked_at = float("inf")
+    assert indexer.step() == 2
+    with Session(world.engine) as session:
+        rows = records.load_records(session, [("m-73kg", "a"), ("m-73kg", "b")])
+        assert feed.get_position(session) == feed.head(session)
+    written = {doc_id: (version, body["points"]) for (_, doc_id), (version, body) in fake.docs.items()}
+    assert written == {doc_id(*key): (record.version, record.points) for key, record in rows.items()}
