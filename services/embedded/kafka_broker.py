@@ -11,7 +11,6 @@ partition.
 from __future__ import annotations
 
 import os
-import subprocess
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -21,15 +20,12 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from services.embedded.errors import INSTALL_HINT, ComponentExitedError, ComponentStartError
+from services.embedded.child import ChildComponent
+from services.embedded.errors import INSTALL_HINT, ComponentStartError
 from services.embedded.waiting import (
-    default_log_dir,
-    free_port,
-    kill_group,
     log_tail,
     port_free,
     spawn,
-    terminate_group,
     wait_until,
 )
 
@@ -65,16 +61,11 @@ def broker_ready(bootstrap: str, timeout: float = 0.5, config: Mapping[str, Any]
     return True
 
 
-class TansuBroker:
+class TansuBroker(ChildComponent):
     """A memory-only tansu broker on 127.0.0.1, run as a child process in its own process group."""
 
-    def __init__(self, port: int, log_path: Path, *, binary: str | None = None, die_with_parent: bool = True) -> None:
-        self.port = port
-        self.log_path = log_path
-        self.startup_s: float | None = None
-        self._binary = binary
-        self._die_with_parent = die_with_parent
-        self._proc: subprocess.Popen[bytes] | None = None
+    COMPONENT = COMPONENT
+    STOP_GRACE_S = 1.0
 
     @classmethod
     def start(
@@ -91,60 +82,13 @@ class TansuBroker:
         ``die_with_parent``: the kernel kills the broker if the starting thread dies (leave it on
         unless the launcher detaches). Logs go to ``log_dir/tansu-<port>.log``.
         """
-        attempts = 1 if port is not None else 3  # a free port can be taken by someone else meanwhile
-        for attempt in range(attempts):
-            chosen = port if port is not None else free_port()
-            log_path = (log_dir or default_log_dir()) / f"tansu-{chosen}.log"
-            broker = cls(chosen, log_path, binary=binary, die_with_parent=die_with_parent)
-            try:
-                broker._launch(timeout)
-            except ComponentStartError:
-                if attempt == attempts - 1:
-                    raise
-                continue
-            return broker
-        raise AssertionError("unreachable")
+        return cls._start_on(
+            port, log_dir, timeout, lambda p, log: cls(p, log, binary=binary, die_with_parent=die_with_parent)
+        )
 
     @property
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
-
-    @property
-    def pid(self) -> int | None:
-        return self._proc.pid if self._proc is not None and self._proc.poll() is None else None
-
-    def is_running(self) -> bool:
-        return self.pid is not None
-
-    def check_alive(self) -> None:
-        """Raise ``ComponentExitedError`` if the broker process has exited."""
-        if self._proc is not None and self._proc.poll() is not None:
-            raise ComponentExitedError(COMPONENT, f"exit code {self._proc.returncode}, log {self.log_path}")
-
-    def stop(self, grace: float = 1.0) -> None:
-        """SIGTERM, then SIGKILL after ``grace`` seconds (memory storage: nothing to flush). Idempotent."""
-        proc, self._proc = self._proc, None
-        if proc is not None and proc.poll() is None:
-            terminate_group(proc.pid, grace, "tansu shutdown", proc=proc)
-
-    def kill(self) -> None:
-        """SIGKILL the broker (a crash, for fault tests)."""
-        proc, self._proc = self._proc, None
-        if proc is not None and proc.poll() is None:
-            kill_group(proc.pid, COMPONENT, proc=proc)
-
-    def restart(self, timeout: float = 15.0) -> None:
-        """Start again on the same port (stopping first if running). All topics and offsets are lost."""
-        self.stop()
-        self._launch(timeout)
-
-    def __enter__(self) -> TansuBroker:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     def _launch(self, timeout: float) -> None:
         binary = self._binary or resolve_tansu_binary()

@@ -7,22 +7,17 @@ Data lives in memory only: a restart starts empty. The official ``elasticsearch`
 from __future__ import annotations
 
 import os
-import subprocess
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from types import TracebackType
 
-from services.embedded.errors import INSTALL_HINT, ComponentExitedError, ComponentStartError
+from services.embedded.child import ChildComponent
+from services.embedded.errors import INSTALL_HINT, ComponentStartError
 from services.embedded.waiting import (
-    default_log_dir,
-    free_port,
-    kill_group,
     log_tail,
     port_free,
     spawn,
-    terminate_group,
     wait_until,
 )
 
@@ -52,7 +47,7 @@ def search_ready(url: str, timeout: float = 1.0) -> bool:
         return False
 
 
-class OsmemEngine:
+class OsmemEngine(ChildComponent):
     """An osmem-server process in its own process group.
 
     ``die_with_parent`` passes ``-parent-pid`` so the server exits when the launching process does
@@ -60,13 +55,8 @@ class OsmemEngine:
     Its stdin is not used (``-no-stdin-watch``).
     """
 
-    def __init__(self, port: int, log_path: Path, *, binary: str | None = None, die_with_parent: bool = True) -> None:
-        self.port = port
-        self.log_path = log_path
-        self.startup_s: float | None = None
-        self._binary = binary
-        self._die_with_parent = die_with_parent
-        self._proc: subprocess.Popen[bytes] | None = None
+    COMPONENT = COMPONENT
+    STOP_GRACE_S = 5.0
 
     @classmethod
     def start(
@@ -79,60 +69,13 @@ class OsmemEngine:
         die_with_parent: bool = True,
     ) -> OsmemEngine:
         """Start osmem on ``port`` (a free one if None) and wait until ``GET /`` answers."""
-        attempts = 1 if port is not None else 3  # a free port can be taken by someone else meanwhile
-        for attempt in range(attempts):
-            chosen = port if port is not None else free_port()
-            log_path = (log_dir or default_log_dir()) / f"osmem-{chosen}.log"
-            engine = cls(chosen, log_path, binary=binary, die_with_parent=die_with_parent)
-            try:
-                engine._launch(timeout)
-            except ComponentStartError:
-                if attempt == attempts - 1:
-                    raise
-                continue
-            return engine
-        raise AssertionError("unreachable")
+        return cls._start_on(
+            port, log_dir, timeout, lambda p, log: cls(p, log, binary=binary, die_with_parent=die_with_parent)
+        )
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def pid(self) -> int | None:
-        return self._proc.pid if self._proc is not None and self._proc.poll() is None else None
-
-    def is_running(self) -> bool:
-        return self.pid is not None
-
-    def check_alive(self) -> None:
-        """Raise ``ComponentExitedError`` if the server process has exited."""
-        if self._proc is not None and self._proc.poll() is not None:
-            raise ComponentExitedError(COMPONENT, f"exit code {self._proc.returncode}, log {self.log_path}")
-
-    def stop(self, grace: float = 5.0) -> None:
-        """SIGTERM, then SIGKILL after ``grace`` seconds. Idempotent."""
-        proc, self._proc = self._proc, None
-        if proc is not None and proc.poll() is None:
-            terminate_group(proc.pid, grace, "osmem shutdown", proc=proc)
-
-    def kill(self) -> None:
-        """SIGKILL the server (a crash, for fault tests); all indices are lost."""
-        proc, self._proc = self._proc, None
-        if proc is not None and proc.poll() is None:
-            kill_group(proc.pid, COMPONENT, proc=proc)
-
-    def restart(self, timeout: float = 15.0) -> None:
-        """Start again on the same port (stopping first if running); it starts with no indices."""
-        self.stop()
-        self._launch(timeout)
-
-    def __enter__(self) -> OsmemEngine:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     def _launch(self, timeout: float) -> None:
         binary = self._binary or resolve_osmem_binary()
