@@ -248,13 +248,14 @@ def _division_standings_stmt(tournament_id: str, division_id: str) -> Select[*tu
     )
 
 
-def _projected_view(r: Any) -> RowView:
+def _row_view(r: Any, name: str, country: str, club: str | None, movement: int) -> RowView:
+    """A standings row (stored or computed: the same fields) with the athlete's details."""
     return RowView(
         rank=r.rank,
         athlete_id=r.athlete_id,
-        name=r.full_name or r.athlete_id,
-        country=r.country or "",
-        club=r.club,
+        name=name,
+        country=country,
+        club=club,
         bouts=r.bouts,
         wins=r.wins,
         losses=r.losses,
@@ -264,8 +265,13 @@ def _projected_view(r: Any) -> RowView:
         tp_for=r.tp_for,
         tp_against=r.tp_against,
         tie_unresolved=r.tie_unresolved,
-        movement=(r.previous_rank - r.rank) if r.previous_rank is not None else 0,
+        movement=movement,
     )
+
+
+def _projected_view(r: Any) -> RowView:
+    movement = (r.previous_rank - r.rank) if r.previous_rank is not None else 0
+    return _row_view(r, r.full_name or r.athlete_id, r.country or "", r.club, movement)
 
 
 def _ruleset(name: str) -> Ruleset:
@@ -285,28 +291,12 @@ def _views(
     session: Session, rows: list[StandingRow], movements: Mapping[str, int] | None = None
 ) -> tuple[RowView, ...]:
     people = _athletes(session, [r.athlete_id for r in rows])
+    moves = movements or {}
     out = []
     for r in rows:
         a = people.get(r.athlete_id)
-        out.append(
-            RowView(
-                rank=r.rank,
-                athlete_id=r.athlete_id,
-                name=a.full_name if a else r.athlete_id,
-                country=a.country if a else "",
-                club=a.club if a else None,
-                bouts=r.bouts,
-                wins=r.wins,
-                losses=r.losses,
-                draws=r.draws,
-                points=r.points,
-                finishes=r.finishes,
-                tp_for=r.tp_for,
-                tp_against=r.tp_against,
-                tie_unresolved=r.tie_unresolved,
-                movement=(movements or {}).get(r.athlete_id, 0),
-            )
-        )
+        name, country, club = (a.full_name, a.country, a.club) if a else (r.athlete_id, "", None)
+        out.append(_row_view(r, name, country, club, moves.get(r.athlete_id, 0)))
     return tuple(out)
 
 
