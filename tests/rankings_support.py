@@ -188,3 +188,24 @@ def world(db_url: str) -> Iterator[World]:
     engine = sa.create_engine(db_url)
     yield World(engine)
     engine.dispose()
+
+
+def drain_indexer(indexer: Any, timeout: float = 30.0) -> None:
+    """Run indexer steps until nothing is pending: no re-rank request, no feed row after the position.
+
+    A step can find nothing *below the horizon* while rows are pending above it (another transaction on
+    the server was running when it looked, e.g. a member heartbeat), so ``step() == 0`` alone is not
+    "caught up"; the backlog is.
+    """
+    from services.rankings import feed
+
+    deadline = time.monotonic() + timeout
+    while True:
+        done = indexer.step()
+        with Session(indexer.engine) as session:
+            if not done and feed.backlog(session).pending == 0:
+                return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"indexer not caught up within {timeout} s")
+        if not done:
+            time.sleep(0.02)  # the horizon moves when the other transaction ends: poll, bounded

@@ -31,7 +31,7 @@ from services.rankings.model import utc_today
 from services.registration.loader import load_registration
 from tests.e2e.pipeline import Pipeline, api_rows, running_pipeline
 from tests.projector_support import unique
-from tests.rankings_support import drop_indices, index_docs, rankings_settings
+from tests.rankings_support import drain_indexer, drop_indices, index_docs, rankings_settings
 
 ATHLETES = ["ri-a", "ri-b", "ri-c", "ri-d"]
 # Red wins every bout of the round robin by points, so the table is a, b, c, d.
@@ -149,10 +149,7 @@ def _finalize(p: Pipeline, tournament_id: str) -> None:
 
 
 def _drain(indexer: RankingsIndexer) -> None:
-    for _ in range(200):
-        if not indexer.step():
-            return
-    raise AssertionError("the indexer did not drain its change feed")
+    drain_indexer(indexer)
 
 
 def _awards(p: Pipeline, tournament_id: str) -> dict[str, tuple[int, float, bool]]:

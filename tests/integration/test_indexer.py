@@ -26,7 +26,16 @@ from services.rankings.audit import run_audit
 from services.rankings.documents import doc_id, index_action
 from services.rankings.model import START
 from tests.fakes import FakeSearchWriter
-from tests.rankings_support import TODAY, World, db_url, drop_indices, index_docs, rankings_settings, world
+from tests.rankings_support import (
+    TODAY,
+    World,
+    db_url,
+    drain_indexer,
+    drop_indices,
+    index_docs,
+    rankings_settings,
+    world,
+)
 
 __all__ = ["db_url", "world"]
 
@@ -57,12 +66,9 @@ def _finalize(world: World, tournament: str, ranks: dict[str, int], *, tier: str
         repo.apply_ranking_effects(session, set(), {(tournament, "m")}, today=TODAY)
 
 
-def _drain(indexer: RankingsIndexer, limit: int = 50) -> None:
-    """Run steps until the outbox is caught up (bounded)."""
-    for _ in range(limit):
-        if indexer.step() == 0:
-            return
-    raise AssertionError("indexer did not catch up")
+def _drain(indexer: RankingsIndexer) -> None:
+    """Run steps until the feed is caught up (bounded)."""
+    drain_indexer(indexer)
 
 
 def _metric(name: str, **labels: str) -> float:

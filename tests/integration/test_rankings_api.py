@@ -20,7 +20,7 @@ from services.embedded.search_engine import OsmemEngine
 from services.indexer.loop import RankingsIndexer
 from services.rankings import rerank as repo
 from services.rankings.reindex import Reindexer
-from tests.rankings_support import TODAY, World, db_url, drop_indices, rankings_settings, wait_for, world
+from tests.rankings_support import TODAY, World, db_url, drain_indexer, drop_indices, rankings_settings, wait_for, world
 from tests.read_api_helpers import UvicornThread
 
 __all__ = ["db_url", "world"]
@@ -65,8 +65,7 @@ def env(world: World, search: OsmemEngine) -> Iterator[Env]:
     client = make_search_client(settings.search)
     indexer = RankingsIndexer(settings, world.engine, client, today=lambda: TODAY)
     indexer.check_alias(force=True)
-    while indexer.step():
-        pass
+    drain_indexer(indexer)
     engine = make_engine(settings.database)
     server = UvicornThread(create_app(settings, engine=engine))
     with server.running():
@@ -156,8 +155,7 @@ def test_freshness_reports_unindexed_changes(env: Env) -> None:
             "pending change visible in freshness",
         )
         assert dt.datetime.fromisoformat(body["as_of"]) <= dt.datetime.now(dt.UTC)
-        while env.indexer.step():
-            pass
+        drain_indexer(env.indexer)
         wait_for(
             lambda: http.get("/v1/rankings", params={"category": "m-73kg", "size": 1}).json()["freshness_s"] == 0,
             10,

@@ -16,7 +16,7 @@ from services.rankings.model import utc_today
 from services.rankings.rerank import process_requests
 from tests.integration.projector_env import ProjectorEnv, projector_env, running
 from tests.projector_support import build_registration, generate_events, produce, read_standings, wait_for_positions
-from tests.rankings_support import drop_indices, index_docs, rankings_settings
+from tests.rankings_support import drain_indexer, drop_indices, index_docs, rankings_settings
 
 __all__ = ["projector_env"]
 
@@ -72,8 +72,7 @@ def test_finalized_tournaments_reach_the_ranking_index(projector_env: ProjectorE
     try:
         indexer = RankingsIndexer(settings, env.engine, client)
         indexer.check_alias(force=True)
-        while indexer.step():
-            pass
+        drain_indexer(indexer)
         docs = index_docs(client, settings.search.alias)
         assert len(docs) == len(expected) > 0
         assert run_audit(env.engine, client, settings.search.alias).clean
