@@ -1,15 +1,19 @@
 """Division standings (SPEC §3).
 
-The tables below were worked out by hand from the bouts listed next to them; the per-athlete
-arithmetic is in the comments so a reviewer can re-check it without running the code.
+The tables in tables/standings.yaml were worked out by hand from the bouts listed next to them;
+the per-athlete arithmetic is in the comments there so a reviewer can re-check it without running
+the code.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import astuple
 from itertools import combinations, groupby
+from pathlib import Path
 
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -31,7 +35,7 @@ from services.core.domain.standings import (
     standings_from_revisions,
 )
 
-R, B, D, N = Winner.RED, Winner.BLUE, Winner.DRAW, Winner.NONE
+R = Winner.RED
 
 # (bout_id, red, blue, winner, method, red_score, blue_score)
 BoutSpec = tuple[str, str, str, Winner, Method, int, int]
@@ -50,248 +54,23 @@ def standings(specs: Sequence[BoutSpec], athletes: Sequence[str] = ()) -> list[S
 
 
 def table(rows: list[StandingRow]) -> list[RowSpec]:
-    return [
-        (
-            r.athlete_id,
-            r.rank,
-            r.bouts,
-            r.wins,
-            r.losses,
-            r.draws,
-            r.points,
-            r.finishes,
-            r.tp_for,
-            r.tp_against,
-            r.tie_unresolved,
-        )
-        for r in rows
-    ]
+    return [astuple(r) for r in rows]
 
 
-# -- hand-worked tables ------------------------------------------------------------------
+# -- hand-worked tables (tables/standings.yaml) -----------------------------------------
+
+TABLES = yaml.safe_load((Path(__file__).with_name("tables") / "standings.yaml").read_text())
 
 
-def test_two_way_tie_head_to_head_winner_first_even_with_fewer_finishes() -> None:
-    rows = standings(
-        [
-            ("ab", "a", "b", B, Method.DISQUALIFICATION, 2, 1),
-            ("ac", "a", "c", R, Method.KO, 0, 0),
-            ("ad", "a", "d", R, Method.KO, 3, 1),
-            ("bc", "b", "c", R, Method.WALKOVER, 0, 0),
-            ("bd", "b", "d", B, Method.KO, 1, 4),
-            ("cd", "c", "d", R, Method.DECISION, 2, 0),
-        ]
-    )
-    # a: L b (dq 0), W c (ko 5), W d (ko 5) = 2W 10p, 2 finishes, tp 2+0+3=5 / 1+0+1=2
-    # b: W a (dq 5), W c (wo 5), L d (ko 0) = 2W 10p, 0 finishes, tp 1+0+1=2 / 2+0+4=6
-    # c: L a, L b, W d (decision, d scored 0 -> 3:0) = 1W 3p, tp 0+0+2=2 / 0+0+0=0
-    # d: L a, W b (ko 5), L c (0) = 1W 5p, 1 finish, tp 1+4+0=5 / 3+1+2=6
-    # a and b tied on (2, 10); b beat a, so b first despite a's 2 finishes.
-    assert table(rows) == [
-        ("b", 1, 3, 2, 1, 0, 10, 0, 2, 6, False),
-        ("a", 2, 3, 2, 1, 0, 10, 2, 5, 2, False),
-        ("d", 3, 3, 1, 2, 0, 5, 1, 5, 6, False),
-        ("c", 4, 3, 1, 2, 0, 3, 0, 2, 0, False),
-    ]
+def _bout_spec(raw: list) -> BoutSpec:
+    bid, red, blue, winner, method, rs, bs = raw
+    return (bid, red, blue, Winner(winner), Method(method), rs, bs)
 
 
-def test_head_to_head_resolved_tie_is_not_unresolved_even_if_steps_4_to_6_tie() -> None:
-    rows = standings(
-        [
-            ("ab", "a", "b", R, Method.DECISION, 3, 1),
-            ("bc", "b", "c", R, Method.DECISION, 3, 1),
-            ("ca", "c", "a", R, Method.DECISION, 3, 1),
-            ("ad", "a", "d", R, Method.DECISION, 3, 1),
-            ("bd", "b", "d", R, Method.DECISION, 3, 1),
-            ("dc", "d", "c", R, Method.DECISION, 3, 1),
-        ]
-    )
-    # every bout is a 3:1 decision with score 3-1, so a win is 3p tp 3/1 and a loss 1p tp 1/3.
-    # a: W b, L c, W d -> 2W 7p tp 7/5     b: L a, W c, W d -> 2W 7p tp 7/5
-    # c: W a, L b, L d -> 1W 5p tp 5/7     d: L a, L b, W c -> 1W 5p tp 5/7
-    # {a, b}: a beat b. {c, d}: d beat c (d goes ahead of c despite the id order).
-    assert table(rows) == [
-        ("a", 1, 3, 2, 1, 0, 7, 0, 7, 5, False),
-        ("b", 2, 3, 2, 1, 0, 7, 0, 7, 5, False),
-        ("d", 3, 3, 1, 2, 0, 5, 0, 5, 7, False),
-        ("c", 4, 3, 1, 2, 0, 5, 0, 5, 7, False),
-    ]
-
-
-def test_three_way_tie_falls_through_to_finishes_and_ignores_head_to_head() -> None:
-    rows = standings(
-        [
-            ("ab", "a", "b", R, Method.KO, 3, 0),
-            ("bc", "b", "c", R, Method.DISQUALIFICATION, 2, 2),
-            ("ca", "c", "a", R, Method.FALL, 1, 4),
-        ]
-    )
-    # a: W b (ko 5), L c -> 1W 5p, 1 finish, tp 3+4=7 / 0+1=1
-    # b: L a, W c (dq 5, not a finish) -> 1W 5p, 0 finishes, tp 0+2=2 / 3+2=5
-    # c: L b, W a (fall 5) -> 1W 5p, 1 finish, tp 2+1=3 / 2+4=6
-    # three-way tie: finishes put b last; a and c both 1 finish -> tp for 7 > 3 puts a first,
-    # although c beat a (head-to-head is not used for a three-way tie, nor for sub-ties).
-    assert table(rows) == [
-        ("a", 1, 2, 1, 1, 0, 5, 1, 7, 1, False),
-        ("c", 2, 2, 1, 1, 0, 5, 1, 3, 6, False),
-        ("b", 3, 2, 1, 1, 0, 5, 0, 2, 5, False),
-    ]
-
-
-def test_two_tied_with_a_draw_between_them_fall_to_finishes() -> None:
-    rows = standings(
-        [
-            ("ab", "a", "b", D, Method.DRAW, 2, 2),
-            ("ac", "a", "c", R, Method.WALKOVER, 0, 0),
-            ("bc", "b", "c", R, Method.KO, 1, 0),
-        ]
-    )
-    # a: D b (1), W c (wo 5) -> 1W 1D 6p, 0 finishes, tp 2/2
-    # b: D a (1), W c (ko 5) -> 1W 1D 6p, 1 finish, tp 3/2
-    # c: L a, L b -> 0p, tp 0/1
-    assert table(rows) == [
-        ("b", 1, 2, 1, 0, 1, 6, 1, 3, 2, False),
-        ("a", 2, 2, 1, 0, 1, 6, 0, 2, 2, False),
-        ("c", 3, 2, 0, 2, 0, 0, 0, 0, 1, False),
-    ]
-
-
-def test_tie_through_step_6_shares_rank_and_orders_by_athlete_id() -> None:
-    rows = standings(
-        [
-            ("zm", "zoe", "max", R, Method.KO, 0, 0),
-            ("zb", "zoe", "ben", R, Method.KO, 0, 0),
-            ("za", "zoe", "ada", R, Method.KO, 0, 0),
-            ("mb", "max", "ben", D, Method.DRAW, 2, 2),
-            ("ba", "ben", "ada", R, Method.DECISION, 3, 0),
-            ("am", "ada", "max", B, Method.DECISION, 0, 3),
-        ]
-    )
-    # zoe: 3 ko wins -> 3W 15p 3 finishes tp 0/0
-    # ben: L zoe (0), D max (1), W ada (dec 3:0) -> 1W 1L 1D 4p tp 0+2+3=5 / 0+2+0=2
-    # max: L zoe (0), D ben (1), W ada (dec 3:0) -> 1W 1L 1D 4p tp 5/2   (same as ben)
-    # ada: 3 losses, 0p, tp 0 / 0+3+3=6
-    # ben/max tie through step 6 (their bout was a draw): shared rank 2, next rank is 4.
-    assert table(rows) == [
-        ("zoe", 1, 3, 3, 0, 0, 15, 3, 0, 0, False),
-        ("ben", 2, 3, 1, 1, 1, 4, 0, 5, 2, True),
-        ("max", 2, 3, 1, 1, 1, 4, 0, 5, 2, True),
-        ("ada", 4, 3, 0, 3, 0, 0, 0, 0, 6, False),
-    ]
-
-
-def test_three_way_cycle_with_identical_records_all_share_rank_1() -> None:
-    rows = standings(
-        [
-            ("ab", "a", "b", R, Method.DECISION, 3, 1),
-            ("bc", "b", "c", R, Method.DECISION, 3, 1),
-            ("ca", "c", "a", R, Method.DECISION, 3, 1),
-        ],
-        athletes=["c", "b", "a"],
-    )
-    # each: one 3:1 win (3p, tp 3/1) and one 3:1 loss (1p, tp 1/3) -> 1W 1L 4p tp 4/4
-    assert table(rows) == [
-        ("a", 1, 2, 1, 1, 0, 4, 0, 4, 4, True),
-        ("b", 1, 2, 1, 1, 0, 4, 0, 4, 4, True),
-        ("c", 1, 2, 1, 1, 0, 4, 0, 4, 4, True),
-    ]
-
-
-def test_fewer_technical_points_against_ranks_higher() -> None:
-    rows = standings(
-        [
-            ("ab", "a", "b", D, Method.DRAW, 0, 0),
-            ("ac", "a", "c", R, Method.DECISION, 4, 2),
-            ("bc", "b", "c", R, Method.DECISION, 4, 0),
-        ]
-    )
-    # a: D b (1), W c (3, c scored so c gets 1) -> 4p tp 4/2
-    # b: D a (1), W c (3, c did not score -> 0) -> 4p tp 4/0
-    # c: 1 + 0 = 1p tp 2/8
-    # a/b: draw between them, 0 finishes each, tp for 4 each, against 0 < 2 -> b first.
-    assert table(rows) == [
-        ("b", 1, 2, 1, 0, 1, 4, 0, 4, 0, False),
-        ("a", 2, 2, 1, 0, 1, 4, 0, 4, 2, False),
-        ("c", 3, 2, 0, 2, 0, 1, 0, 2, 8, False),
-    ]
-
-
-def test_no_contest_counts_for_nothing() -> None:
-    rows = standings(
-        [
-            ("ab", "a", "b", N, Method.NO_CONTEST, 5, 3),
-            ("ac", "a", "c", R, Method.KO, 2, 0),
-            ("bc", "b", "c", R, Method.KO, 0, 0),
-        ]
-    )
-    # the 5-3 no-contest gives no bout, no points and no technical points.
-    # a: W c (ko) -> 1 bout 5p 1 finish tp 2/0   b: W c (ko) -> 1 bout 5p 1 finish tp 0/0
-    # a/b tied on (1, 5) with no counted bout between them -> finishes equal -> tp for 2 > 0.
-    assert table(rows) == [
-        ("a", 1, 1, 1, 0, 0, 5, 1, 2, 0, False),
-        ("b", 2, 1, 1, 0, 0, 5, 1, 0, 0, False),
-        ("c", 3, 2, 0, 2, 0, 0, 0, 0, 2, False),
-    ]
-
-
-def test_technical_superiority_and_decision_loser_points() -> None:
-    rows = standings(
-        [
-            ("ab", "a", "b", R, Method.TECHNICAL_SUPERIORITY, 11, 1),
-            ("ac", "a", "c", R, Method.TECHNICAL_SUPERIORITY, 10, 0),
-            ("bc", "b", "c", B, Method.DECISION, 2, 5),
-            ("da", "d", "a", B, Method.DECISION, 0, 3),
-            ("bd", "b", "d", R, Method.DECISION, 1, 0),
-            ("cd", "c", "d", R, Method.POINTS, 4, 3),
-        ]
-    )
-    # a: W b ts 4 (b gets 1: scored), W c ts 4 (c gets 0), W d dec 3 -> 3W 11p tp 11+10+3=24 / 1+0+0=1
-    # b: L a (1), L c dec (b scored 2 -> 1), W d dec (d 0 -> 3) -> 1W 5p tp 1+2+1=4 / 11+5+0=16
-    # c: L a (0), W b (3), W d points (d scored 3 -> d gets 1) -> 2W 6p tp 0+5+4=9 / 10+2+3=15
-    # d: L a (0), L b (0), L c (1) -> 0W 1p tp 0+0+3=3 / 3+1+4=8
-    assert table(rows) == [
-        ("a", 1, 3, 3, 0, 0, 11, 0, 24, 1, False),
-        ("c", 2, 3, 2, 1, 0, 6, 0, 9, 15, False),
-        ("b", 3, 3, 1, 2, 0, 5, 0, 4, 16, False),
-        ("d", 4, 3, 0, 3, 0, 1, 0, 3, 8, False),
-    ]
-
-
-def test_several_bouts_between_two_tied_athletes_more_wins_goes_first() -> None:
-    rows = standings(
-        [
-            ("ab1", "a", "b", R, Method.KO, 0, 0),
-            ("ab2", "a", "b", B, Method.KO, 0, 0),
-            ("ab3", "b", "a", B, Method.KO, 0, 0),
-            ("bc", "b", "c", R, Method.KO, 0, 0),
-        ]
-    )
-    # a: W ab1, L ab2, W ab3 -> 2W 10p 2 finishes; b: L, W, L, W c -> 2W 10p 2 finishes.
-    # head-to-head 2-1 for a; steps 4-6 would tie, but h2h resolved it.
-    assert table(rows) == [
-        ("a", 1, 3, 2, 1, 0, 10, 2, 0, 0, False),
-        ("b", 2, 4, 2, 2, 0, 10, 2, 0, 0, False),
-        ("c", 3, 1, 0, 1, 0, 0, 0, 0, 0, False),
-    ]
-
-
-def test_equal_head_to_head_leaves_tie_and_competition_ranks() -> None:
-    rows = standings(
-        [
-            ("ab1", "a", "b", R, Method.KO, 0, 0),
-            ("ab2", "a", "b", B, Method.KO, 0, 0),
-            ("ac", "a", "c", R, Method.KO, 0, 0),
-            ("bd", "b", "d", R, Method.KO, 0, 0),
-        ]
-    )
-    # a: W b, L b, W c -> 2W 10p 2 fin; b: L a, W a, W d -> 2W 10p 2 fin; h2h 1-1 -> tied.
-    # c and d: one ko loss each, tp 0/0, never met -> tied.
-    assert table(rows) == [
-        ("a", 1, 3, 2, 1, 0, 10, 2, 0, 0, True),
-        ("b", 1, 3, 2, 1, 0, 10, 2, 0, 0, True),
-        ("c", 3, 1, 0, 1, 0, 0, 0, 0, 0, True),
-        ("d", 3, 1, 0, 1, 0, 0, 0, 0, 0, True),
-    ]
+@pytest.mark.parametrize("case", list(TABLES.values()), ids=list(TABLES))
+def test_hand_worked_table(case: dict) -> None:
+    rows = standings([_bout_spec(b) for b in case["bouts"]], athletes=case.get("athletes", ()))
+    assert table(rows) == [tuple(r) for r in case["expected"]]
 
 
 def test_every_athlete_gets_a_row_and_unresulted_bouts_do_not_count() -> None:
