@@ -2,19 +2,18 @@
 
 Every router is imported here by name and included in ``ROUTERS`` order; the resources a router
 owns (a search client, a background refresh) are async context managers listed in
-``ROUTER_LIFESPANS``, entered inside the app's lifespan after the shared context
-(``app.state.ctx``, ``settings``, ``engine``) is built.
+``ROUTER_LIFESPANS``, entered inside the app's lifespan once :func:`services.api.bootstrap.running`
+has built and started the shared context (``app.state.ctx``, ``settings``, ``engine``), the LISTEN
+listener and the lag monitor.
 """
 
 from __future__ import annotations
 
-import asyncio
 import gc
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import Any
 
-import anyio
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
@@ -22,15 +21,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import Engine
 from starlette.responses import Response
 
-from services.api import admin_routes, ops_routes, pages_routes, rankings_routes, standings_routes
-from services.api.context import ApiContext, CtxDep, build_context
+from services.api import admin_routes, bootstrap, ops_routes, pages_routes, rankings_routes, standings_routes
+from services.api.context import ApiContext, CtxDep
 from services.api.fastpath import StandingsFastPath
-from services.api.freshness import LagMonitor
-from services.api.notifications import NotificationListener
 from services.api.schemas import HealthOut, problems
-from services.core.db.engine import libpq_conninfo, make_engine, make_session_factory
-from services.core.db.migrate import require_migrated
-from services.core.http.auth import TokenAuthenticator
+from services.core.db.engine import make_engine
 from services.core.http.metrics_middleware import RequestMetrics
 from services.core.http.problems import BodySizeLimit, install_problem_handlers, problem_only_openapi
 from services.core.http.readiness import check_all, database_probe
@@ -42,7 +37,6 @@ log = get_logger(__name__)
 
 SERVICE = "api"
 READY_CHECK_TIMEOUT_S = 2.0
-LISTEN_STARTUP_WAIT_S = 5.0
 
 # In this order: the hot standings routes first (Starlette matches in order).
 ROUTERS: tuple[APIRouter, ...] = (
@@ -100,21 +94,6 @@ def _health_router() -> APIRouter:
     return router
 
 
-async def _start_listener(ctx: ApiContext, engine: Engine, settings: Settings) -> NotificationListener:
-    listener = NotificationListener(
-        libpq_conninfo(engine.url),
-        on_change=ctx.on_change,
-        on_connected=ctx.on_connected,
-        on_disconnected=ctx.on_disconnected,
-        connect_kwargs=settings.database.connect_args(),
-    )
-    listener.start(asyncio.get_running_loop())
-    ctx.listener = listener
-    if not await anyio.to_thread.run_sync(listener.wait_connected, LISTEN_STARTUP_WAIT_S):
-        log.warning("listen_not_connected_at_startup", wait_s=LISTEN_STARTUP_WAIT_S)
-    return listener
-
-
 def _openapi(app: FastAPI) -> dict[str, Any]:
     """FastAPI's document with every error response as the problem+json it is (see problem_only_openapi)."""
     if app.openapi_schema is None:
@@ -149,32 +128,20 @@ def create_app(settings: Settings, *, engine: Engine | None = None, routers: Seq
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = engine or make_engine(settings.database)
-        listener: NotificationListener | None = None
-        monitor: LagMonitor | None = None
         try:
-            await anyio.to_thread.run_sync(require_migrated, db)
-            ctx = build_context(settings, db)
-            app.state.ctx = ctx
-            app.state.settings = settings
-            app.state.engine = db
-            app.state.authenticator = TokenAuthenticator(
-                make_session_factory(db), settings.token_pepper.get_secret_value()
-            )
-            listener = await _start_listener(ctx, db, settings)
-            monitor = LagMonitor(db, settings.projector.group_id, ctx.freshness, settings.api.lag_poll_s)
-            monitor.start()
-            async with _router_resources(app):
-                log.info("api_started", routers=len(ROUTERS) + len(routers))
-                # Everything allocated so far lives as long as the process: keep it out of the
-                # collector's full passes (shorter GC pauses in the request latency tail).
-                gc.collect()
-                gc.freeze()
-                yield
+            async with bootstrap.running(settings, db) as runtime:
+                app.state.ctx = runtime.context
+                app.state.settings = settings
+                app.state.engine = db
+                app.state.authenticator = runtime.authenticator
+                async with _router_resources(app):
+                    log.info("api_started", routers=len(ROUTERS) + len(routers))
+                    # Everything allocated so far lives as long as the process: keep it out of the
+                    # collector's full passes (shorter GC pauses in the request latency tail).
+                    gc.collect()
+                    gc.freeze()
+                    yield
         finally:
-            if monitor is not None:
-                await monitor.stop()
-            if listener is not None:
-                await anyio.to_thread.run_sync(listener.stop, 5.0)
             if engine is None:
                 db.dispose()
 
