@@ -20,18 +20,17 @@ RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /app
 
-# Dependencies first (their own layer, rebuilt only when pyproject.toml changes). Every runtime
-# dependency ships manylinux wheels, so no compiler is needed.
-COPY pyproject.toml ./
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
-        > /tmp/requirements.txt \
-    && pip install --upgrade pip setuptools wheel \
-    && pip install -r /tmp/requirements.txt
+# Dependencies first (their own layer, rebuilt only when the lock changes): exactly the versions
+# of locks/runtime.txt, every file checked against its hash. Every runtime dependency ships
+# manylinux wheels, so no compiler is needed.
+COPY locks/runtime.txt ./locks/runtime.txt
+RUN pip install --upgrade pip setuptools wheel \
+    && pip install --require-hashes --only-binary=:all: -r locks/runtime.txt
 
 # Then the code. The package is installed in place (editable) at /app: the migrations directory
 # and alembic.ini are resolved relative to the source tree (services/core/db/migrate.py), so the
 # tree keeps its shape in the image. Runtime has the same /app path.
-COPY README.md* alembic.ini ./
+COPY pyproject.toml README.md* alembic.ini ./
 COPY migrations ./migrations
 COPY services ./services
 RUN pip install --no-deps --no-build-isolation -e . \
