@@ -5,11 +5,12 @@ group join, no offset commit), and the only lock taken is a short one at the end
 
 1. **Read** each partition from its start (the log start, or the first offset at ``--from-time``) up
    to a target captured up front: the high watermark or the live projector's position, whichever
-   is further (tansu under-reports watermarks).
-2. **Recompute in memory** with the pure domain, applying the projector's rules: the first payload
-   of a (bout, revision) in log order wins (``FirstAppliedWins``, as in ``plan_batch``), events for
-   unknown bouts, divisions or rulesets count for nothing (the live projector dead-letters them),
-   poison messages are counted and skipped.
+   is further (tansu under-reports watermarks). Poison messages are counted and skipped.
+2. **Plan with the projector's planner**: the replayed window is one batch (``plan_batch``) over the
+   revisions stored outside it, so its rules are the live projector's, in one place: the first
+   payload of a (bout, revision) wins (``FirstAppliedWins``), and events for unknown bouts,
+   divisions or rulesets are the dead letters the projector makes of them (counted by reason,
+   never scored).
 3. **Compare and write** in ONE transaction holding the live group's position rows for the
    partitions (a projector batch on them waits, a few milliseconds): the comparison covers exactly
    the log prefix the live projector has applied. Revisions outside the replayed window (before
@@ -24,12 +25,11 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-import uuid
 from collections import Counter
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+from confluent_kafka import Message
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
@@ -37,11 +37,11 @@ from services.core import events
 from services.core.db import projection
 from services.core.db.engine import make_session_factory
 from services.core.db.projection import DivisionInput
-from services.core.domain.codec import StoredRevision, decode_revision, encode_revision
+from services.core.domain.codec import StoredRevision, decode_revision
 from services.core.domain.first_applied import FirstAppliedWins, RevisionKey, Verdict
 from services.core.domain.projection import DivisionInfo, DivisionKey, DivisionMark
-from services.core.domain.results import Revision, effective_results
-from services.core.domain.ruleset import Ruleset, UnknownRuleset, get_ruleset
+from services.core.domain.results import effective_results
+from services.core.domain.ruleset import RULESETS, Ruleset
 from services.core.domain.standings import (
     StandingRow,
     StandingsChange,
@@ -49,19 +49,26 @@ from services.core.domain.standings import (
     compute_standings,
     standings_change,
 )
-from services.core.kafka.consumer import consumer_conf
 from services.core.logging import get_logger
-from services.core.settings import ConsumerSettings, KafkaSettings, Settings
+from services.core.settings import Settings
 from services.ops import repository
+from services.ops.log_reader import LogReader, ProgressCallback, ReplayError, plan_windows
+from services.projector.batch import (
+    CONFLICTING_REVISION,
+    BatchPlan,
+    Decoded,
+    Incoming,
+    StoredState,
+    bout_ids,
+    decode_one,
+    division_keys,
+    plan_batch,
+)
 from services.rankings import rerank as rankings
 
+__all__ = ["ProgressCallback", "ReplayError", "ReplayReport", "Window", "replay"]
+
 log = get_logger(__name__)
-
-ProgressCallback = Callable[[int, int], None]
-
-
-class ReplayError(RuntimeError):
-    """The log could not be read (broker unreachable, topic missing)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +107,7 @@ class ReplayReport:
     messages: int = 0
     events: Counter[str] = field(default_factory=Counter)
     poison: Counter[str] = field(default_factory=Counter)
+    # The dead letters the projector's plan makes of the replayed revisions, by reason (but conflicts).
     ignored: Counter[str] = field(default_factory=Counter)
     conflicts: int = 0
     # Revisions read from the log, already passed by the live group, with no row in ``results``.
@@ -118,175 +126,36 @@ class ReplayReport:
 # --- reading the log ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class LoggedRevision:
-    key: DivisionKey
-    bout_id: str
-    revision: int
-    stored: StoredRevision
-    partition: int
-    offset: int
-    occurred_at: dt.datetime
-
-
-class LogReader:
-    """Reads a topic with ``assign()`` and a throwaway group id: never joins a group, never commits."""
-
-    def __init__(self, kafka: KafkaSettings, timeout_s: float = 10.0) -> None:
-        self._kafka = kafka
-        self._timeout_s = timeout_s
-        self._client: Consumer | None = None
-
-    def __enter__(self) -> LogReader:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def _consumer(self) -> Consumer:
-        if self._client is None:
-            conf = consumer_conf(self._kafka, f"standings-replay-{uuid.uuid4().hex[:12]}", ConsumerSettings())
-            conf["enable.partition.eof"] = True
-            self._client = Consumer(conf)
-        return self._client
-
-    def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
-
-    def partitions(self, topic: str) -> list[int]:
-        try:
-            meta = self._consumer().list_topics(topic, timeout=self._timeout_s).topics.get(topic)
-        except KafkaException as exc:
-            raise ReplayError(f"cannot reach Kafka at {self._kafka.bootstrap_servers}: {exc}") from exc
-        if meta is None or meta.error is not None or not meta.partitions:
-            raise ReplayError(f"topic {topic} does not exist on {self._kafka.bootstrap_servers}")
-        return sorted(meta.partitions)
-
-    def watermarks(self, topic: str, partition: int) -> tuple[int, int]:
-        low, high = self._consumer().get_watermark_offsets(
-            TopicPartition(topic, partition), timeout=self._timeout_s, cached=False
-        )
-        return int(low), int(high)
-
-    def offset_at(self, topic: str, partition: int, when: dt.datetime, default: int) -> int:
-        """First offset whose timestamp is >= ``when`` (``default`` when there is none)."""
-        millis = int(when.timestamp() * 1000)
-        (found,) = self._consumer().offsets_for_times(
-            [TopicPartition(topic, partition, millis)], timeout=self._timeout_s
-        )
-        return int(found.offset) if found.offset >= 0 else default
-
-    def read(
-        self,
-        topic: str,
-        windows: Mapping[int, tuple[int, int]],
-        on_message: Callable[[Message], None],
-        on_progress: ProgressCallback | None = None,
-        idle_timeout_s: float = 10.0,
-    ) -> tuple[dict[int, int], list[int]]:
-        """Read each partition from ``start`` until ``target`` (or its end); returns the next offset
-        reached per partition and the partitions given up on after ``idle_timeout_s`` without data."""
-        consumer = self._consumer()
-        reached = {p: start for p, (start, _) in windows.items()}
-        todo = {p for p, (start, target) in windows.items() if start < target}
-        total = sum(max(0, target - start) for start, target in windows.values())
-        done_count = 0
-        if not todo:
-            return reached, []
-        consumer.assign([TopicPartition(topic, p, windows[p][0]) for p in sorted(todo)])
-        last_data = time.monotonic()
-        try:
-            while todo:
-                batch = consumer.consume(num_messages=1000, timeout=0.5)
-                if not batch and time.monotonic() - last_data > idle_timeout_s:
-                    break
-                for msg in batch:
-                    p = msg.partition()
-                    assert p is not None
-                    err = msg.error()
-                    if err is not None:
-                        if err.code() == KafkaError._PARTITION_EOF:
-                            todo.discard(p)  # at the end of the log: nothing more to read
-                            continue
-                        raise ReplayError(f"reading {topic}[{p}]: {err}")
-                    offset = msg.offset()
-                    assert offset is not None
-                    if p not in todo or offset < reached[p]:
-                        continue
-                    last_data = time.monotonic()
-                    on_message(msg)
-                    done_count += offset + 1 - reached[p]
-                    reached[p] = offset + 1
-                    if reached[p] >= windows[p][1]:
-                        todo.discard(p)
-                if on_progress is not None:
-                    on_progress(min(done_count, total), total)
-        finally:
-            consumer.unassign()
-        if on_progress is not None:
-            on_progress(total, total)
-        return reached, sorted(todo)
-
-
 class _Collector:
-    """Decodes messages into revisions per division (first payload per (bout, revision) wins)."""
+    """Counts what is read and keeps the revisions, decoded as the projector decodes them."""
 
     def __init__(self, report: ReplayReport) -> None:
         self._report = report
-        self.revisions: list[LoggedRevision] = []
+        self.revisions: list[Decoded] = []
 
     def __call__(self, msg: Message) -> None:
         self._report.messages += 1
-        try:
-            event = events.decode(msg.value())
-        except events.PoisonMessage as exc:
-            self._report.poison[exc.reason] += 1
+        item = decode_one(Incoming.from_message(msg))
+        if item.poison is not None:
+            self._report.poison[item.poison.reason] += 1
             return
-        self._report.events[type(event).__name__] += 1
-        if not isinstance(event, events.ResultRecorded | events.ResultVoided):
+        self._report.events[type(item.event).__name__] += 1
+        if not isinstance(item.event, events.ResultRecorded | events.ResultVoided):
             return  # tournament_finalized: no effect on standings
-        partition, offset = msg.partition(), msg.offset()
-        assert partition is not None and offset is not None
-        self.revisions.append(
-            LoggedRevision(
-                key=(event.tournament_id, event.division_id),
-                bout_id=event.bout_id,
-                revision=event.revision,
-                stored=encode_revision(event.to_domain()),
-                partition=partition,
-                offset=offset,
-                occurred_at=event.occurred_at,
-            )
-        )
+        # Decoded, and a replay never dead-letters: the raw value and headers need not be kept.
+        item.msg.value = item.msg.headers = None
+        self.revisions.append(item)
 
 
-# --- recompute and write --------------------------------------------------------------------------
-
-
-def plan_windows(
-    reader: LogReader,
-    topic: str,
-    live_positions: Mapping[int, int],
-    from_time: dt.datetime | None,
-) -> dict[int, tuple[int, int]]:
-    """partition -> (start, target)."""
-    windows: dict[int, tuple[int, int]] = {}
-    for p in reader.partitions(topic):
-        low, high = reader.watermarks(topic, p)
-        start = low if from_time is None else max(low, reader.offset_at(topic, p, from_time, default=high))
-        windows[p] = (start, max(high, live_positions.get(p, 0)))
-    return windows
-
+# --- plan, recompute and write --------------------------------------------------------------------
 
 _Entry = tuple[int, int, DivisionKey, str, int, StoredRevision]  # partition, offset, division, bout, revision
 _Chosen = dict[DivisionKey, dict[RevisionKey, StoredRevision]]  # the revisions that stand, per division
 
 
 def _first_in_log(entries: Iterable[_Entry], report: ReplayReport) -> _Chosen:
-    """The projector's rule in log order: the first payload per (bout, revision) wins, a later
-    different one is a conflict (counted), a later equal one a duplicate."""
+    """First applied wins over stored revisions in log order: the first payload per (bout, revision)
+    wins, a later different one is a conflict (counted), a later equal one a duplicate."""
     rules: dict[DivisionKey, FirstAppliedWins] = {}
     for _, _, key, bout_id, revision, stored in sorted(entries, key=lambda e: (e[0], e[1])):
         if rules.setdefault(key, FirstAppliedWins()).offer((bout_id, revision), stored).verdict is Verdict.CONFLICT:
@@ -299,23 +168,15 @@ def _diff(rows: list[StandingRow], stored: Mapping[str, StoredStanding]) -> tupl
     return standings_change(rows, stored).athletes
 
 
-def _mark(state: repository.DivisionState | None, latest: LoggedRevision | None) -> DivisionMark:
-    """Keep the division's last_* as the live projector set them (only the version moves); a
-    division the live group never touched takes them from its latest replayed event."""
-    if state is not None and state.last_event_at is not None and state.last_partition is not None:
-        return DivisionMark(state.last_event_at, state.last_partition, state.last_offset or 0)
-    assert latest is not None  # a division differs only if it has revisions in the window
-    return DivisionMark(latest.occurred_at, latest.partition, latest.offset)
-
-
 def apply_replay(
     session: Session,
     report: ReplayReport,
-    revisions: list[LoggedRevision],
+    revisions: Sequence[Decoded],
     windows: Mapping[int, tuple[int, int]],
     reached: Mapping[int, int],
     *,
     dry_run: bool,
+    rulesets: Mapping[str, Ruleset] = RULESETS,
 ) -> None:
     """Compare (and unless ``dry_run``, repair) the standings of every division seen in the log."""
     positions = repository.lock_positions(session, report.group, report.topic, windows)
@@ -324,17 +185,34 @@ def apply_replay(
     }
     report.windows = [spans[p] for p in sorted(spans)]
 
-    in_window = [r for r in revisions if r.partition in spans and spans[r.partition].replayed(r.offset)]
-    infos = projection.load_divisions(session, {r.key for r in in_window})
-    report.ignored["unknown_division"] += sum(1 for r in in_window if r.key not in infos)
-    in_window = [r for r in in_window if r.key in infos]
-    chosen, applied = _choose(session, report, in_window, spans, set(infos))
-    # Revisions the live group has passed that have no ``results`` row: dead-lettered when they were
-    # applied (e.g. the bout was registered later) or lost since. The replay counts those whose bout is
-    # registered now, so they explain a difference.
-    passed = {(r.bout_id, r.revision) for r in in_window if spans[r.partition].live_position is not None}
+    in_window = sorted(
+        (d for d in revisions if d.msg.partition in spans and spans[d.msg.partition].replayed(d.msg.offset)),
+        key=lambda d: (d.msg.partition, d.msg.offset),
+    )
+    infos = projection.load_divisions(session, division_keys(in_window))
+    standing, applied = _stored_outside(session, spans, set(infos))
+    state = StoredState(
+        positions={},
+        bouts=projection.load_bouts(session, bout_ids(in_window)),
+        revisions={k: stored for by_key in standing.values() for k, stored in by_key.items()},
+        divisions=infos,
+        known_rulesets=frozenset(rulesets),
+    )
+    plan = plan_batch(in_window, state)
+    report.conflicts += len(plan.conflicts)
+    report.ignored.update(d.reason for d in plan.dead_letters if d.reason != CONFLICTING_REVISION)
+    _add_new(standing, plan)
+    # Revisions of registered divisions the live group has passed that have no ``results`` row:
+    # dead-lettered when they were applied (e.g. the bout was registered later) or lost since.
+    passed = {
+        (d.event.bout_id, d.event.revision)
+        for d in in_window
+        if isinstance(d.event, events.ResultRecorded | events.ResultVoided)
+        and (d.event.tournament_id, d.event.division_id) in infos
+        and spans[d.msg.partition].live_position is not None
+    }
     report.missing_in_results = len(passed - applied)
-    changes = _compare(session, report, infos, chosen, dry_run=dry_run)
+    changes = _compare(session, report, infos, standing, rulesets, dry_run=dry_run)
     if dry_run or not changes:
         return
     # The live path's writer: the same rows, the same previous_rank rule, then version + NOTIFY.
@@ -344,43 +222,47 @@ def apply_replay(
     log.warning("replay_repaired_standings", divisions=sorted(f"{t}/{d}" for t, d in changes))
 
 
-def _choose(
-    session: Session,
-    report: ReplayReport,
-    in_window: Iterable[LoggedRevision],
-    spans: Mapping[int, Window],
-    keys: Collection[DivisionKey],
+def _stored_outside(
+    session: Session, spans: Mapping[int, Window], keys: Collection[DivisionKey]
 ) -> tuple[_Chosen, set[RevisionKey]]:
-    """The revisions that stand per division (the window's from the log, the others from ``results``),
-    and every (bout, revision) with a ``results`` row."""
-    entries: list[_Entry] = [(r.partition, r.offset, r.key, r.bout_id, r.revision, r.stored) for r in in_window]
+    """The applied revisions outside the window per division (what the plan finds stored), and
+    every (bout, revision) with a ``results`` row."""
+    outside: _Chosen = {key: {} for key in keys}
     applied: set[RevisionKey] = set()
     for row in repository.stored_results(session, keys):
         applied.add((row.bout_id, row.revision))
         span = spans.get(row.partition)
         if span is None or span.from_database(row.offset):
-            key = (row.tournament_id, row.division_id)
-            entries.append(
-                (row.partition, row.offset, key, row.bout_id, row.revision, StoredRevision(row.kind, row.payload))
-            )
-    return _first_in_log(entries, report), applied
+            stored = StoredRevision(row.kind, row.payload)
+            outside[(row.tournament_id, row.division_id)][(row.bout_id, row.revision)] = stored
+    return outside, applied
+
+
+def _add_new(standing: _Chosen, plan: BatchPlan) -> None:
+    """Add the revisions the plan applies to those that stand, per division."""
+    for r in plan.new_revisions:
+        standing[(r.tournament_id, r.division_id)][(r.bout_id, r.revision)] = StoredRevision(r.kind, r.payload)
 
 
 def _compare(
-    session: Session, report: ReplayReport, infos: Mapping[DivisionKey, DivisionInfo], chosen: _Chosen, *, dry_run: bool
+    session: Session,
+    report: ReplayReport,
+    infos: Mapping[DivisionKey, DivisionInfo],
+    standing: _Chosen,
+    rulesets: Mapping[str, Ruleset],
+    *,
+    dry_run: bool,
 ) -> dict[DivisionKey, StandingsChange]:
-    """Each division's table from the chosen revisions against its published rows; the changes that
-    would make them equal, per differing division (also listed in the report)."""
+    """Each division's table from the revisions that stand against its published rows; the changes
+    that would make them equal, per differing division (also listed in the report)."""
     inputs = projection.load_standings_inputs(session, infos)
     published = projection.load_standings(session, infos)
     changes: dict[DivisionKey, StandingsChange] = {}
     for key in sorted(infos):
-        try:
-            ruleset = get_ruleset(infos[key].ruleset)
-        except UnknownRuleset:
-            report.ignored["unknown_ruleset"] += len(chosen.get(key, {}))
-            continue
-        rows = _table(report, inputs[key], chosen.get(key, {}), ruleset)
+        ruleset = rulesets.get(infos[key].ruleset)
+        if ruleset is None:
+            continue  # its revisions are the plan's unknown_ruleset dead letters: nothing to score
+        rows = _table(inputs[key], standing[key], ruleset)
         report.divisions += 1
         change = standings_change(rows, published[key])
         if change:
@@ -390,25 +272,32 @@ def _compare(
 
 
 def _table(
-    report: ReplayReport, division: DivisionInput, chosen: Mapping[RevisionKey, StoredRevision], ruleset: Ruleset
+    division: DivisionInput, standing: Mapping[RevisionKey, StoredRevision], ruleset: Ruleset
 ) -> list[StandingRow]:
-    """The division's standings from its chosen revisions (those of unregistered bouts count for nothing)."""
-    bout_ids = {b.bout_id for b in division.bouts}
-    domain: list[Revision] = []
-    for (bout_id, revision), stored in chosen.items():
-        if bout_id not in bout_ids:
-            report.ignored["unknown_bout"] += 1
-            continue
-        domain.append(decode_revision(bout_id, revision, stored.kind, stored.payload))
+    """The division's standings from the revisions that stand (all of registered bouts of it)."""
+    domain = [decode_revision(bout, revision, s.kind, s.payload) for (bout, revision), s in standing.items()]
     return compute_standings(division.entries, division.bouts, effective_results(domain), ruleset)
 
 
 def _marks(
-    session: Session, keys: Collection[DivisionKey], in_window: Iterable[LoggedRevision]
+    session: Session, keys: Collection[DivisionKey], in_window: Iterable[Decoded]
 ) -> dict[DivisionKey, DivisionMark]:
-    latest = {r.key: r for r in sorted(in_window, key=lambda r: (r.partition, r.offset))}
+    """Keep each division's last_* as the live projector set them (only the version moves); a
+    division the live group never touched takes them from its latest replayed event."""
+    latest: dict[DivisionKey, DivisionMark] = {}
+    for d in in_window:  # in log order
+        if d.event is not None:
+            key = (d.event.tournament_id, d.event.division_id)
+            latest[key] = DivisionMark(d.event.occurred_at, d.msg.partition, d.msg.offset)
     states = repository.division_states(session, keys)
-    return {key: _mark(states.get(key), latest.get(key)) for key in sorted(keys)}
+    marks: dict[DivisionKey, DivisionMark] = {}
+    for key in sorted(keys):
+        state = states.get(key)
+        if state is not None and state.last_event_at is not None and state.last_partition is not None:
+            marks[key] = DivisionMark(state.last_event_at, state.last_partition, state.last_offset or 0)
+        else:
+            marks[key] = latest[key]  # a division differs only if it has revisions in the window
+    return marks
 
 
 def replay(

@@ -38,6 +38,9 @@ from services.core.domain.projection import (
 
 TopicPartitionKey = tuple[str, int]
 
+# The dead-letter reason of a second, different payload at an applied (bout, revision).
+CONFLICTING_REVISION = "conflicting_revision"
+
 
 class _KafkaMessage(Protocol):
     def topic(self) -> str | None: ...
@@ -270,7 +273,7 @@ def _plan_revision(
             )
         )
         detail = f"bout {event.bout_id} revision {event.revision} was already applied with a different payload"
-        plan.dead_letters.append(DeadLetter(msg, "conflicting_revision", detail))
+        plan.dead_letters.append(DeadLetter(msg, CONFLICTING_REVISION, detail))
         return
     plan.new_revisions.append(
         NewRevision(
