@@ -24,7 +24,7 @@ from services.core.db import registration
 from services.core.db.schema import StandingsRow
 from services.core.settings import DatabaseSettings, IndexerSettings, SearchSettings, Settings
 from services.embedded.postgres import EmbeddedPostgres
-from tests.projector_support import create_database, drop_database
+from tests.databases import create_database, drop_database
 
 T = TypeVar("T")
 TODAY = dt.date(2026, 11, 26)

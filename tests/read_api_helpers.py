@@ -13,25 +13,24 @@ import threading
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-import psycopg
 import uvicorn
-from psycopg import sql
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
-from services.core.db import migrate
 from services.core.db.registration import division_bouts, division_roster
 from services.core.db.schema import ResultRow, StandingsRow
 from services.core.domain.codec import decode_revision as revision_from_row
 from services.core.domain.results import Bout, BoutResult, Method, Revision, Score, Winner
 from services.core.domain.ruleset import COMBAT_DEFAULT
 from services.core.domain.standings import StandingRow, standings_from_revisions
+from services.core.settings import ApiSettings, DatabaseSettings, ProjectorSettings, Settings
 from services.embedded.postgres import EmbeddedPostgres
 from services.embedded.waiting import free_port, wait_until
 from services.registration.loader import load_registration
+from tests import databases
 
 NAMES = [
     ("Ōno Shōhei", "JPN"),
@@ -51,12 +50,7 @@ NAMES = [
 
 def create_database(pg: EmbeddedPostgres, prefix: str = "readapi") -> str:
     """A fresh, migrated database on the shared server (tests stay independent of each other)."""
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(pg.conninfo("postgres"), autocommit=True, connect_timeout=10) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = pg.url.replace(f"/{pg.database}?", f"/{name}?", 1)
-    migrate.upgrade(url)
-    return url
+    return databases.create_database(pg, f"{prefix}_{uuid.uuid4().hex[:10]}")
 
 
 def registration_doc(tournament_id: str, divisions: dict[str, int], *, status: str = "live") -> dict[str, Any]:
@@ -190,24 +184,7 @@ def apply_results(
         for row in table:
             old_rank, old_prev = before.get(row.athlete_id, (None, None))
             previous = old_rank if old_rank is not None and old_rank != row.rank else old_prev
-            session.merge(
-                StandingsRow(
-                    tournament_id=t,
-                    division_id=d,
-                    athlete_id=row.athlete_id,
-                    rank=row.rank,
-                    previous_rank=previous,
-                    bouts=row.bouts,
-                    wins=row.wins,
-                    losses=row.losses,
-                    draws=row.draws,
-                    points=row.points,
-                    finishes=row.finishes,
-                    tp_for=row.tp_for,
-                    tp_against=row.tp_against,
-                    tie_unresolved=row.tie_unresolved,
-                )
-            )
+            session.merge(StandingsRow(tournament_id=t, division_id=d, previous_rank=previous, **asdict(row)))
         version = bump_and_notify(
             session, t, d, at=at, partition=partition, offset=max((r.offset for r in new), default=None)
         )
@@ -238,6 +215,39 @@ def bump_and_notify(
     return int(version)
 
 
+def report_lag(
+    engine: Engine, t: str, d: str, *, member_id: str, partition: int, lag: int, event_age_s: int = 42
+) -> None:
+    """The division's last event ``event_age_s`` ago and a live projector member reporting ``lag``
+    messages behind on ``partition``: what makes the read API report the division as stale."""
+    with Session(engine) as session, session.begin():
+        session.execute(
+            text(
+                "UPDATE divisions SET last_event_at = now() - make_interval(secs => :age) "
+                "WHERE tournament_id = :t AND division_id = :d"
+            ),
+            {"t": t, "d": d, "age": event_age_s},
+        )
+        session.execute(
+            text(
+                "INSERT INTO consumer_members (consumer_group, member_id, host, pid, fingerprint, config, assigned, lag) "
+                "VALUES ('standings-projector', :m, 'h', 1, 'f', '{}', ARRAY[:p], CAST(:lag AS jsonb))"
+            ),
+            {"m": member_id, "p": partition, "lag": f'{{"{partition}": {lag}}}'},
+        )
+
+
+def read_api_settings(db_url: str, *, sse_heartbeat_s: float) -> Settings:
+    """The read API's settings for a test database (fast lag polling, the default projector group)."""
+    return Settings(
+        environment="test",
+        log_json=False,
+        database=DatabaseSettings(url=db_url),
+        api=ApiSettings(sse_heartbeat_s=sse_heartbeat_s, lag_poll_s=0.2, projector_heartbeat_stale_s=30),
+        projector=ProjectorSettings(group_id="standings-projector"),
+    )
+
+
 def bump_version(engine: Engine, t: str, d: str) -> int:
     """A version bump + NOTIFY without other changes (what the projector does for a duplicate-free batch)."""
     with Session(engine) as session, session.begin():
@@ -257,6 +267,11 @@ def as_domain_result(bout_id: str, revision: int, payload: dict[str, Any]) -> Bo
         Method(payload["method"]),
         Score(payload["score"]["red"], payload["score"]["blue"]),
     )
+
+
+def api_rows(standings: dict[str, Any]) -> list[StandingRow]:
+    """A standings document's rows in the pure domain's shape, for comparison with an oracle."""
+    return [StandingRow(**{f.name: r[f.name] for f in fields(StandingRow)}) for r in standings["rows"]]
 
 
 class UvicornThread:

@@ -38,7 +38,8 @@ from services.core.settings import (
 )
 from services.embedded.waiting import free_port, log_tail, wait_until
 from tests.conftest import TEST_CONSUMER
-from tests.projector_support import Registration, build_registration, create_database, unique
+from tests.databases import create_database
+from tests.projector_support import Registration, build_registration, unique
 from tests.read_api_helpers import UvicornThread
 
 
@@ -197,26 +198,6 @@ def _to_revision(accepted: dict[str, Any]) -> Revision:
         body.get("duration_s"),
         body.get("referee_id"),
     )
-
-
-def api_rows(standings: dict[str, Any]) -> list[StandingRow]:
-    """The API's rows in the pure domain's shape, for comparison with the oracle."""
-    return [
-        StandingRow(
-            r["athlete_id"],
-            r["rank"],
-            r["bouts"],
-            r["wins"],
-            r["losses"],
-            r["draws"],
-            r["points"],
-            r["finishes"],
-            r["tp_for"],
-            r["tp_against"],
-            r["tie_unresolved"],
-        )
-        for r in standings["rows"]
-    ]
 
 
 def pipeline_settings(db_url: str, bootstrap: str, search_url: str | None, *, partitions: int = 3) -> Settings:

@@ -32,6 +32,7 @@ from tests.read_api_helpers import (
     create_database,
     division_bout_list,
     registration_doc,
+    report_lag,
     seed_registration,
 )
 
@@ -140,21 +141,7 @@ def test_overlay_updates_live_and_shows_stale(chromium: Chromium, overlay_api: t
             await page.screenshot(ARTIFACTS / "overlay.png")
 
             # The projector reports lag on this division's partition while its last event is old: STALE.
-            with Session(engine) as session, session.begin():
-                session.execute(
-                    text(
-                        "UPDATE divisions SET last_event_at = now() - interval '30 seconds' "
-                        "WHERE tournament_id = :t AND division_id = :d"
-                    ),
-                    {"t": T, "d": D},
-                )
-                session.execute(
-                    text(
-                        "INSERT INTO consumer_members (consumer_group, member_id, host, pid, fingerprint, config, "
-                        "assigned, lag) VALUES ('standings-projector', 'lagging', 'h', 1, 'f', '{}', ARRAY[0], "
-                        "'{\"0\": 12}')"
-                    )
-                )
+            report_lag(engine, T, D, member_id="lagging", partition=0, lag=12, event_age_s=30)
             try:
                 await page.wait_for("!document.getElementById('stale-badge').hidden", 5, "STALE badge")
                 await page.screenshot(ARTIFACTS / "overlay-stale.png")

@@ -11,7 +11,8 @@ from typing import Any
 
 import httpx
 
-from tests.e2e.pipeline import Pipeline, api_rows
+from tests.e2e.pipeline import Pipeline
+from tests.read_api_helpers import api_rows
 
 WIN_METHODS = ["ko", "tko", "submission", "fall", "technical_superiority", "decision", "points", "disqualification"]
 

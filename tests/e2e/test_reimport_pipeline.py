@@ -29,9 +29,10 @@ from services.indexer.loop import RankingsIndexer
 from services.rankings.audit import run_audit
 from services.rankings.model import utc_today
 from services.registration.loader import load_registration
-from tests.e2e.pipeline import Pipeline, api_rows, running_pipeline
+from tests.e2e.pipeline import Pipeline, running_pipeline
 from tests.projector_support import unique
 from tests.rankings_support import drain_indexer, drop_indices, index_docs, rankings_settings
+from tests.read_api_helpers import api_rows
 
 ATHLETES = ["ri-a", "ri-b", "ri-c", "ri-d"]
 # Red wins every bout of the round robin by points, so the table is a, b, c, d.

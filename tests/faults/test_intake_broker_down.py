@@ -13,9 +13,7 @@ import httpx
 import pytest
 
 from services.core.auth import Role
-from services.core.db.engine import make_engine, make_session_factory
 from services.core.kafka.admin import ensure_topics
-from services.core.settings import DatabaseSettings
 from services.embedded.kafka_broker import TansuBroker
 from services.embedded.postgres import EmbeddedPostgres
 from services.embedded.waiting import wait_until
@@ -23,11 +21,8 @@ from tests.integration.intake_support import (
     T_ALPHA,
     IntakeDb,
     ServedApp,
-    create_database,
-    drop_database,
-    insert_registration,
+    intake_database,
     intake_settings,
-    unique,
 )
 
 DELIVERY_TIMEOUT_S = 2.0
@@ -41,15 +36,8 @@ def broker(tmp_path: Path) -> Iterator[TansuBroker]:
 
 @pytest.fixture
 def db(pg: EmbeddedPostgres) -> Iterator[IntakeDb]:
-    name = unique("intake_fault").replace("-", "_")
-    url = create_database(pg, name)
-    engine = make_engine(DatabaseSettings(url=url), pool_size=2)
-    factory = make_session_factory(engine)
-    with factory() as session, session.begin():
-        insert_registration(session)
-    yield IntakeDb(url, factory)
-    engine.dispose()
-    drop_database(pg, name)
+    with intake_database(pg, "intake_fault") as db:
+        yield db
 
 
 def post(client: httpx.Client, token: str, revision: int) -> httpx.Response:

@@ -19,15 +19,8 @@ from services.core.settings import DatabaseSettings
 from services.embedded.kafka_broker import TansuBroker
 from services.embedded.postgres import EmbeddedPostgres
 from services.embedded.waiting import wait_until
-from tests.integration.intake_support import (
-    T_ALPHA,
-    IntakeDb,
-    ServedApp,
-    create_database,
-    insert_registration,
-    intake_settings,
-    unique,
-)
+from tests.databases import create_database
+from tests.integration.intake_support import T_ALPHA, IntakeDb, ServedApp, insert_registration, intake_settings, unique
 
 
 @pytest.fixture

@@ -6,18 +6,14 @@ from collections.abc import Iterator
 
 import pytest
 
-from services.core.db.engine import make_engine, make_session_factory
 from services.core.kafka.admin import ensure_topics
-from services.core.settings import DatabaseSettings
 from services.embedded.kafka_broker import TansuBroker
 from services.embedded.postgres import EmbeddedPostgres
 from tests.integration.intake_support import (
     Intake,
     IntakeDb,
     ServedApp,
-    create_database,
-    drop_database,
-    insert_registration,
+    intake_database,
     intake_settings,
     unique,
 )
@@ -25,15 +21,8 @@ from tests.integration.intake_support import (
 
 @pytest.fixture(scope="module")
 def intake_db(pg: EmbeddedPostgres) -> Iterator[IntakeDb]:
-    name = unique("intake").replace("-", "_")
-    url = create_database(pg, name)
-    engine = make_engine(DatabaseSettings(url=url), pool_size=2)
-    factory = make_session_factory(engine)
-    with factory() as session, session.begin():
-        insert_registration(session)
-    yield IntakeDb(url, factory)
-    engine.dispose()
-    drop_database(pg, name)
+    with intake_database(pg, "intake") as db:
+        yield db
 
 
 @pytest.fixture(scope="module")

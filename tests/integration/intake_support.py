@@ -7,9 +7,10 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
-import sqlalchemy as sa
 import uvicorn
 from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 from sqlalchemy.orm import Session, sessionmaker
@@ -17,11 +18,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from services.core.auth import Role
 from services.core.db import registration
 from services.core.db import tokens as token_repo
-from services.core.db.migrate import upgrade
+from services.core.db.engine import make_engine, make_session_factory
 from services.core.settings import DatabaseSettings, IntakeSettings, KafkaSettings, Settings
 from services.embedded.postgres import EmbeddedPostgres
 from services.embedded.waiting import free_port, wait_until
 from services.intake.app import create_app
+from tests.databases import create_database, drop_database
 
 PEPPER = "intake-test-pepper"
 T_ALPHA, T_BETA = "t-alpha", "t-beta"
@@ -33,28 +35,6 @@ def unique(prefix: str) -> str:
 
 
 # -- PostgreSQL ------------------------------------------------------------------------------
-
-
-def create_database(pg: EmbeddedPostgres, name: str) -> str:
-    """A fresh database on the shared server, migrated with the real Alembic migrations; returns its URL."""
-    admin = sa.create_engine(pg.admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    finally:
-        admin.dispose()
-    url = pg.url.replace(f"/{pg.database}?", f"/{name}?", 1)
-    upgrade(url)
-    return url
-
-
-def drop_database(pg: EmbeddedPostgres, name: str) -> None:
-    admin = sa.create_engine(pg.admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
 
 
 def insert_registration(session: Session) -> None:
@@ -190,6 +170,22 @@ class IntakeDb:
     def revoke(self, token_id: str) -> bool:
         with self.session_factory() as session, session.begin():
             return token_repo.revoke(session, token_id)
+
+
+@contextmanager
+def intake_database(pg: EmbeddedPostgres, prefix: str) -> Iterator[IntakeDb]:
+    """A migrated database of its own with :func:`insert_registration`'s rows; dropped on exit."""
+    name = unique(prefix).replace("-", "_")
+    url = create_database(pg, name)
+    engine = make_engine(DatabaseSettings(url=url), pool_size=2)
+    factory = make_session_factory(engine)
+    with factory() as session, session.begin():
+        insert_registration(session)
+    try:
+        yield IntakeDb(url, factory)
+    finally:
+        engine.dispose()
+        drop_database(pg, name)
 
 
 # -- Kafka ---------------------------------------------------------------------------------------

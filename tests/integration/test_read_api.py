@@ -22,18 +22,21 @@ from sqlalchemy.orm import Session
 from services.api.app import create_app
 from services.api.notifications import APPLICATION_NAME
 from services.core.db.engine import make_engine
-from services.core.settings import ApiSettings, DatabaseSettings, ProjectorSettings, Settings
+from services.core.settings import Settings
 from services.embedded.postgres import EmbeddedPostgres
 from services.embedded.waiting import wait_until
 from tests.read_api_helpers import (
     StoredResult,
     UvicornThread,
+    api_rows,
     apply_results,
     bump_version,
     create_database,
     division_bout_list,
     expected_table,
+    read_api_settings,
     registration_doc,
+    report_lag,
     seed_registration,
 )
 
@@ -63,13 +66,7 @@ class Api:
 @pytest.fixture(scope="module")
 def api(pg: EmbeddedPostgres) -> Iterator[Api]:
     url = create_database(pg)
-    settings = Settings(
-        environment="test",
-        log_json=False,
-        database=DatabaseSettings(url=url),
-        api=ApiSettings(sse_heartbeat_s=HEARTBEAT_S, lag_poll_s=0.2, projector_heartbeat_stale_s=30),
-        projector=ProjectorSettings(group_id="standings-projector"),
-    )
+    settings = read_api_settings(url, sse_heartbeat_s=HEARTBEAT_S)
     engine = make_engine(settings.database, pool_size=10)
     seed_registration(engine, registration_doc(T, {D: 6, D2: 4}))
     queries = QueryLog()
@@ -188,54 +185,23 @@ def test_as_of_offset_reproduces_earlier_tables(api: Api) -> None:
     add(3, 1, "result", {"winner": "red", "method": "technical_superiority", "score": {"red": 10, "blue": 1}})
     add(1, 3, "result", {"winner": "red", "method": "fall", "score": {"red": 4, "blue": 0}})  # reinstated
 
-    def table(doc: dict[str, Any]) -> list[tuple[Any, ...]]:
-        return [
-            (
-                r["athlete_id"],
-                r["rank"],
-                r["bouts"],
-                r["wins"],
-                r["losses"],
-                r["draws"],
-                r["points"],
-                r["finishes"],
-                r["tp_for"],
-                r["tp_against"],
-                r["tie_unresolved"],
-            )
-            for r in doc["rows"]
-        ]
-
     with httpx.Client(timeout=5) as client:
         for cut in [rows[0].offset - 1, *(r.offset for r in rows)]:
             included = [r for r in rows if r.offset <= cut]
-            expected = [
-                (
-                    s.athlete_id,
-                    s.rank,
-                    s.bouts,
-                    s.wins,
-                    s.losses,
-                    s.draws,
-                    s.points,
-                    s.finishes,
-                    s.tp_for,
-                    s.tp_against,
-                    s.tie_unresolved,
-                )
-                for s in expected_table(api.engine, t, d, included)
-            ]
+            expected = expected_table(api.engine, t, d, included)
             r = client.get(standings_url(api, d), params={"as_of_offset": cut})
             assert r.status_code == 200
             doc = r.json()
-            assert table(doc) == expected, f"as_of_offset={cut}"
+            assert api_rows(doc) == expected, f"as_of_offset={cut}"
             assert doc["version"] is None and doc["as_of_offset"] == cut
             assert doc["as_of"]["offset"] == (included[-1].offset if included else None)
             # not served under the live ETag
             assert not r.headers["etag"].startswith(f'"{t}:{d}:{doc["version"]}')
             assert "@" in r.headers["etag"]
         live = client.get(standings_url(api, d)).json()
-        assert table(live) == table(client.get(standings_url(api, d), params={"as_of_offset": rows[-1].offset}).json())
+        assert api_rows(live) == api_rows(
+            client.get(standings_url(api, d), params={"as_of_offset": rows[-1].offset}).json()
+        )
 
 
 # --- SSE ----------------------------------------------------------------------------------------
@@ -382,21 +348,7 @@ def test_freshness_reports_projector_lag(api: Api) -> None:
         doc = client.get(standings_url(api)).json()
         partition = doc["as_of"]["partition"]
         assert partition is not None
-        with Session(api.engine) as session, session.begin():
-            session.execute(
-                text(
-                    "UPDATE divisions SET last_event_at = now() - interval '42 seconds' "
-                    "WHERE tournament_id = :t AND division_id = :d"
-                ),
-                {"t": T, "d": D},
-            )
-            session.execute(
-                text(
-                    "INSERT INTO consumer_members (consumer_group, member_id, host, pid, fingerprint, config, assigned, lag) "
-                    "VALUES ('standings-projector', 'm1', 'h', 1, 'f', '{}', ARRAY[:p], CAST(:lag AS jsonb))"
-                ),
-                {"p": partition, "lag": f'{{"{partition}": 7}}'},
-            )
+        report_lag(api.engine, T, D, member_id="m1", partition=partition, lag=7)
         version = bump_version(api.engine, T, D)
 
         def lagging() -> bool:

@@ -26,7 +26,6 @@ from sqlalchemy.orm import Session
 
 from services.api.app import create_app
 from services.core.db.engine import make_engine
-from services.core.settings import ApiSettings, DatabaseSettings, ProjectorSettings, Settings
 from services.embedded.postgres import EmbeddedPostgres
 from services.embedded.waiting import wait_until
 from tests.read_api_helpers import (
@@ -36,7 +35,9 @@ from tests.read_api_helpers import (
     bump_version,
     create_database,
     division_bout_list,
+    read_api_settings,
     registration_doc,
+    report_lag,
     seed_registration,
 )
 
@@ -59,13 +60,7 @@ class Served:
 @pytest.fixture(scope="module")
 def served(pg: EmbeddedPostgres) -> Iterator[Served]:
     url = create_database(pg, prefix="readapi_schema")
-    settings = Settings(
-        environment="test",
-        log_json=False,
-        database=DatabaseSettings(url=url),
-        api=ApiSettings(sse_heartbeat_s=1.0, lag_poll_s=0.2, projector_heartbeat_stale_s=30),
-        projector=ProjectorSettings(group_id="standings-projector"),
-    )
+    settings = read_api_settings(url, sse_heartbeat_s=1.0)
     engine = make_engine(settings.database, pool_size=4)
     seed_registration(engine, registration_doc(T, {D: 4, D2: 3}))
     bouts = division_bout_list(engine, T, D)
@@ -140,21 +135,7 @@ def test_every_cached_body_validates_against_the_served_openapi(served: Served) 
 
 def test_stale_bodies_validate_too(served: Served) -> None:
     """While the projector is behind, freshness_s is spliced into the cached bytes: still the schema."""
-    with Session(served.engine) as session, session.begin():
-        session.execute(
-            text(
-                "UPDATE divisions SET last_event_at = now() - interval '42 seconds' "
-                "WHERE tournament_id = :t AND division_id = :d"
-            ),
-            {"t": T, "d": D},
-        )
-        session.execute(
-            text(
-                "INSERT INTO consumer_members (consumer_group, member_id, host, pid, fingerprint, config, assigned, lag) "
-                "VALUES ('standings-projector', 'schema-m', 'h', 1, 'f', '{}', ARRAY[:p], CAST(:lag AS jsonb))"
-            ),
-            {"p": PARTITION, "lag": f'{{"{PARTITION}": 3}}'},
-        )
+    report_lag(served.engine, T, D, member_id="schema-m", partition=PARTITION, lag=3)
     try:
         version = bump_version(served.engine, T, D)
         with httpx.Client(timeout=5) as client:

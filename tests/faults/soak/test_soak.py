@@ -61,12 +61,11 @@ from services.embedded.waiting import free_port
 from services.rankings import feed as rankings_feed
 from services.rankings.audit import run_audit
 from services.rankings.model import utc_today
-from tests.e2e.pipeline import api_rows
 from tests.faults.soak import chaos, verify
 from tests.faults.soak.processes import Service, Spawner
 from tests.faults.soak.scenario import POLLED, SEED, Scenario, build_scenario
 from tests.faults.soak.traffic import BulkProducer, OverlayPoller, Referee, percentile
-from tests.read_api_helpers import UvicornThread
+from tests.read_api_helpers import UvicornThread, api_rows
 
 pytestmark = [pytest.mark.soak, pytest.mark.timeout(600)]
 
