@@ -16,6 +16,7 @@ from services.api.context import ApiContext
 from services.api.notifications import Change
 from services.api.schemas import problems
 from services.core.auth import Principal, Role
+from services.core.errors import Conflict
 from services.core.http.auth import require_role
 from services.registration.loader import ImportSummary
 
@@ -92,3 +93,42 @@ async def write(
 
 def exists(session: Session, model: type, *key: str) -> bool:
     return session.get(model, key if len(key) > 1 else key[0]) is not None
+
+
+async def create(
+    ctx: ApiContext, model: type, key: tuple[str, ...], name: str, fn: Callable[[Session], ImportSummary]
+) -> WriteOut:
+    """A POST: ``fn`` unless the ``model`` row with ``key`` exists (409 naming ``name``); ``created``."""
+    conflict = f"{name} already exists; PUT to change it"
+    return await _entity_write(ctx, model, key, lambda session, _created: fn(session), conflict=conflict)
+
+
+async def create_or_replace(
+    ctx: ApiContext, model: type, key: tuple[str, ...], fn: Callable[[Session, bool], ImportSummary]
+) -> WriteOut:
+    """A PUT: ``fn(session, created)``, ``created`` when no ``model`` row with ``key`` existed before it."""
+    return await _entity_write(ctx, model, key, fn, conflict=None)
+
+
+async def _entity_write(
+    ctx: ApiContext,
+    model: type,
+    key: tuple[str, ...],
+    fn: Callable[[Session, bool], ImportSummary],
+    *,
+    conflict: str | None,
+) -> WriteOut:
+    created = False
+
+    def run(session: Session) -> tuple[ImportSummary, dict[admin.DivisionKey, int]]:
+        nonlocal created
+        created = not exists(session, model, *key)
+        if not created and conflict is not None:
+            raise Conflict(conflict)
+        summary = fn(session, created)
+        return summary, summary.refreshed
+
+    summary, versions = await write(ctx, run)
+    return WriteOut(
+        status="created" if created else "updated", divisions=versions, kept_statuses=kept_statuses(summary)
+    )

@@ -22,14 +22,13 @@ from services.api.admin_common import (
     Admin,
     WriteOut,
     admin_router,
-    exists,
-    kept_statuses,
-    write,
+    create,
+    create_or_replace,
 )
 from services.api.context import CtxDep
 from services.api.paths import DivisionId, TournamentId
 from services.core.db.schema import Athlete, BoutRow, Division, DivisionEntry, Tournament
-from services.core.errors import Conflict, NotFound
+from services.core.errors import NotFound
 from services.registration.loader import ImportSummary
 from services.registration.model import (
     MAX_BOUT_ORDER,
@@ -107,14 +106,11 @@ class BoutUpdate(BaseModel):
     responses=WRITE_PROBLEMS,
 )
 async def create_tournament(body: TournamentCreate, ctx: CtxDep, _admin: Admin) -> WriteOut:
-    def fn(session: Session) -> tuple[None, dict[admin.DivisionKey, int]]:
-        if exists(session, Tournament, body.tournament_id):
-            raise Conflict(f"tournament {body.tournament_id!r} already exists; PUT to change it")
+    def fn(session: Session) -> ImportSummary:
         keys = {(body.tournament_id, d.division_id) for d in body.divisions}
-        return None, admin.write_document(session, {"tournaments": [body.model_dump(mode="json")]}, keys).refreshed
+        return admin.write_document(session, {"tournaments": [body.model_dump(mode="json")]}, keys)
 
-    _, versions = await write(ctx, fn)
-    return WriteOut(status="created", divisions=versions)
+    return await create(ctx, Tournament, (body.tournament_id,), f"tournament {body.tournament_id!r}", fn)
 
 
 @router.put(
@@ -124,20 +120,11 @@ async def create_tournament(body: TournamentCreate, ctx: CtxDep, _admin: Admin) 
     responses=WRITE_PROBLEMS,
 )
 async def put_tournament(tournament_id: TournamentId, body: TournamentUpdate, ctx: CtxDep, _admin: Admin) -> WriteOut:
-    created = False
-
-    def fn(session: Session) -> tuple[ImportSummary, dict[admin.DivisionKey, int]]:
-        nonlocal created
-        created = not exists(session, Tournament, tournament_id)
+    def fn(session: Session, _created: bool) -> ImportSummary:
         doc = {"tournaments": [{"tournament_id": tournament_id, **body.model_dump(mode="json"), "divisions": []}]}
-        keys = admin.divisions_of_tournament(session, tournament_id)
-        summary = admin.write_document(session, doc, keys)
-        return summary, summary.refreshed
+        return admin.write_document(session, doc, admin.divisions_of_tournament(session, tournament_id))
 
-    summary, versions = await write(ctx, fn)
-    return WriteOut(
-        status="created" if created else "updated", divisions=versions, kept_statuses=kept_statuses(summary)
-    )
+    return await create_or_replace(ctx, Tournament, (tournament_id,), fn)
 
 
 # --- divisions --------------------------------------------------------------------------------
@@ -151,17 +138,13 @@ async def put_tournament(tournament_id: TournamentId, body: TournamentUpdate, ct
     responses=WRITE_PROBLEMS,
 )
 async def create_division(tournament_id: TournamentId, body: DivisionIn, ctx: CtxDep, _admin: Admin) -> WriteOut:
-    def fn(session: Session) -> tuple[None, dict[admin.DivisionKey, int]]:
+    def fn(session: Session) -> ImportSummary:
         doc = admin.tournament_document(session, tournament_id)
-        if exists(session, Division, tournament_id, body.division_id):
-            raise Conflict(f"division {body.division_id!r} already exists in {tournament_id!r}; PUT to change it")
         doc["divisions"] = [body.model_dump(mode="json")]
-        return None, admin.write_document(
-            session, {"tournaments": [doc]}, {(tournament_id, body.division_id)}
-        ).refreshed
+        return admin.write_document(session, {"tournaments": [doc]}, {(tournament_id, body.division_id)})
 
-    _, versions = await write(ctx, fn)
-    return WriteOut(status="created", divisions=versions)
+    key = (tournament_id, body.division_id)
+    return await create(ctx, Division, key, f"division {body.division_id!r} of {tournament_id!r}", fn)
 
 
 @router.put(
@@ -173,21 +156,17 @@ async def create_division(tournament_id: TournamentId, body: DivisionIn, ctx: Ct
 async def put_division(
     tournament_id: TournamentId, division_id: DivisionId, body: DivisionUpdate, ctx: CtxDep, _admin: Admin
 ) -> WriteOut:
-    created = False
+    key = (tournament_id, division_id)
 
-    def fn(session: Session) -> tuple[None, dict[admin.DivisionKey, int]]:
-        nonlocal created
+    def fn(session: Session, created: bool) -> ImportSummary:
         doc = admin.tournament_document(session, tournament_id)
-        created = not exists(session, Division, tournament_id, division_id)
         doc["divisions"] = [{"division_id": division_id, **body.model_dump(mode="json")}]
-        key = (tournament_id, division_id)
         if not created:
             admin.lock_divisions(session, {key})
             admin.remove_entries(session, tournament_id, division_id, body.athletes)
-        return None, admin.write_document(session, {"tournaments": [doc]}, {key}).refreshed
+        return admin.write_document(session, {"tournaments": [doc]}, {key})
 
-    _, versions = await write(ctx, fn)
-    return WriteOut(status="created" if created else "updated", divisions=versions)
+    return await create_or_replace(ctx, Division, key, fn)
 
 
 # --- athletes ---------------------------------------------------------------------------------
@@ -201,13 +180,10 @@ async def put_division(
     responses=WRITE_PROBLEMS,
 )
 async def create_athlete(body: AthleteIn, ctx: CtxDep, _admin: Admin) -> WriteOut:
-    def fn(session: Session) -> tuple[None, dict[admin.DivisionKey, int]]:
-        if exists(session, Athlete, body.athlete_id):
-            raise Conflict(f"athlete {body.athlete_id!r} already exists; PUT to change it")
-        return None, admin.write_document(session, {"athletes": [body.model_dump(mode="json")]}, set()).refreshed
+    def fn(session: Session) -> ImportSummary:
+        return admin.write_document(session, {"athletes": [body.model_dump(mode="json")]}, set())
 
-    _, versions = await write(ctx, fn)
-    return WriteOut(status="created", divisions=versions)
+    return await create(ctx, Athlete, (body.athlete_id,), f"athlete {body.athlete_id!r}", fn)
 
 
 @router.put(
@@ -217,23 +193,17 @@ async def create_athlete(body: AthleteIn, ctx: CtxDep, _admin: Admin) -> WriteOu
     responses=WRITE_PROBLEMS,
 )
 async def put_athlete(athlete_id: AthletePath, body: AthleteUpdate, ctx: CtxDep, _admin: Admin) -> WriteOut:
-    created = False
-
-    def fn(session: Session) -> tuple[None, dict[admin.DivisionKey, int]]:
-        nonlocal created
-        created = not exists(session, Athlete, athlete_id)
-        keys = admin.divisions_of_athletes(session, [athlete_id])
+    def fn(session: Session, _created: bool) -> ImportSummary:
         doc = {"athletes": [{"athlete_id": athlete_id, **body.model_dump(mode="json")}]}
-        return None, admin.write_document(session, doc, keys).refreshed
+        return admin.write_document(session, doc, admin.divisions_of_athletes(session, [athlete_id]))
 
-    _, versions = await write(ctx, fn)
-    return WriteOut(status="created" if created else "updated", divisions=versions)
+    return await create_or_replace(ctx, Athlete, (athlete_id,), fn)
 
 
 # --- bouts ------------------------------------------------------------------------------------
 
 
-def _bout_write(session: Session, t: str, d: str, bout: BoutIn) -> dict[admin.DivisionKey, int]:
+def _bout_write(session: Session, t: str, d: str, bout: BoutIn) -> ImportSummary:
     doc = admin.tournament_document(session, t)
     division = session.get(Division, (t, d))
     if division is None:
@@ -259,7 +229,7 @@ def _bout_write(session: Session, t: str, d: str, bout: BoutIn) -> dict[admin.Di
             "bouts": [b.model_dump(mode="json") for b in [*others, bout]],
         }
     ]
-    return admin.write_document(session, {"tournaments": [doc]}, {(t, d)}).refreshed
+    return admin.write_document(session, {"tournaments": [doc]}, {(t, d)})
 
 
 @router.post(
@@ -272,13 +242,10 @@ def _bout_write(session: Session, t: str, d: str, bout: BoutIn) -> dict[admin.Di
 async def create_bout(
     tournament_id: TournamentId, division_id: DivisionId, body: BoutIn, ctx: CtxDep, _admin: Admin
 ) -> WriteOut:
-    def fn(session: Session) -> tuple[None, dict[admin.DivisionKey, int]]:
-        if exists(session, BoutRow, body.bout_id):
-            raise Conflict(f"bout {body.bout_id!r} already exists; PUT to change it")
-        return None, _bout_write(session, tournament_id, division_id, body)
+    def fn(session: Session) -> ImportSummary:
+        return _bout_write(session, tournament_id, division_id, body)
 
-    _, versions = await write(ctx, fn)
-    return WriteOut(status="created", divisions=versions)
+    return await create(ctx, BoutRow, (body.bout_id,), f"bout {body.bout_id!r}", fn)
 
 
 @router.put(
@@ -295,16 +262,10 @@ async def put_bout(
     ctx: CtxDep,
     _admin: Admin,
 ) -> WriteOut:
-    created = False
+    def fn(session: Session, _created: bool) -> ImportSummary:
+        return _bout_write(session, tournament_id, division_id, BoutIn(bout_id=bout_id, **body.model_dump()))
 
-    def fn(session: Session) -> tuple[None, dict[admin.DivisionKey, int]]:
-        nonlocal created
-        created = not exists(session, BoutRow, bout_id)
-        bout = BoutIn(bout_id=bout_id, **body.model_dump())
-        return None, _bout_write(session, tournament_id, division_id, bout)
-
-    _, versions = await write(ctx, fn)
-    return WriteOut(status="created" if created else "updated", divisions=versions)
+    return await create_or_replace(ctx, BoutRow, (bout_id,), fn)
 
 
 # The registration lifecycle (import, re-open, audit trail) is served with the entity routes.
