@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Producer
@@ -22,12 +21,8 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from services.embedded.child import ChildComponent
 from services.embedded.errors import INSTALL_HINT, ComponentStartError
-from services.embedded.waiting import (
-    log_tail,
-    port_free,
-    spawn,
-    wait_until,
-)
+from services.embedded.stoppable import Stoppable
+from services.embedded.waiting import wait_until
 
 COMPONENT = "tansu"
 _QUIET = {"log_level": 0}  # health probes: no "connection refused" noise on stderr while starting
@@ -51,9 +46,7 @@ def resolve_tansu_binary() -> str:
         raise ComponentStartError(COMPONENT, str(exc), INSTALL_HINT) from exc
 
 
-def broker_ready(bootstrap: str, timeout: float = 0.5, config: Mapping[str, Any] | None = None) -> bool:
-    """True once the broker answers a metadata request."""
-    admin = AdminClient({**_QUIET, **(config or {}), "bootstrap.servers": bootstrap})
+def _answers_metadata(admin: AdminClient, timeout: float) -> bool:
     try:
         admin.list_topics(timeout=timeout)
     except KafkaException:
@@ -61,39 +54,34 @@ def broker_ready(bootstrap: str, timeout: float = 0.5, config: Mapping[str, Any]
     return True
 
 
+def broker_ready(bootstrap: str, timeout: float = 0.5, config: Mapping[str, Any] | None = None) -> bool:
+    """True once the broker answers a metadata request."""
+    return _answers_metadata(AdminClient({**_QUIET, **(config or {}), "bootstrap.servers": bootstrap}), timeout)
+
+
 class TansuBroker(ChildComponent):
-    """A memory-only tansu broker on 127.0.0.1, run as a child process in its own process group."""
+    """A memory-only tansu broker on 127.0.0.1, run as a child process in its own process group,
+    ready once it answers a metadata request. ``die_with_parent``: the kernel kills the broker if
+    the starting thread dies."""
 
     COMPONENT = COMPONENT
+    PROCESS = "broker"
     STOP_GRACE_S = 1.0
-
-    @classmethod
-    def start(
-        cls,
-        port: int | None = None,
-        log_dir: Path | None = None,
-        *,
-        binary: str | None = None,
-        timeout: float = 15.0,
-        die_with_parent: bool = True,
-    ) -> TansuBroker:
-        """Start a broker on ``port`` (a free one if None) and wait until it answers metadata.
-
-        ``die_with_parent``: the kernel kills the broker if the starting thread dies (leave it on
-        unless the launcher detaches). Logs go to ``log_dir/tansu-<port>.log``.
-        """
-        return cls._start_on(
-            port, log_dir, timeout, lambda p, log: cls(p, log, binary=binary, die_with_parent=die_with_parent)
-        )
 
     @property
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    def _launch(self, timeout: float) -> None:
-        binary = self._binary or resolve_tansu_binary()
+    @property
+    def address(self) -> str:
+        return self.bootstrap
+
+    def _resolve_binary(self) -> str:
+        return resolve_tansu_binary()
+
+    def _command(self, binary: str) -> list[str]:
         listener = f"tcp://127.0.0.1:{self.port}"
-        args = [
+        return [
             binary,
             "broker",
             "--listener-url",
@@ -103,35 +91,10 @@ class TansuBroker(ChildComponent):
             "--storage-engine",
             "memory://tansu/",
         ]
-        if not port_free(self.port):
-            raise ComponentStartError(COMPONENT, f"port {self.port} is in use", "choose another port or stop its user")
-        started = time.monotonic()
-        try:
-            proc = spawn(args, self.log_path, die_with_parent=self._die_with_parent)
-        except OSError as exc:
-            raise ComponentStartError(COMPONENT, f"cannot run {binary} ({exc})", INSTALL_HINT) from exc
-        self._proc = proc
-        admin = AdminClient({**_QUIET, "bootstrap.servers": self.bootstrap})
 
-        def ready() -> bool:
-            if proc.poll() is not None:
-                raise ComponentStartError(
-                    COMPONENT,
-                    f"broker exited during startup with code {proc.returncode} ",
-                    log_tail=log_tail(self.log_path),
-                )
-            try:
-                admin.list_topics(timeout=0.5)
-            except KafkaException:
-                return False
-            return True
-
-        try:
-            wait_until(ready, timeout, f"tansu on {self.bootstrap}")
-        except BaseException:
-            self.kill()
-            raise
-        self.startup_s = time.monotonic() - started
+    def _probe(self) -> Callable[[], bool]:
+        admin = AdminClient({**_QUIET, "bootstrap.servers": self.bootstrap})  # one client for every poll
+        return lambda: _answers_metadata(admin, 0.5)
 
 
 def ensure_topics(
@@ -182,8 +145,8 @@ def ensure_topics(
     wait_until(visible, timeout, f"topics {sorted(topics)} on {bootstrap}")
 
 
-class MockCluster:
-    """librdkafka's in-process mock cluster; the handle producer keeps it alive until ``close()``.
+class MockCluster(Stoppable):
+    """librdkafka's in-process mock cluster; the handle producer keeps it alive until ``stop()``.
 
     Other clients (in this or another process) bootstrap from ``bootstrap``.
     """
@@ -196,16 +159,8 @@ class MockCluster:
         self.bootstrap = ",".join(f"{broker.host}:{broker.port}" for broker in brokers)
         self.startup_s = time.monotonic() - started
 
-    def close(self) -> None:
+    def stop(self) -> None:
         """Shut the cluster down (idempotent)."""
         handle, self._handle = self._handle, None
         if handle is not None:
             handle.close()
-
-    def __enter__(self) -> MockCluster:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()

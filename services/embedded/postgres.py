@@ -16,10 +16,11 @@ import signal
 import subprocess
 import time
 from pathlib import Path
-from types import ModuleType, TracebackType
+from types import ModuleType
 from urllib.parse import quote
 
 from services.embedded.errors import INSTALL_HINT, ComponentStartError
+from services.embedded.stoppable import Stoppable
 from services.embedded.waiting import become_subreaper, log_tail, pid_alive, reap, wait_for_exit
 
 COMPONENT = "PostgreSQL"
@@ -77,7 +78,7 @@ def _pg_ctl_stop(datadir: Path, pid: int, timeout: float) -> None:
     wait_for_exit([pid], timeout, "PostgreSQL shutdown")
 
 
-class EmbeddedPostgres:
+class EmbeddedPostgres(Stoppable):
     """One PostgreSQL server on a data dir; ``url`` points at database ``standings`` over its unix socket."""
 
     def __init__(self, datadir: Path, database: str = DEFAULT_DATABASE, *, stop_at_exit: bool = True) -> None:
@@ -174,13 +175,6 @@ class EmbeddedPostgres:
         if self.url != url:
             raise ComponentStartError(COMPONENT, f"restart moved the server: {url} -> {self.url}")
 
-    def __enter__(self) -> EmbeddedPostgres:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     @staticmethod
     def stop_datadir(datadir: Path, timeout: float = 30.0) -> bool:

@@ -19,13 +19,14 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType, TracebackType
+from types import FrameType
 from typing import Any
 
 from services.embedded.errors import ComponentExitedError, ComponentStartError
 from services.embedded.kafka_broker import TansuBroker, ensure_topics
 from services.embedded.postgres import EmbeddedPostgres
 from services.embedded.search_engine import OsmemEngine
+from services.embedded.stoppable import Stoppable
 from services.embedded.waiting import pid_alive, terminate_group, wait_for_exit
 
 STATE_FILE = "stack.json"
@@ -64,7 +65,7 @@ def _same_process(entry: Mapping[str, Any]) -> bool:
 
 
 @dataclass
-class EmbeddedStack:
+class EmbeddedStack(Stoppable):
     """PostgreSQL + tansu + osmem started together; use as a context manager."""
 
     state_dir: Path
@@ -208,13 +209,6 @@ class EmbeddedStack:
         if errors:
             raise errors[0]
 
-    def __enter__(self) -> EmbeddedStack:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
 
 def _restore_handlers(previous: dict[int, _SignalHandler]) -> None:
