@@ -12,14 +12,10 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
-from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.openapi.utils import get_openapi
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import Engine
-from starlette.responses import Response
 
 from services.api import admin_routes, bootstrap, ops_routes, pages_routes, rankings_routes, standings_routes
 from services.api.context import ApiContext, CtxDep
@@ -27,8 +23,9 @@ from services.api.fastpath import StandingsFastPath
 from services.api.schemas import HealthOut, problems
 from services.core.db.engine import make_engine
 from services.core.http.metrics_middleware import RequestMetrics
-from services.core.http.problems import BodySizeLimit, install_problem_handlers, problem_only_openapi
+from services.core.http.problems import BodySizeLimit, install_problem_handlers
 from services.core.http.readiness import check_all, database_probe
+from services.core.http.service_routes import health_router, serve_problem_only_openapi
 from services.core.logging import get_logger
 from services.core.settings import APP_VERSION, Settings
 from services.ops import routes as consumer_routes
@@ -61,47 +58,22 @@ def _listen_probe(ctx: ApiContext) -> str | None:
     return "LISTEN standings_changed connection is down (reconnecting)"
 
 
+async def readyz(ctx: CtxDep) -> HealthOut:
+    probes = {"postgres": database_probe(ctx.engine), "listen": lambda: _listen_probe(ctx)}
+    readiness = await check_all(probes, timeout_s=READY_CHECK_TIMEOUT_S, service=SERVICE)
+    readiness.raise_unless_ready()
+    return HealthOut(status="ready", checks=dict(readiness.checks))
+
+
 def _health_router() -> APIRouter:
-    router = APIRouter(tags=["health"])
-
-    @router.get("/livez", response_model=HealthOut, summary="Liveness: the process serves HTTP")
-    async def livez() -> HealthOut:
-        return HealthOut(status="ok")
-
-    @router.get(
-        "/readyz",
-        response_model=HealthOut,
-        summary="Readiness: PostgreSQL answers and the LISTEN connection (cache invalidation) is alive",
-        description="503 problem+json naming each failing check. Without LISTEN the standings cache is off and "
-        "every read goes to PostgreSQL, so the instance should not take broadcast traffic.",
-        responses=problems(503),
+    return health_router(
+        readyz,
+        model=HealthOut,
+        readyz_summary="Readiness: PostgreSQL answers and the LISTEN connection (cache invalidation) is alive",
+        readyz_description="503 problem+json naming each failing check. Without LISTEN the standings cache is off "
+        "and every read goes to PostgreSQL, so the instance should not take broadcast traffic.",
+        readyz_responses=problems(503),
     )
-    async def readyz(ctx: CtxDep) -> HealthOut:
-        probes = {"postgres": database_probe(ctx.engine), "listen": lambda: _listen_probe(ctx)}
-        readiness = await check_all(probes, timeout_s=READY_CHECK_TIMEOUT_S, service=SERVICE)
-        readiness.raise_unless_ready()
-        return HealthOut(status="ready", checks=dict(readiness.checks))
-
-    @router.get(
-        "/metrics",
-        summary="Prometheus metrics",
-        response_class=Response,
-        responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text format"}},
-    )
-    async def metrics() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
-
-    return router
-
-
-def _openapi(app: FastAPI) -> dict[str, Any]:
-    """FastAPI's document with every error response as the problem+json it is (see problem_only_openapi)."""
-    if app.openapi_schema is None:
-        schema = get_openapi(
-            title=app.title, version=app.version, summary=app.summary, routes=app.routes, description=app.description
-        )
-        app.openapi_schema = problem_only_openapi(schema, "#/components/schemas/Problem")
-    return app.openapi_schema
 
 
 def _include_routers(app: FastAPI, extra: Sequence[APIRouter]) -> None:
@@ -151,7 +123,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None, routers: Seq
         summary="Live tournament standings for broadcast overlays and the public; registration admin",
         lifespan=lifespan,
     )
-    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    serve_problem_only_openapi(app)
     install_problem_handlers(app)
     _include_routers(app, routers)
     app.add_middleware(StandingsFastPath)  # innermost: size limit, CORS and metrics still wrap it

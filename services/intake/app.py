@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from dataclasses import dataclass
+from typing import Annotated
 
 import anyio.to_thread
 from fastapi import APIRouter, Depends, FastAPI, Header, Path, Request
-from fastapi.openapi.utils import get_openapi
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from sqlalchemy import Engine
-from starlette.responses import Response
 from starlette.types import Scope
 
 from services.core.auth import Principal, Role
@@ -21,11 +19,11 @@ from services.core.http.metrics_middleware import UNMATCHED_ROUTE, RequestMetric
 from services.core.http.problems import (
     BodySizeLimit,
     install_problem_handlers,
-    problem_only_openapi,
     require_json_media_type,
 )
 from services.core.http.ratelimit import rate_limited_principal
 from services.core.http.readiness import check_all
+from services.core.http.service_routes import health_router, serve_problem_only_openapi
 from services.core.kafka.producer import EventProducer
 from services.core.logging import get_logger
 from services.core.metrics import RESULTS_REJECTED
@@ -43,6 +41,7 @@ from services.intake.schemas import (
     VoidIn,
     problem_responses,
 )
+from services.intake.service import IntakeService
 from services.registration.model import TEXT_PATTERN
 
 log = get_logger(__name__)
@@ -91,6 +90,32 @@ async def require_json_body(request: Request) -> None:
 JsonBody = Annotated[None, Depends(require_json_body)]
 
 
+@dataclass(frozen=True, slots=True)
+class BoutWrite:
+    """A referee's write to one bout, past the rate limit, the tournament-writer and the JSON checks."""
+
+    tournament_id: str
+    bout_id: str
+    service: IntakeService
+    traceparent: str | None
+
+
+async def bout_write(
+    t: TournamentId,
+    b: BoutId,
+    _limited: rate_limited_principal,
+    _writer: require_tournament_writer,
+    _json: JsonBody,
+    service: Service,
+    traceparent: Traceparent = None,
+) -> BoutWrite:
+    """The path, the checks and the trace context every bout write (result, void) declares."""
+    return BoutWrite(t, b, service, traceparent)
+
+
+BoutWriteDep = Annotated[BoutWrite, Depends(bout_write)]
+
+
 def count_rejection(scope: Scope, route: str, status: int) -> None:
     """``standings_intake_rejected_total{reason}`` for every refused POST to a route (RequestMetrics hook)."""
     if status >= 400 and scope.get("method") == "POST" and route != UNMATCHED_ROUTE:
@@ -125,17 +150,8 @@ def _results_router() -> APIRouter:
         ),
         responses=_RESULT_ERRORS,
     )
-    async def post_result(
-        t: TournamentId,
-        b: BoutId,
-        body: ResultIn,
-        _limited: rate_limited_principal,
-        _writer: require_tournament_writer,
-        _json: JsonBody,
-        service: Service,
-        traceparent: Traceparent = None,
-    ) -> AcceptedOut:
-        return await service.record_result(t, b, body, traceparent=traceparent)
+    async def post_result(body: ResultIn, write: BoutWriteDep) -> AcceptedOut:
+        return await write.service.record_result(write.tournament_id, write.bout_id, body, traceparent=write.traceparent)
 
     @router.post(
         "/v1/tournaments/{t}/bouts/{b}/void",
@@ -145,17 +161,8 @@ def _results_router() -> APIRouter:
         description="A later, higher result revision reinstates the bout. Same delivery and conflict rules as results.",
         responses=_WRITE_ERRORS,
     )
-    async def post_void(
-        t: TournamentId,
-        b: BoutId,
-        body: VoidIn,
-        _limited: rate_limited_principal,
-        _writer: require_tournament_writer,
-        _json: JsonBody,
-        service: Service,
-        traceparent: Traceparent = None,
-    ) -> AcceptedOut:
-        return await service.void_result(t, b, body, traceparent=traceparent)
+    async def post_void(body: VoidIn, write: BoutWriteDep) -> AcceptedOut:
+        return await write.service.void_result(write.tournament_id, write.bout_id, body, traceparent=write.traceparent)
 
     return router
 
@@ -186,45 +193,20 @@ def _tournaments_router() -> APIRouter:
     return router
 
 
+async def readyz(ctx: CtxDep) -> StatusOut:
+    probes = ctx.readiness_probes(broker_timeout_s=READY_CHECK_TIMEOUT_S / 2)
+    readiness = await check_all(probes, timeout_s=READY_CHECK_TIMEOUT_S, service=SERVICE)
+    readiness.raise_unless_ready()
+    return StatusOut(status="ready")
+
+
 def _health_router() -> APIRouter:
-    router = APIRouter(tags=["health"])
-
-    @router.get("/livez", response_model=StatusOut, summary="Liveness: the process serves HTTP")
-    async def livez() -> StatusOut:
-        return StatusOut(status="ok")
-
-    @router.get(
-        "/readyz",
-        response_model=StatusOut,
-        summary="Readiness: PostgreSQL answers and the broker serves the event topic",
-        responses=problem_responses(503),
+    return health_router(
+        readyz,
+        model=StatusOut,
+        readyz_summary="Readiness: PostgreSQL answers and the broker serves the event topic",
+        readyz_responses=problem_responses(503),
     )
-    async def readyz(ctx: CtxDep) -> StatusOut:
-        probes = ctx.readiness_probes(broker_timeout_s=READY_CHECK_TIMEOUT_S / 2)
-        readiness = await check_all(probes, timeout_s=READY_CHECK_TIMEOUT_S, service=SERVICE)
-        readiness.raise_unless_ready()
-        return StatusOut(status="ready")
-
-    @router.get(
-        "/metrics",
-        summary="Prometheus metrics",
-        response_class=Response,
-        responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text format"}},
-    )
-    async def metrics() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
-
-    return router
-
-
-def _problem_only_openapi(app: FastAPI) -> dict[str, Any]:
-    """Error responses are only ever ``application/problem+json`` (the shared rule of problems.py)."""
-    if app.openapi_schema is None:
-        schema = get_openapi(
-            title=app.title, version=app.version, summary=app.summary, routes=app.routes, description=app.description
-        )
-        app.openapi_schema = problem_only_openapi(schema, "#/components/schemas/Problem")
-    return app.openapi_schema
 
 
 def create_app(
@@ -262,7 +244,7 @@ def create_app(
         summary="Referee result intake for the live standings pipeline",
         lifespan=lifespan,
     )
-    app.openapi = lambda: _problem_only_openapi(app)  # type: ignore[method-assign]
+    serve_problem_only_openapi(app)
     install_problem_handlers(app)
     app.include_router(_router())
     app.add_middleware(BodySizeLimit, max_bytes=settings.intake.max_body_bytes)

@@ -1,0 +1,71 @@
+"""What every FastAPI process serves besides its own routes: ``/livez``, ``/readyz`` (its own probes),
+``/metrics``, and an OpenAPI document whose error responses are the problem+json they are."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from fastapi.openapi.utils import get_openapi
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
+from starlette.responses import Response
+
+from services.core.http.problems import problem_only_openapi
+
+PROBLEM_REF = "#/components/schemas/Problem"
+
+
+def health_router(
+    readyz: Callable[..., Awaitable[BaseModel]],
+    *,
+    model: type[BaseModel],
+    readyz_summary: str,
+    readyz_responses: dict[int | str, dict[str, Any]],
+    readyz_description: str | None = None,
+) -> APIRouter:
+    """``/livez``, the process's ``readyz`` endpoint (its dependencies name its probes) and ``/metrics``.
+
+    ``model`` is the health body (a ``status`` member): ``ok`` for liveness, whatever ``readyz`` returns.
+    """
+    router = APIRouter(tags=["health"])
+
+    @router.get("/livez", response_model=model, summary="Liveness: the process serves HTTP")
+    async def livez() -> BaseModel:
+        return model(status="ok")
+
+    router.add_api_route(
+        "/readyz",
+        readyz,
+        methods=["GET"],
+        response_model=model,
+        summary=readyz_summary,
+        description=readyz_description,
+        responses=readyz_responses,
+    )
+
+    @router.get(
+        "/metrics",
+        summary="Prometheus metrics",
+        response_class=Response,
+        responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text format"}},
+    )
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+def serve_problem_only_openapi(app: FastAPI) -> None:
+    """``app.openapi()``: FastAPI's document with every error response as problem+json (built once)."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title, version=app.version, summary=app.summary, routes=app.routes, description=app.description
+            )
+            app.openapi_schema = problem_only_openapi(schema, PROBLEM_REF)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
