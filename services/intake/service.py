@@ -24,7 +24,7 @@ from services.core import events
 from services.core.db.errors import DATABASE_DOWN_ERRORS
 from services.core.domain.codec import UndecodablePayload, decode_revision
 from services.core.domain.consistency import RuleViolation
-from services.core.domain.results import BoutResult, Revision, is_same_payload
+from services.core.domain.results import BoutResult, BoutVoid, Revision, is_same_payload
 from services.core.domain.ruleset import RULESETS, Ruleset
 from services.core.errors import Conflict, NotFound, ServiceUnavailable, Unprocessable
 from services.core.kafka.producer import Delivery, trace_id_of, traceparent_for
@@ -43,6 +43,7 @@ from services.intake.schemas import (
 
 log = get_logger(__name__)
 T = TypeVar("T")
+R = TypeVar("R", BoutResult, BoutVoid)
 
 
 class EventSender(Protocol):
@@ -122,18 +123,12 @@ class IntakeService:
     async def record_result(
         self, tournament_id: str, bout_id: str, body: ResultIn, *, traceparent: str | None = None
     ) -> AcceptedOut:
-        posted = body.to_domain(bout_id)
-        division_id = await self._run(self._guard, tournament_id, posted)
-        event = events.result_recorded(tournament_id, division_id, posted, self._clock())
-        return await self._produce(event, bout_id, posted.revision, traceparent)
+        return await self._post(tournament_id, body.to_domain(bout_id), events.result_recorded, traceparent)
 
     async def void_result(
         self, tournament_id: str, bout_id: str, body: VoidIn, *, traceparent: str | None = None
     ) -> AcceptedOut:
-        posted = body.to_domain(bout_id)
-        division_id = await self._run(self._guard, tournament_id, posted)
-        event = events.result_voided(tournament_id, division_id, posted, self._clock())
-        return await self._produce(event, bout_id, posted.revision, traceparent)
+        return await self._post(tournament_id, body.to_domain(bout_id), events.result_voided, traceparent)
 
     async def finalize(self, tournament_id: str, *, traceparent: str | None = None) -> FinalizeOut:
         """One ``tournament_finalized`` per division, so each division's partition sees it in order."""
@@ -187,6 +182,18 @@ class IntakeService:
         if not divisions:
             raise Conflict(f"tournament {tournament_id!r} has no divisions to finalize")
         return divisions
+
+    async def _post(
+        self,
+        tournament_id: str,
+        posted: R,
+        make_event: Callable[[str, str, R, datetime], events.ResultRecorded | events.ResultVoided],
+        traceparent: str | None,
+    ) -> AcceptedOut:
+        """A result or void: checked against the bout (404/409/ruleset), then produced (202 once delivered)."""
+        division_id = await self._run(self._guard, tournament_id, posted)
+        event = make_event(tournament_id, division_id, posted, self._clock())
+        return await self._produce(event, posted.bout_id, posted.revision, traceparent)
 
     async def _produce(
         self, event: events.ResultRecorded | events.ResultVoided, bout_id: str, revision: int, traceparent: str | None
