@@ -5,6 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 
+def retry_after(seconds: float) -> dict[str, str]:
+    """The ``Retry-After`` header of a 429 or 503: whole seconds, at least one."""
+    return {"Retry-After": str(max(1, round(seconds)))}
+
+
 class AppError(Exception):
     status: int = 500
     title: str = "Internal error"
@@ -57,9 +62,7 @@ class RateLimited(AppError):
 
     def __init__(self, retry_after_s: float, **extra: Any) -> None:
         super().__init__(
-            f"rate limit exceeded; retry in {retry_after_s:.0f} s",
-            headers={"Retry-After": str(max(1, round(retry_after_s)))},
-            **extra,
+            f"rate limit exceeded; retry in {retry_after_s:.0f} s", headers=retry_after(retry_after_s), **extra
         )
 
 
@@ -67,4 +70,4 @@ class ServiceUnavailable(AppError):
     status, title, type_slug = 503, "Service unavailable", "unavailable"
 
     def __init__(self, detail: str, retry_after_s: float = 1.0, **extra: Any) -> None:
-        super().__init__(detail, headers={"Retry-After": str(max(1, round(retry_after_s)))}, **extra)
+        super().__init__(detail, headers=retry_after(retry_after_s), **extra)

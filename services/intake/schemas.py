@@ -17,6 +17,7 @@ from services.core.domain.results import (
     Winner,
     check_result_fields,
 )
+from services.core.http.problem_docs import ProblemMembers
 from services.core.http.problems import (
     MALFORMED_BODY_EXAMPLE,
     NOT_JSON_DETAIL,
@@ -174,14 +175,9 @@ class ValidationIssue(BaseModel):
     type: str | None = None
 
 
-class Problem(BaseModel):
+class Problem(ProblemMembers):
     """RFC 9457 problem details (``application/problem+json``)."""
 
-    type: str
-    title: str
-    status: int
-    detail: str
-    instance: str | None = None
     errors: list[ValidationIssue] | None = Field(default=None, description="Schema violations (422 validation)")
     applied_revision: int | None = Field(default=None, description="The bout's highest applied revision (409)")
     ruleset: str | None = Field(default=None, description="The tournament's ruleset (422 ruleset-violation)")

@@ -19,14 +19,19 @@ from services.core.http.problems import (
 )
 
 
-class Problem(BaseModel):
-    """RFC 9457 problem details (media type application/problem+json)."""
+class ProblemMembers(BaseModel):
+    """The members of every RFC 9457 problem; each app's ``Problem`` adds the extensions it sends."""
 
     type: str
     title: str
     status: int
     detail: str
     instance: str | None = None
+
+
+class Problem(ProblemMembers):
+    """RFC 9457 problem details (media type application/problem+json)."""
+
     errors: list[dict[str, Any]] | None = Field(default=None, description="Schema violations (422)")
     problems: list[str] | None = Field(default=None, description="Every registration problem (import, 422)")
 

@@ -63,7 +63,11 @@ def serve_problem_only_openapi(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = get_openapi(
-                title=app.title, version=app.version, summary=app.summary, routes=app.routes, description=app.description
+                title=app.title,
+                version=app.version,
+                summary=app.summary,
+                routes=app.routes,
+                description=app.description,
             )
             app.openapi_schema = problem_only_openapi(schema, PROBLEM_REF)
         return app.openapi_schema
