@@ -8,7 +8,7 @@ and nowhere else, so every member of a consumer group derives its config the sam
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 from pydantic import BaseModel, Field, SecretStr, model_validator
@@ -16,13 +16,18 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 APP_VERSION = "0.1.0"
 
+# The constraints most knobs share, stated once.
+Positive = Annotated[float, Field(gt=0)]  # a duration, an interval or a rate
+Count = Annotated[int, Field(ge=1)]  # a size, a limit or a number of workers: at least one
+Port = Annotated[int, Field(ge=0, le=65535)]  # 0 picks a free port (tests)
+
 
 class KafkaSettings(BaseModel):
     bootstrap_servers: str = "127.0.0.1:9092"
     topic: str = "match-events"
     dlq_topic: str = "match-events.dlq"
-    partitions: int = Field(default=6, ge=1)
-    replication_factor: int = Field(default=1, ge=1)
+    partitions: Count = 6
+    replication_factor: Count = 1
     client_id: str = "standings"
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
@@ -32,7 +37,7 @@ class KafkaSettings(BaseModel):
     # Neither embedded broker answers a fetch early; the default 500 ms dominates latency.
     fetch_wait_max_ms: int = Field(default=5, ge=0)
     linger_ms: int = Field(default=0, ge=0)
-    queue_buffering_max_messages: int = Field(default=100_000, ge=1)
+    queue_buffering_max_messages: Count = 100_000
     # Extra librdkafka properties for operators (e.g. a real cluster's tuning).
     extra: dict[str, str] = Field(default_factory=dict)
 
@@ -96,14 +101,14 @@ class ConsumerSettings(BaseModel):
     max_poll_interval_ms: int = Field(default=300_000, ge=1000)
     session_timeout_ms: int = Field(default=45_000, ge=1000)
     assignment_strategy: str = "cooperative-sticky"
-    batch_size: int = Field(default=2000, ge=1)
-    batch_timeout_s: float = Field(default=0.05, gt=0)
+    batch_size: Count = 2000
+    batch_timeout_s: Positive = 0.05
 
 
 class DatabaseSettings(BaseModel):
     url: SecretStr = SecretStr("postgresql+psycopg://postgres@127.0.0.1:5432/standings")
-    pool_size: int = Field(default=5, ge=1)
-    connect_timeout_s: int = Field(default=5, ge=1)
+    pool_size: Count = 5
+    connect_timeout_s: Count = 5
     sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] | None = None
     sslrootcert: str | None = None
 
@@ -124,12 +129,7 @@ class DatabaseSettings(BaseModel):
         return params
 
     def connect_args(self) -> dict[str, Any]:
-        args: dict[str, Any] = {"connect_timeout": self.connect_timeout_s}
-        if self.sslmode:
-            args["sslmode"] = self.sslmode
-        if self.sslrootcert:
-            args["sslrootcert"] = self.sslrootcert
-        return args
+        return {"connect_timeout": self.connect_timeout_s, **self.tls_params()}
 
 
 def _set_query(url: str, params: dict[str, str]) -> str:
@@ -152,12 +152,12 @@ class SearchSettings(BaseModel):
     # (needed for the OpenSearch-compatible embedded engine; real Elasticsearch takes either).
     plain_json_media_type: bool = False
     alias: str = "rankings"
-    request_timeout_s: float = Field(default=10.0, gt=0)
-    breaker_failure_threshold: int = Field(default=3, ge=1)
-    breaker_half_open_after_s: float = Field(default=30.0, gt=0)
-    freshness_slo_s: float = Field(default=60.0, gt=0)
-    bulk_chunk_size: int = Field(default=2000, ge=1)
-    bulk_concurrency: int = Field(default=2, ge=1)
+    request_timeout_s: Positive = 10.0
+    breaker_failure_threshold: Count = 3
+    breaker_half_open_after_s: Positive = 30.0
+    freshness_slo_s: Positive = 60.0
+    bulk_chunk_size: Count = 2000
+    bulk_concurrency: Count = 2
 
 
 class ProjectorSettings(BaseModel):
@@ -166,32 +166,32 @@ class ProjectorSettings(BaseModel):
     ruleset: str = "combat-default"
     # /livez, /readyz and /metrics of the projector process.
     http_host: str = "127.0.0.1"
-    http_port: int = Field(default=9102, ge=0, le=65535)
+    http_port: Port = 9102
     # A batch still running after this long (at most a third of max.poll.interval.ms) pauses the
     # partitions and keeps polling; until then the next batch is read ahead.
-    pause_after_s: float = Field(default=1.0, gt=0)
-    member_heartbeat_s: float = Field(default=5.0, gt=0)
-    lag_interval_s: float = Field(default=5.0, gt=0)
-    dlq_flush_timeout_s: float = Field(default=10.0, gt=0)
+    pause_after_s: Positive = 1.0
+    member_heartbeat_s: Positive = 5.0
+    lag_interval_s: Positive = 5.0
+    dlq_flush_timeout_s: Positive = 10.0
     # SIGTERM: how long an in-flight batch may take to finish before it is abandoned (rolled back).
     shutdown_grace_s: float = Field(default=20.0, ge=0)
-    retry_max_backoff_s: float = Field(default=5.0, gt=0)
+    retry_max_backoff_s: Positive = 5.0
 
 
 class IndexerSettings(BaseModel):
-    poll_interval_s: float = Field(default=0.2, gt=0)
-    batch_size: int = Field(default=2000, ge=1)
+    poll_interval_s: Positive = 0.2
+    batch_size: Count = 2000
     # Categories re-ranked per step of the rankings stage (each in its own short transaction).
-    rerank_batch: int = Field(default=50, ge=1)
+    rerank_batch: Count = 50
     # Health endpoint (/livez, /readyz, /metrics); port 0 picks a free port (tests).
     http_host: str = "127.0.0.1"
-    http_port: int = Field(default=9103, ge=0, le=65535)
+    http_port: Port = 9103
 
 
 class IntakeSettings(BaseModel):
-    delivery_timeout_s: float = Field(default=2.0, gt=0)
-    rate_limit_per_s: float = Field(default=50.0, gt=0)
-    rate_limit_burst: int = Field(default=100, ge=1)
+    delivery_timeout_s: Positive = 2.0
+    rate_limit_per_s: Positive = 50.0
+    rate_limit_burst: Count = 100
     max_body_bytes: int = Field(default=16_384, ge=256)
     producer_id: str = "intake"
     port: int = Field(default=8001, ge=1, le=65535)
@@ -201,12 +201,12 @@ class ApiSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = 8000
     cors_origins: list[str] = Field(default_factory=list)
-    stale_after_s: float = Field(default=10.0, gt=0)
-    sse_heartbeat_s: float = Field(default=15.0, gt=0)
+    stale_after_s: Positive = 10.0
+    sse_heartbeat_s: Positive = 15.0
     # Read API freshness (services/api/freshness.py): how often the projector's lag reports are read,
     # and how old a member's heartbeat may be before its partitions count as behind.
-    lag_poll_s: float = Field(default=1.0, gt=0)
-    projector_heartbeat_stale_s: float = Field(default=30.0, gt=0)
+    lag_poll_s: Positive = 1.0
+    projector_heartbeat_stale_s: Positive = 30.0
     max_body_bytes: int = Field(default=1_048_576, ge=1024)  # admin/registration import bodies
 
 
