@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 from sqlalchemy import (
     BigInteger,
@@ -39,6 +39,11 @@ TS = DateTime(timezone=True)
 # collation is that order on every locale (en_US.utf8 would put "a-b" after "ab" and fold case).
 Id = String(64, collation="C")
 
+# Columns that many tables declare alike (SQLAlchemy takes the column from the Annotated type).
+IdKey = Annotated[str, mapped_column(Id, primary_key=True)]  # an id in the primary key
+IdRef = Annotated[str, mapped_column(Id)]  # an id outside the primary key
+DbNow = Annotated[dt.datetime, mapped_column(TS, server_default=func.now())]  # the insert's time by default
+
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
@@ -47,7 +52,7 @@ class Base(DeclarativeBase):
 
 class Tournament(Base):
     __tablename__ = "tournaments"
-    tournament_id: Mapped[str] = mapped_column(Id, primary_key=True)
+    tournament_id: Mapped[IdKey]
     name: Mapped[str] = mapped_column(Text)
     tier: Mapped[str] = mapped_column(String(16))
     start_date: Mapped[dt.date] = mapped_column(Date)
@@ -67,9 +72,9 @@ class Division(Base):
     tournament_id: Mapped[str] = mapped_column(
         Id, ForeignKey("tournaments.tournament_id", ondelete="CASCADE"), primary_key=True
     )
-    division_id: Mapped[str] = mapped_column(Id, primary_key=True)
+    division_id: Mapped[IdKey]
     name: Mapped[str] = mapped_column(Text)
-    category: Mapped[str] = mapped_column(Id)
+    category: Mapped[IdRef]
     formats: Mapped[list[str]] = mapped_column(ARRAY(String(16)))
     # Bumped on every committed change; the read API's ETag.
     version: Mapped[int] = mapped_column(BigInteger, server_default="0")
@@ -84,7 +89,7 @@ class Division(Base):
 
 class Athlete(Base):
     __tablename__ = "athletes"
-    athlete_id: Mapped[str] = mapped_column(Id, primary_key=True)
+    athlete_id: Mapped[IdKey]
     full_name: Mapped[str] = mapped_column(Text)
     country: Mapped[str] = mapped_column(String(3))
     club: Mapped[str | None] = mapped_column(Text)
@@ -95,8 +100,8 @@ class DivisionEntry(Base):
     """An athlete entered in a division (a standings row exists even before their first bout)."""
 
     __tablename__ = "division_entries"
-    tournament_id: Mapped[str] = mapped_column(Id, primary_key=True)
-    division_id: Mapped[str] = mapped_column(Id, primary_key=True)
+    tournament_id: Mapped[IdKey]
+    division_id: Mapped[IdKey]
     athlete_id: Mapped[str] = mapped_column(Id, ForeignKey("athletes.athlete_id"), primary_key=True)
     __table_args__ = (
         ForeignKeyConstraint(
@@ -109,9 +114,9 @@ class DivisionEntry(Base):
 
 class BoutRow(Base):
     __tablename__ = "bouts"
-    bout_id: Mapped[str] = mapped_column(Id, primary_key=True)
-    tournament_id: Mapped[str] = mapped_column(Id)
-    division_id: Mapped[str] = mapped_column(Id)
+    bout_id: Mapped[IdKey]
+    tournament_id: Mapped[IdRef]
+    division_id: Mapped[IdRef]
     mat: Mapped[int] = mapped_column(Integer, server_default="1")
     bout_order: Mapped[int] = mapped_column(Integer, server_default="0")
     red_athlete_id: Mapped[str] = mapped_column(Id, ForeignKey("athletes.athlete_id"))
@@ -140,7 +145,7 @@ class ResultRow(Base):
     occurred_at: Mapped[dt.datetime] = mapped_column(TS)
     source_partition: Mapped[int] = mapped_column(Integer)
     source_offset: Mapped[int] = mapped_column(BigInteger)
-    applied_at: Mapped[dt.datetime] = mapped_column(TS, server_default=func.now())
+    applied_at: Mapped[DbNow]
     __table_args__ = (
         CheckConstraint("kind in ('result','void')", name="kind"),
         CheckConstraint("revision >= 1", name="revision_positive"),
@@ -153,16 +158,16 @@ class ResultConflict(Base):
 
     __tablename__ = "result_conflicts"
     conflict_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
-    tournament_id: Mapped[str] = mapped_column(Id)
-    division_id: Mapped[str] = mapped_column(Id)
-    bout_id: Mapped[str] = mapped_column(Id)
+    tournament_id: Mapped[IdRef]
+    division_id: Mapped[IdRef]
+    bout_id: Mapped[IdRef]
     revision: Mapped[int] = mapped_column(Integer)
     kind: Mapped[str] = mapped_column(String(8))
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
     applied_payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
     source_partition: Mapped[int] = mapped_column(Integer)
     source_offset: Mapped[int] = mapped_column(BigInteger)
-    detected_at: Mapped[dt.datetime] = mapped_column(TS, server_default=func.now())
+    detected_at: Mapped[DbNow]
     __table_args__ = (
         # One conflict row per distinct message: a replayed conflict is not recorded twice.
         Index(None, "source_partition", "source_offset", unique=True),
@@ -172,9 +177,9 @@ class ResultConflict(Base):
 
 class StandingsRow(Base):
     __tablename__ = "standings_rows"
-    tournament_id: Mapped[str] = mapped_column(Id, primary_key=True)
-    division_id: Mapped[str] = mapped_column(Id, primary_key=True)
-    athlete_id: Mapped[str] = mapped_column(Id, primary_key=True)
+    tournament_id: Mapped[IdKey]
+    division_id: Mapped[IdKey]
+    athlete_id: Mapped[IdKey]
     rank: Mapped[int] = mapped_column(Integer)
     previous_rank: Mapped[int | None] = mapped_column(Integer)
     bouts: Mapped[int] = mapped_column(Integer)
@@ -192,22 +197,22 @@ class RankingAward(Base):
     """Placing points a division awarded to an athlete; provisional while the tournament is live."""
 
     __tablename__ = "ranking_awards"
-    tournament_id: Mapped[str] = mapped_column(Id, primary_key=True)
-    division_id: Mapped[str] = mapped_column(Id, primary_key=True)
-    athlete_id: Mapped[str] = mapped_column(Id, primary_key=True)
-    category: Mapped[str] = mapped_column(Id)
+    tournament_id: Mapped[IdKey]
+    division_id: Mapped[IdKey]
+    athlete_id: Mapped[IdKey]
+    category: Mapped[IdRef]
     placing: Mapped[int] = mapped_column(Integer)
     points: Mapped[float] = mapped_column(Numeric(10, 1, asdecimal=False))
     end_date: Mapped[dt.date] = mapped_column(Date)
     provisional: Mapped[bool] = mapped_column(Boolean)
-    awarded_at: Mapped[dt.datetime] = mapped_column(TS, server_default=func.now())
+    awarded_at: Mapped[DbNow]
     __table_args__ = (Index(None, "category", "athlete_id"),)
 
 
 class Ranking(Base):
     __tablename__ = "rankings"
-    category: Mapped[str] = mapped_column(Id, primary_key=True)
-    athlete_id: Mapped[str] = mapped_column(Id, primary_key=True)
+    category: Mapped[IdKey]
+    athlete_id: Mapped[IdKey]
     rank: Mapped[int] = mapped_column(Integer)
     points: Mapped[float] = mapped_column(Numeric(10, 1, asdecimal=False))
     best_award: Mapped[float] = mapped_column(Numeric(10, 1, asdecimal=False))
@@ -216,7 +221,7 @@ class Ranking(Base):
     ranking_date: Mapped[dt.date] = mapped_column(Date)
     # Monotonic per document: the search index write uses it as the external version.
     version: Mapped[int] = mapped_column(BigInteger)
-    updated_at: Mapped[dt.datetime] = mapped_column(TS, server_default=func.now())
+    updated_at: Mapped[DbNow]
 
 
 class RankingChange(Base):
@@ -229,9 +234,9 @@ class RankingChange(Base):
 
     __tablename__ = "ranking_changes"
     change_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
-    category: Mapped[str] = mapped_column(Id)
-    athlete_id: Mapped[str] = mapped_column(Id)
-    created_at: Mapped[dt.datetime] = mapped_column(TS, server_default=func.now())
+    category: Mapped[IdRef]
+    athlete_id: Mapped[IdRef]
+    created_at: Mapped[DbNow]
     txid: Mapped[int] = mapped_column(BigInteger, server_default=text("(pg_current_xact_id()::text)::bigint"))
     __table_args__ = (Index(None, "txid", "change_id"),)
 
@@ -242,8 +247,8 @@ class RankingRequest(Base):
 
     __tablename__ = "ranking_requests"
     request_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
-    category: Mapped[str] = mapped_column(Id)
-    requested_at: Mapped[dt.datetime] = mapped_column(TS, server_default=func.now())
+    category: Mapped[IdRef]
+    requested_at: Mapped[DbNow]
     __table_args__ = (Index(None, "category"),)
 
 
@@ -254,7 +259,7 @@ class FeedPosition(Base):
     reader: Mapped[str] = mapped_column(String(64), primary_key=True)
     txid: Mapped[int] = mapped_column(BigInteger)
     change_id: Mapped[int] = mapped_column(BigInteger)
-    updated_at: Mapped[dt.datetime] = mapped_column(TS, server_default=func.now())
+    updated_at: Mapped[DbNow]
 
 
 class ConsumerPosition(Base):
@@ -265,7 +270,7 @@ class ConsumerPosition(Base):
     topic: Mapped[str] = mapped_column(String(128), primary_key=True)
     partition: Mapped[int] = mapped_column(Integer, primary_key=True)
     next_offset: Mapped[int] = mapped_column(BigInteger)
-    updated_at: Mapped[dt.datetime] = mapped_column(TS, server_default=func.now())
+    updated_at: Mapped[DbNow]
 
 
 class ConsumerMember(Base):
@@ -280,8 +285,8 @@ class ConsumerMember(Base):
     config: Mapped[dict[str, Any]] = mapped_column(JSONB)
     assigned: Mapped[list[int]] = mapped_column(ARRAY(Integer))
     lag: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
-    started_at: Mapped[dt.datetime] = mapped_column(TS, server_default=func.now())
-    heartbeat_at: Mapped[dt.datetime] = mapped_column(TS, server_default=func.now())
+    started_at: Mapped[DbNow]
+    heartbeat_at: Mapped[DbNow]
 
 
 class ApiToken(Base):
@@ -291,7 +296,7 @@ class ApiToken(Base):
     name: Mapped[str] = mapped_column(Text)
     role: Mapped[str] = mapped_column(String(16))
     tournaments: Mapped[list[str]] = mapped_column(ARRAY(String(64)), server_default="{}")
-    created_at: Mapped[dt.datetime] = mapped_column(TS, server_default=func.now())
+    created_at: Mapped[DbNow]
     revoked_at: Mapped[dt.datetime | None] = mapped_column(TS)
     __table_args__ = (CheckConstraint("role in ('referee','ops','admin')", name="role"),)
 
@@ -305,7 +310,7 @@ class ReindexJob(Base):
     done: Mapped[int] = mapped_column(BigInteger, server_default="0")
     caught_up: Mapped[int] = mapped_column(BigInteger, server_default="0")
     error: Mapped[str | None] = mapped_column(Text)
-    started_at: Mapped[dt.datetime] = mapped_column(TS, server_default=func.now())
+    started_at: Mapped[DbNow]
     finished_at: Mapped[dt.datetime | None] = mapped_column(TS)
 
 
@@ -315,11 +320,11 @@ class AdminAction(Base):
     __tablename__ = "admin_actions"
     action_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     action: Mapped[str] = mapped_column(String(32))
-    tournament_id: Mapped[str] = mapped_column(Id)
+    tournament_id: Mapped[IdRef]
     token_id: Mapped[str] = mapped_column(String(32))
     reason: Mapped[str] = mapped_column(Text)
     details: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
-    at: Mapped[dt.datetime] = mapped_column(TS, server_default=func.now())
+    at: Mapped[DbNow]
     __table_args__ = (Index(None, "tournament_id", "at"),)
 
 
