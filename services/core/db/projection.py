@@ -272,10 +272,8 @@ def load_standings(session: Session, keys: Collection[DivisionKey]) -> dict[Divi
     if not keys:
         return out
     ts, ds = _split(keys)
-    for t, d, athlete, *figures, previous in fetchall(session, _STANDINGS, {"t": ts, "d": ds}):
-        rank, bouts, wins, losses, draws, points, finishes, tp_for, tp_against, tied = figures
-        row = StandingRow(athlete, rank, bouts, wins, losses, draws, points, finishes, tp_for, tp_against, tied)
-        out[(t, d)][athlete] = StoredStanding(row, previous)
+    for t, d, athlete, *columns, previous in fetchall(session, _STANDINGS, {"t": ts, "d": ds}):
+        out[(t, d)][athlete] = StoredStanding(StandingRow(athlete, *columns), previous)  # columns in field order
     return out
 
 

@@ -27,7 +27,13 @@ from services.core.db.schema import (
 )
 from services.core.domain.codec import decode_revision
 from services.core.domain.ruleset import Ruleset, UnknownRuleset, get_ruleset
-from services.core.domain.standings import StandingRow, compute_standings, rank_movements, standings_from_revisions
+from services.core.domain.standings import (
+    StandingRow,
+    compute_standings,
+    figures,
+    rank_movements,
+    standings_from_revisions,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +65,8 @@ class DivisionMeta:
 
 @dataclass(frozen=True, slots=True)
 class RowView:
-    """A standings row as shown: the projected figures plus the athlete's registration data."""
+    """A standings row as shown: the projected figures (in ``FIGURES`` order) plus the athlete's
+    registration data."""
 
     rank: int
     athlete_id: str
@@ -250,23 +257,7 @@ def _division_standings_stmt(tournament_id: str, division_id: str) -> Select[*tu
 
 def _row_view(r: Any, name: str, country: str, club: str | None, movement: int) -> RowView:
     """A standings row (stored or computed: the same fields) with the athlete's details."""
-    return RowView(
-        rank=r.rank,
-        athlete_id=r.athlete_id,
-        name=name,
-        country=country,
-        club=club,
-        bouts=r.bouts,
-        wins=r.wins,
-        losses=r.losses,
-        draws=r.draws,
-        points=r.points,
-        finishes=r.finishes,
-        tp_for=r.tp_for,
-        tp_against=r.tp_against,
-        tie_unresolved=r.tie_unresolved,
-        movement=movement,
-    )
+    return RowView(r.rank, r.athlete_id, name, country, club, *figures(r), r.tie_unresolved, movement)
 
 
 def _projected_view(r: Any) -> RowView:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import groupby
+from operator import attrgetter
+from typing import Any
 
 from services.core.domain.results import Bout, BoutResult, Revision, Winner, effective_results
 from services.core.domain.ruleset import Ruleset
@@ -23,6 +25,11 @@ class StandingRow:
     tp_for: int
     tp_against: int
     tie_unresolved: bool
+
+
+# A row's figures in field order: a tally, a stored row and a row as shown carry them alike.
+FIGURES = ("bouts", "wins", "losses", "draws", "points", "finishes", "tp_for", "tp_against")
+figures: Callable[[Any], tuple[int, int, int, int, int, int, int, int]] = attrgetter(*FIGURES)
 
 
 @dataclass(slots=True)
@@ -134,19 +141,7 @@ def _neg(key: tuple[int, ...]) -> tuple[int, ...]:
 
 
 def _row(t: _Tally, rank: int, *, tie_unresolved: bool) -> StandingRow:
-    return StandingRow(
-        athlete_id=t.athlete_id,
-        rank=rank,
-        bouts=t.bouts,
-        wins=t.wins,
-        losses=t.losses,
-        draws=t.draws,
-        points=t.points,
-        finishes=t.finishes,
-        tp_for=t.tp_for,
-        tp_against=t.tp_against,
-        tie_unresolved=tie_unresolved,
-    )
+    return StandingRow(t.athlete_id, rank, *figures(t), tie_unresolved)
 
 
 def standings_from_revisions(
