@@ -257,38 +257,24 @@ def _plan_revision(
     if outcome.verdict is Verdict.DUPLICATE:
         plan.duplicates += 1
         return
+    revision = NewRevision(
+        tournament_id=t,
+        division_id=d,
+        bout_id=event.bout_id,
+        revision=event.revision,
+        kind=stored.kind,
+        payload=stored.payload,
+        event_id=event.event_id,
+        occurred_at=event.occurred_at,
+        partition=msg.partition,
+        offset=msg.offset,
+    )
     if outcome.verdict is Verdict.CONFLICT:
-        plan.conflicts.append(
-            ConflictRecord(
-                tournament_id=t,
-                division_id=d,
-                bout_id=event.bout_id,
-                revision=event.revision,
-                kind=stored.kind,
-                payload=stored.payload,
-                applied_payload=outcome.applied.payload,
-                partition=msg.partition,
-                offset=msg.offset,
-                occurred_at=event.occurred_at,
-            )
-        )
+        plan.conflicts.append(ConflictRecord.against(revision, outcome.applied.payload))
         detail = f"bout {event.bout_id} revision {event.revision} was already applied with a different payload"
         plan.dead_letters.append(DeadLetter(msg, CONFLICTING_REVISION, detail))
         return
-    plan.new_revisions.append(
-        NewRevision(
-            tournament_id=t,
-            division_id=d,
-            bout_id=event.bout_id,
-            revision=event.revision,
-            kind=stored.kind,
-            payload=stored.payload,
-            event_id=event.event_id,
-            occurred_at=event.occurred_at,
-            partition=msg.partition,
-            offset=msg.offset,
-        )
-    )
+    plan.new_revisions.append(revision)
     if division.tournament_status == "scheduled":
         plan.started.add(t)
     plan.mark(key, event.occurred_at, msg.partition, msg.offset)

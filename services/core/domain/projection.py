@@ -60,6 +60,13 @@ class ConflictRecord(NamedTuple):
     offset: int
     occurred_at: dt.datetime
 
+    @classmethod
+    def against(cls, offered: NewRevision, applied_payload: Payload) -> ConflictRecord:
+        """The conflict of ``offered`` (all its fields but the event id) with the payload applied first."""
+        fields = offered._asdict()
+        del fields["event_id"]
+        return cls(**fields, applied_payload=applied_payload)
+
 
 @dataclass(slots=True)
 class DivisionMark:
