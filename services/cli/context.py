@@ -15,14 +15,17 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import typer
+from rich.console import Console
 from sqlalchemy import Engine
 
+from services.core.db import migrate as migrations
 from services.core.db.engine import make_engine
 from services.core.settings import Settings
 from services.embedded.stack import STATE_FILE, RecordedStack, recorded_stack
@@ -31,6 +34,7 @@ ENV_PREFIX = "STANDINGS_"
 # Any of these in the environment means "configured here": the state file is then ignored.
 CONNECTION_VARS = ("STANDINGS_DATABASE__URL", "STANDINGS_KAFKA__BOOTSTRAP_SERVERS", "STANDINGS_SEARCH__URL")
 NO_STACK_EXIT_CODE = 2
+NOT_MIGRATED_EXIT_CODE = 2
 
 
 def project_dir() -> Path:
@@ -138,3 +142,19 @@ def load_settings() -> Settings:
 
 def engine_for(settings: Settings) -> Engine:
     return make_engine(settings.database, pool_size=2)
+
+
+@contextmanager
+def migrated_engine(settings: Settings) -> Iterator[Engine]:
+    """The command's engine, disposed on exit, on a schema at the code's head: an unmigrated database
+    ends the command before it does anything (the message in red, exit code 2)."""
+    engine = engine_for(settings)
+    try:
+        try:
+            migrations.require_migrated(engine)
+        except migrations.DatabaseNotMigrated as exc:
+            Console(stderr=True).print(f"[red]{exc}[/red]")
+            raise typer.Exit(NOT_MIGRATED_EXIT_CODE) from None
+        yield engine
+    finally:
+        engine.dispose()

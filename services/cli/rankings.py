@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import closing
 
 import orjson
 import typer
@@ -21,13 +22,12 @@ from rich.table import Table
 from rich.text import Text
 from sqlalchemy.orm import Session
 
-from services.cli.context import engine_for, load_settings
-from services.core.db import migrate as migrations
+from services.cli.context import engine_for, load_settings, migrated_engine
 from services.core.search.client import make_search_client
 from services.rankings import rerank as repo
 from services.rankings.audit import MAX_SAMPLE, run_audit
 from services.rankings.model import utc_today
-from services.rankings.reindex import ReindexAlreadyRunning, Reindexer
+from services.rankings.reindex import ReindexAlreadyRunning, Reindexer, ReindexResult
 
 app = typer.Typer(name="rankings", no_args_is_help=True, help="The federation ranking list and its search index.")
 console = Console(stderr=True)
@@ -44,42 +44,39 @@ class _RateColumn(TextColumn):
         return Text("" if speed is None else f"{speed:,.0f} docs/s")
 
 
+def _run_with_progress(reindexer: Reindexer) -> ReindexResult:
+    """The reindex with one progress bar per phase (snapshot, catch-up)."""
+    columns = (
+        TextColumn("{task.description:<9}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        _RateColumn(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console, transient=False) as progress:
+        tasks: dict[str, TaskID] = {}
+
+        def on_progress(phase: str, done: int, total: int) -> None:
+            if phase not in tasks:
+                tasks[phase] = progress.add_task(phase, total=max(total, 1))
+            progress.update(tasks[phase], completed=done, total=max(total, done, 1))
+
+        return reindexer.run(on_progress)
+
+
 @app.command()
 def reindex() -> None:
     """Rebuild the rankings index from PostgreSQL and swap the alias (one at a time)."""
     settings = load_settings()
-    engine = engine_for(settings)
-    client = make_search_client(settings.search)
-    try:
-        migrations.require_migrated(engine)
+    with migrated_engine(settings) as engine, closing(make_search_client(settings.search)) as client:
         reindexer = Reindexer(engine, client, settings.search, catch_up_batch=settings.indexer.batch_size)
-        columns = (
-            TextColumn("{task.description:<9}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            _RateColumn(),
-            TimeElapsedColumn(),
-            TextColumn("ETA"),
-            TimeRemainingColumn(),
-        )
-        with Progress(*columns, console=console, transient=False) as progress:
-            tasks: dict[str, TaskID] = {}
-
-            def on_progress(phase: str, done: int, total: int) -> None:
-                if phase not in tasks:
-                    tasks[phase] = progress.add_task(phase, total=max(total, 1))
-                progress.update(tasks[phase], completed=done, total=max(total, done, 1))
-
-            result = reindexer.run(on_progress)
-    except ReindexAlreadyRunning as exc:
-        console.print(f"[yellow]{exc.detail}[/yellow]")
-        raise typer.Exit(3) from None
-    except migrations.DatabaseNotMigrated as exc:
-        console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from None
-    finally:
-        client.close()
-        engine.dispose()
+        try:
+            result = _run_with_progress(reindexer)
+        except ReindexAlreadyRunning as exc:
+            console.print(f"[yellow]{exc.detail}[/yellow]")
+            raise typer.Exit(3) from None
     console.print(
         f"[green]alias {settings.search.alias} -> {result.index_name}[/green]: {result.total:,} documents "
         f"({result.docs_per_s:,.0f} docs/s), {result.caught_up} changes caught up, "
@@ -131,12 +128,7 @@ def recompute(
 ) -> None:
     """Recompute every ranking list for a date (the daily expiry recompute); changed documents are re-indexed."""
     settings = load_settings()
-    engine = engine_for(settings)
     ranking_date = dt.date.fromisoformat(date) if date else utc_today()
-    try:
-        migrations.require_migrated(engine)
-        with Session(engine) as session, session.begin():
-            changed = repo.recompute_all_rankings(session, ranking_date)
-    finally:
-        engine.dispose()
+    with migrated_engine(settings) as engine, Session(engine) as session, session.begin():
+        changed = repo.recompute_all_rankings(session, ranking_date)
     console.print(f"rankings recomputed for {ranking_date}: {changed} documents changed")
