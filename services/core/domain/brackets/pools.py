@@ -1,0 +1,83 @@
+"""pools_then_elimination (SPEC §7): the bracket drawn from the pools' top athletes, and the
+placings of the athletes who did not leave their pool."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from services.core.domain.brackets.draw import Draw, bracket_size, seeding_order
+from services.core.domain.brackets.errors import InvalidBracket
+from services.core.domain.brackets.placings import Placing
+from services.core.domain.standings import StandingRow
+
+
+def _meeting_round(a: int, b: int) -> int:
+    """The main round in which draw positions a and b can meet (1 = first round)."""
+    return (a ^ b).bit_length()
+
+
+def _pool_problems(pools: Sequence[Sequence[str]], advance: int) -> list[str]:
+    problems: list[str] = []
+    if advance < 1:
+        problems.append(f"advance must be >= 1 (got {advance})")
+    seen: dict[str, int] = {}
+    for p, pool in enumerate(pools, start=1):
+        for athlete in pool:
+            if athlete in seen:
+                problems.append(f"athlete {athlete!r} is in pools {seen[athlete]} and {p}")
+            seen.setdefault(athlete, p)
+    if sum(min(len(pool), max(advance, 0)) for pool in pools) < 2:
+        problems.append("the pools send fewer than two athletes to the bracket")
+    return problems
+
+
+def draw_from_pools(pools: Sequence[Sequence[str]], advance: int) -> Draw:
+    """The draw of each pool's top ``advance`` athletes (each pool in rank order).
+
+    Seeds go by pool rank, then pool order: the pool winners take seeds 1..P (so winners of pools 1
+    and 2 are in opposite halves, and the winners spread over the quarters). Each later seed goes to
+    the pool, among those still to place an athlete of that rank, whose athletes already drawn would
+    meet it latest (ties: the lower pool number), which keeps same-pool athletes in different
+    quarters wherever the bracket allows it. Seeds past the qualifiers are byes (top seeds get them).
+    """
+    problems = _pool_problems(pools, advance)
+    if problems:
+        raise InvalidBracket(problems)
+    ranks = [[(p, pool[k]) for p, pool in enumerate(pools) if k < len(pool)] for k in range(advance)]
+    size = bracket_size(sum(len(group) for group in ranks))
+    seat = {seed: position for position, seed in enumerate(seeding_order(size))}
+    drawn: list[str | None] = [None] * size
+    pool_seats: dict[int, list[int]] = {}
+    seed = 1
+    for group in ranks:
+        waiting = list(group)
+        while waiting:
+            at = seat[seed]
+            pick = max(
+                waiting,
+                key=lambda q: (min((_meeting_round(at, s) for s in pool_seats.get(q[0], [])), default=99), -q[0]),
+            )
+            waiting.remove(pick)
+            drawn[at] = pick[1]
+            pool_seats.setdefault(pick[0], []).append(at)
+            seed += 1
+    return tuple(drawn)
+
+
+def _order_key(row: StandingRow) -> tuple[int, int, int, int, int, int]:
+    """Pool rank, then §3's tie-breaks that apply across pools (no bout between them)."""
+    return (row.rank, -row.wins, -row.points, -row.finishes, -row.tp_for, row.tp_against)
+
+
+def pool_placings(pools: Sequence[Sequence[StandingRow]], advance: int, bracket_size_: int) -> tuple[Placing, ...]:
+    """Placings of the athletes who did not leave their pool (each pool's rows past ``advance``):
+    after every bracket athlete (from ``bracket_size_ + 1``), by pool rank then wins, classification
+    points, finishes, technical points for, fewer against; tied through those, they share the
+    placing (listed by athlete id). Decided: the pools are over once the bracket is drawn."""
+    rows = sorted((row for pool in pools for row in pool[advance:]), key=lambda r: (_order_key(r), r.athlete_id))
+    out: list[Placing] = []
+    for i, row in enumerate(rows):
+        shared = bool(out) and _order_key(rows[i - 1]) == _order_key(row)
+        place = out[-1].place if shared else bracket_size_ + 1 + i
+        out.append(Placing(place, row.athlete_id, True))
+    return tuple(out)
