@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,36 +46,24 @@ app.command()(replay.replay)
 app.command("simulate")(simulate.simulate_command)
 
 
-@app.command()
-def intake() -> None:
-    """Run the referee intake API and match-event producer."""
-    from services.intake.main import run
-
-    run(load_settings())
-
-
-@app.command()
-def projector() -> None:
-    """Run a standings-projector consumer group member."""
-    from services.projector.main import run
-
-    run(load_settings())
+# Each process's entry point, imported only when its command runs.
+PROCESSES: dict[str, tuple[str, str]] = {
+    "intake": ("services.intake.main", "Run the referee intake API and match-event producer."),
+    "projector": ("services.projector.main", "Run a standings-projector consumer group member."),
+    "indexer": ("services.indexer.main", "Run the rankings indexer."),
+    "api": ("services.api.main", "Run the read API (standings, rankings, overlay, admin and ops endpoints)."),
+}
 
 
-@app.command()
-def indexer() -> None:
-    """Run the rankings indexer."""
-    from services.indexer.main import run
+def _process_command(module: str) -> Callable[[], None]:
+    def run() -> None:
+        importlib.import_module(module).run(load_settings())
 
-    run(load_settings())
+    return run
 
 
-@app.command()
-def api() -> None:
-    """Run the read API (standings, rankings, overlay, admin and ops endpoints)."""
-    from services.api.main import run
-
-    run(load_settings())
+for _name, (_module, _help) in PROCESSES.items():
+    app.command(_name, help=_help)(_process_command(_module))
 
 
 @app.command()
