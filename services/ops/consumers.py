@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, Self
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka.admin import TopicMetadata
 from sqlalchemy.orm import Session
 
 from services.core import metrics
@@ -42,19 +42,34 @@ class Watermarks(Protocol):
 class KafkaWatermarks:
     """Watermarks from the brokers, through a consumer that never joins a group or commits."""
 
+    group_prefix = "standings-ops"
+
     def __init__(self, kafka: KafkaSettings, timeout_s: float = 5.0) -> None:
         self._kafka = kafka
         self._timeout_s = timeout_s
         self._client: Consumer | None = None
 
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _conf(self) -> dict[str, Any]:
+        group = f"{self.group_prefix}-{uuid.uuid4().hex[:12]}"  # never joined: no subscribe(), no commit
+        return consumer_conf(self._kafka, group, ConsumerSettings())
+
     def _consumer(self) -> Consumer:
         if self._client is None:
-            group = f"standings-ops-{uuid.uuid4().hex[:12]}"  # never joined: no subscribe(), no commit
-            self._client = Consumer(consumer_conf(self._kafka, group, ConsumerSettings()))
+            self._client = Consumer(self._conf())
         return self._client
 
+    def _topic(self, topic: str) -> TopicMetadata | None:
+        """The topic's metadata, None when the broker does not know it (KafkaException: unreachable)."""
+        return self._consumer().list_topics(topic, timeout=self._timeout_s).topics.get(topic)
+
     def partitions(self, topic: str) -> list[int]:
-        meta = self._consumer().list_topics(topic, timeout=self._timeout_s).topics.get(topic)
+        meta = self._topic(topic)
         if meta is None or meta.error is not None:
             raise KafkaException(meta.error if meta is not None else f"topic {topic} not found")
         return sorted(meta.partitions)
@@ -71,13 +86,9 @@ class KafkaWatermarks:
             self._client = None
 
 
-@contextmanager
-def kafka_watermarks(kafka: KafkaSettings, timeout_s: float = 5.0) -> Iterator[KafkaWatermarks]:
-    client = KafkaWatermarks(kafka, timeout_s)
-    try:
-        yield client
-    finally:
-        client.close()
+def kafka_watermarks(kafka: KafkaSettings, timeout_s: float = 5.0) -> KafkaWatermarks:
+    """Watermarks to use in a ``with`` block (the consumer is closed at its end)."""
+    return KafkaWatermarks(kafka, timeout_s)
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-import uuid
 from collections.abc import Callable, Mapping
+from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
 
-from services.core.kafka.consumer import consumer_conf
-from services.core.settings import ConsumerSettings, KafkaSettings
+from services.core.settings import KafkaSettings
+from services.ops.consumers import KafkaWatermarks
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -20,46 +20,27 @@ class ReplayError(RuntimeError):
     """The log could not be read (broker unreachable, topic missing)."""
 
 
-class LogReader:
+class LogReader(KafkaWatermarks):
     """Reads a topic with ``assign()`` and a throwaway group id: never joins a group, never commits."""
 
+    group_prefix = "standings-replay"
+
     def __init__(self, kafka: KafkaSettings, timeout_s: float = 10.0) -> None:
-        self._kafka = kafka
-        self._timeout_s = timeout_s
-        self._client: Consumer | None = None
+        super().__init__(kafka, timeout_s)
 
-    def __enter__(self) -> LogReader:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def _consumer(self) -> Consumer:
-        if self._client is None:
-            conf = consumer_conf(self._kafka, f"standings-replay-{uuid.uuid4().hex[:12]}", ConsumerSettings())
-            conf["enable.partition.eof"] = True
-            self._client = Consumer(conf)
-        return self._client
-
-    def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+    def _conf(self) -> dict[str, Any]:
+        conf = super()._conf()
+        conf["enable.partition.eof"] = True
+        return conf
 
     def partitions(self, topic: str) -> list[int]:
         try:
-            meta = self._consumer().list_topics(topic, timeout=self._timeout_s).topics.get(topic)
+            meta = self._topic(topic)
         except KafkaException as exc:
             raise ReplayError(f"cannot reach Kafka at {self._kafka.bootstrap_servers}: {exc}") from exc
         if meta is None or meta.error is not None or not meta.partitions:
             raise ReplayError(f"topic {topic} does not exist on {self._kafka.bootstrap_servers}")
         return sorted(meta.partitions)
-
-    def watermarks(self, topic: str, partition: int) -> tuple[int, int]:
-        low, high = self._consumer().get_watermark_offsets(
-            TopicPartition(topic, partition), timeout=self._timeout_s, cached=False
-        )
-        return int(low), int(high)
 
     def offset_at(self, topic: str, partition: int, when: dt.datetime, default: int) -> int:
         """First offset whose timestamp is >= ``when`` (``default`` when there is none)."""
