@@ -16,6 +16,7 @@ from services.api.hub import ChangeHub
 from services.api.notifications import Change, NotificationListener
 from services.api.standings_cache import StandingsCache
 from services.core.db import standings_read
+from services.core.errors import NotFound
 from services.core.settings import Settings
 
 T = TypeVar("T")
@@ -38,6 +39,22 @@ class ApiContext:
                 return fn(session)
 
         return await anyio.to_thread.run_sync(run)
+
+    async def tournament(
+        self, tournament_id: str
+    ) -> tuple[standings_read.TournamentMeta, list[standings_read.DivisionMeta]]:
+        """The tournament and its divisions, or a 404."""
+
+        def read(session: Session) -> tuple[standings_read.TournamentMeta | None, list[standings_read.DivisionMeta]]:
+            return (
+                standings_read.get_tournament(session, tournament_id),
+                standings_read.tournament_divisions(session, tournament_id),
+            )
+
+        tournament, divisions = await self.read(read)
+        if tournament is None:
+            raise NotFound(f"tournament {tournament_id!r} does not exist")
+        return tournament, divisions
 
     # -- listener callbacks (run on the event loop) ----------------------------------------------
 

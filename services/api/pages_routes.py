@@ -9,14 +9,12 @@ from pathlib import Path
 import orjson
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy.orm import Session
 from starlette.responses import HTMLResponse
 
 from services.api.context import CtxDep
 from services.api.paths import DivisionId, TournamentId
 from services.api.schemas import problems
 from services.core.db import standings_read
-from services.core.errors import NotFound
 
 STATIC_DIR = Path(__file__).with_name("static")
 CONFIG_PLACEHOLDER = "/*__OVERLAY_CONFIG__*/{}"
@@ -64,17 +62,7 @@ async def overlay(request: Request, ctx: CtxDep, tournament_id: TournamentId, di
     responses={200: {"content": {"text/html": {}}, "description": "The tournament page"}, **problems(404, 422)},
 )
 async def tournament_page(ctx: CtxDep, tournament_id: TournamentId) -> HTMLResponse:
-    def read(
-        session: Session,
-    ) -> tuple[standings_read.TournamentMeta | None, list[standings_read.DivisionMeta]]:
-        return (
-            standings_read.get_tournament(session, tournament_id),
-            standings_read.tournament_divisions(session, tournament_id),
-        )
-
-    tournament, divisions = await ctx.read(read)
-    if tournament is None:
-        raise NotFound(f"tournament {tournament_id!r} does not exist")
+    tournament, divisions = await ctx.tournament(tournament_id)
     return HTMLResponse(_render_tournament(tournament, divisions), headers={"cache-control": "no-cache"})
 
 

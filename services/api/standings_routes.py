@@ -276,17 +276,7 @@ async def division_conflicts(ctx: CtxDep, tournament_id: TournamentId, division_
     tags=["tournaments"],
 )
 async def get_tournament(ctx: CtxDep, tournament_id: TournamentId) -> TournamentOut:
-    def read(
-        session: Session,
-    ) -> tuple[standings_read.TournamentMeta | None, list[standings_read.DivisionMeta]]:
-        return (
-            standings_read.get_tournament(session, tournament_id),
-            standings_read.tournament_divisions(session, tournament_id),
-        )
-
-    tournament, divisions = await ctx.read(read)
-    if tournament is None:
-        raise NotFound(f"tournament {tournament_id!r} does not exist")
+    tournament, divisions = await ctx.tournament(tournament_id)
     return TournamentOut(
         **TournamentSummary.model_validate(tournament, from_attributes=True).model_dump(),
         divisions=[
