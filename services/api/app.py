@@ -10,8 +10,8 @@ listener and the lag monitor.
 from __future__ import annotations
 
 import gc
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -23,11 +23,11 @@ from services.api.fastpath import StandingsFastPath
 from services.api.schemas import HealthOut, problems
 from services.core.db.engine import make_engine
 from services.core.http.metrics_middleware import RequestMetrics
-from services.core.http.problems import BodySizeLimit, install_problem_handlers
+from services.core.http.problems import BodySizeLimit
 from services.core.http.readiness import check_all, database_probe
-from services.core.http.service_routes import health_router, serve_problem_only_openapi
+from services.core.http.service_routes import Lifespan, health_router, problem_json_app
 from services.core.logging import get_logger
-from services.core.settings import APP_VERSION, Settings
+from services.core.settings import Settings
 from services.ops import routes as consumer_routes
 
 log = get_logger(__name__)
@@ -44,8 +44,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     ops_routes.router,
     consumer_routes.router,
 )
-RouterLifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
-ROUTER_LIFESPANS: tuple[RouterLifespan, ...] = (
+ROUTER_LIFESPANS: tuple[Lifespan, ...] = (
     rankings_routes.lifespan,
     ops_routes.lifespan,
     consumer_routes.lifespan,
@@ -117,14 +116,11 @@ def create_app(settings: Settings, *, engine: Engine | None = None, routers: Seq
             if engine is None:
                 db.dispose()
 
-    app = FastAPI(
+    app = problem_json_app(
         title="Standings read API",
-        version=APP_VERSION,
         summary="Live tournament standings for broadcast overlays and the public; registration admin",
         lifespan=lifespan,
     )
-    serve_problem_only_openapi(app)
-    install_problem_handlers(app)
     _include_routers(app, routers)
     app.add_middleware(StandingsFastPath)  # innermost: size limit, CORS and metrics still wrap it
     app.add_middleware(BodySizeLimit, max_bytes=settings.api.max_body_bytes)

@@ -18,16 +18,15 @@ from services.core.http.auth import require_role, require_tournament_writer
 from services.core.http.metrics_middleware import UNMATCHED_ROUTE, RequestMetrics
 from services.core.http.problems import (
     BodySizeLimit,
-    install_problem_handlers,
     require_json_media_type,
 )
 from services.core.http.ratelimit import rate_limited_principal
 from services.core.http.readiness import check_all
-from services.core.http.service_routes import health_router, serve_problem_only_openapi
+from services.core.http.service_routes import health_router, problem_json_app
 from services.core.kafka.producer import EventProducer
 from services.core.logging import get_logger
 from services.core.metrics import RESULTS_REJECTED
-from services.core.settings import APP_VERSION, Settings
+from services.core.settings import Settings
 from services.intake import bootstrap
 from services.intake.bootstrap import IntakeDeps
 from services.intake.context import CtxDep
@@ -151,7 +150,9 @@ def _results_router() -> APIRouter:
         responses=_RESULT_ERRORS,
     )
     async def post_result(body: ResultIn, write: BoutWriteDep) -> AcceptedOut:
-        return await write.service.record_result(write.tournament_id, write.bout_id, body, traceparent=write.traceparent)
+        return await write.service.record_result(
+            write.tournament_id, write.bout_id, body, traceparent=write.traceparent
+        )
 
     @router.post(
         "/v1/tournaments/{t}/bouts/{b}/void",
@@ -238,14 +239,11 @@ def create_app(
             if owned:
                 await anyio.to_thread.run_sync(collaborators.close)
 
-    app = FastAPI(
+    app = problem_json_app(
         title="Standings intake",
-        version=APP_VERSION,
         summary="Referee result intake for the live standings pipeline",
         lifespan=lifespan,
     )
-    serve_problem_only_openapi(app)
-    install_problem_handlers(app)
     app.include_router(_router())
     app.add_middleware(BodySizeLimit, max_bytes=settings.intake.max_body_bytes)
     # Outermost: 413s from the size limit are measured (and counted as rejections) too.

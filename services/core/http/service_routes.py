@@ -1,9 +1,11 @@
-"""What every FastAPI process serves besides its own routes: ``/livez``, ``/readyz`` (its own probes),
-``/metrics``, and an OpenAPI document whose error responses are the problem+json they are."""
+"""What every FastAPI process is and serves besides its own routes: an app whose errors are
+problem+json (and whose OpenAPI document says so), ``/livez``, ``/readyz`` (its own probes) and
+``/metrics``."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
@@ -12,9 +14,19 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from starlette.responses import Response
 
-from services.core.http.problems import problem_only_openapi
+from services.core.http.problems import install_problem_handlers, problem_only_openapi
+from services.core.settings import APP_VERSION
 
 PROBLEM_REF = "#/components/schemas/Problem"
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+
+def problem_json_app(*, title: str, summary: str, lifespan: Lifespan) -> FastAPI:
+    """An app of this product: its version, problem+json for every error, and an OpenAPI document saying so."""
+    app = FastAPI(title=title, version=APP_VERSION, summary=summary, lifespan=lifespan)
+    _serve_problem_only_openapi(app)
+    install_problem_handlers(app)
+    return app
 
 
 def health_router(
@@ -57,7 +69,7 @@ def health_router(
     return router
 
 
-def serve_problem_only_openapi(app: FastAPI) -> None:
+def _serve_problem_only_openapi(app: FastAPI) -> None:
     """``app.openapi()``: FastAPI's document with every error response as problem+json (built once)."""
 
     def openapi() -> dict[str, Any]:
