@@ -94,7 +94,19 @@ def score_violations(
     ]
 
 
-def _enum_set(raw: object, enum: type[Method] | type[Winner], where: str, problems: list[str]) -> frozenset[Any]:
+def spec_object(spec: object, where: str, keys: frozenset[str], problems: list[str]) -> Mapping[str, Any] | None:
+    """``spec`` when it is an object (keys other than ``keys`` are reported), else None (reported)."""
+    if not isinstance(spec, Mapping):
+        problems.append(f"{where} must be an object")
+        return None
+    extra = set(spec) - keys
+    if extra:
+        problems.append(f"{where}: unknown keys {sorted(map(str, extra))}")
+    return spec
+
+
+def enum_set(raw: object, enum: type[Method] | type[Winner], where: str, problems: list[str]) -> frozenset[Any]:
+    """The names listed in ``raw`` as ``enum`` members (absent: none); appends to ``problems``."""
     if raw is None:
         return frozenset()
     if isinstance(raw, str) or not isinstance(raw, list | tuple | set | frozenset):
@@ -122,19 +134,16 @@ def parse_score_rules(raw: object, problems: list[str]) -> tuple[ScoreRule, ...]
         if not isinstance(name, str) or not RULE_NAME_PATTERN.fullmatch(name):
             problems.append(f"score_rules: rule name {name!r} must match {RULE_NAME_PATTERN.pattern}")
             continue
-        if not isinstance(spec, Mapping):
-            problems.append(f"{where} must be an object")
+        spec = spec_object(spec, where, _RULE_KEYS, problems)
+        if spec is None:
             continue
-        extra = set(spec) - _RULE_KEYS
-        if extra:
-            problems.append(f"{where}: unknown keys {sorted(map(str, extra))}")
         try:
             check = ScoreCheck(str(spec.get("check")))
         except ValueError:
             problems.append(f"{where}.check must be one of {', '.join(c.value for c in ScoreCheck)}")
             continue
-        methods: frozenset[Method] = _enum_set(spec.get("methods"), Method, f"{where}.methods", problems)
-        winners: frozenset[Winner] = _enum_set(spec.get("winners"), Winner, f"{where}.winners", problems)
+        methods: frozenset[Method] = enum_set(spec.get("methods"), Method, f"{where}.methods", problems)
+        winners: frozenset[Winner] = enum_set(spec.get("winners"), Winner, f"{where}.winners", problems)
         if not methods and not winners:
             problems.append(f"{where} applies to nothing: list methods and/or winners")
         if check is ScoreCheck.WINNER_LEADS:

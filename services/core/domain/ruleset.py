@@ -16,9 +16,11 @@ from typing import Any
 from services.core.domain.consistency import (
     RuleViolation,
     ScoreRule,
+    enum_set,
     parse_score_rules,
     score_rules_to_dict,
     score_violations,
+    spec_object,
 )
 from services.core.domain.results import BoutResult, Method, Score, Winner
 
@@ -118,20 +120,6 @@ def _is_points_value(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
-def _parse_method_set(data: Mapping[str, Any], key: str, problems: list[str]) -> frozenset[Method]:
-    raw = data.get(key, [])
-    if isinstance(raw, str) or not isinstance(raw, list | tuple | set | frozenset):
-        problems.append(f"{key} must be a list of method names")
-        return frozenset()
-    methods: set[Method] = set()
-    for item in raw:
-        try:
-            methods.add(Method(item))
-        except ValueError:
-            problems.append(f"{key}: unknown method {item!r}")
-    return frozenset(methods)
-
-
 def _parse_points(raw: object, problems: list[str]) -> dict[Method, MethodPoints]:
     if not isinstance(raw, Mapping):
         problems.append("points must be an object mapping method -> {winner, loser[, loser_if_scored]}")
@@ -143,12 +131,9 @@ def _parse_points(raw: object, problems: list[str]) -> dict[Method, MethodPoints
         except ValueError:
             problems.append(f"points: unknown method {key!r}")
             continue
-        if not isinstance(spec, Mapping):
-            problems.append(f"points.{key} must be an object")
+        spec = spec_object(spec, f"points.{key}", _METHOD_POINT_KEYS, problems)
+        if spec is None:
             continue
-        extra = set(spec) - _METHOD_POINT_KEYS
-        if extra:
-            problems.append(f"points.{key}: unknown keys {sorted(map(str, extra))}")
         ok = True
         for name in ("winner", "loser"):
             if not _is_points_value(spec.get(name)):
@@ -180,8 +165,8 @@ def ruleset_from_dict(data: Mapping[str, Any]) -> Ruleset:
     if unknown:
         problems.append(f"unknown keys {sorted(map(str, unknown))}")
     points = _parse_points(data.get("points"), problems)
-    finishes = _parse_method_set(data, "finishes", problems)
-    not_played = _parse_method_set(data, "not_played", problems)
+    finishes: frozenset[Method] = enum_set(data.get("finishes"), Method, "finishes", problems)
+    not_played: frozenset[Method] = enum_set(data.get("not_played"), Method, "not_played", problems)
     score_rules = parse_score_rules(data.get("score_rules"), problems)
     both = finishes & not_played
     if both:
