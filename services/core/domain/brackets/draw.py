@@ -58,8 +58,13 @@ def draw_from_seeds(seeds: Sequence[str]) -> Draw:
         problems.append("seeds cannot contain byes (use draw for an explicit draw)")
     if problems:
         raise InvalidBracket(problems)
-    size = bracket_size(len(seeds))
-    return tuple(seeds[seed - 1] if seed <= len(seeds) else None for seed in seeding_order(size))
+    return tuple(None if seed is None else seeds[seed - 1] for seed in seat_seeds(len(seeds)))
+
+
+def seat_seeds(entrants: int) -> tuple[int | None, ...]:
+    """The seed at each position of the smallest bracket for ``entrants``; None where a seed number
+    is past the entrants (a bye), which puts the byes beside the top seeds."""
+    return tuple(seed if seed <= entrants else None for seed in seeding_order(bracket_size(entrants)))
 
 
 def validate_draw(positions: Sequence[str | None]) -> Draw:

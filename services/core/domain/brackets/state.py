@@ -64,7 +64,7 @@ class BoutState:
     def invalidated(self) -> bool:
         """A stored result whose athletes are not the two in the slots (status invalidated, or a
         position that became a bye): it counts nowhere and is reported, never dropped silently."""
-        return self.stored is not None and self.stored.athletes != {self.red, self.blue}
+        return self.stored is not None and not fought_between(self.stored, self.red, self.blue)
 
 
 Log = Mapping[str, frozenset[BracketRevision]]
@@ -108,13 +108,17 @@ def _finalist_victim(bracket: Bracket, feed: FinalistVictim, done: Mapping[str, 
     return done[main_bout_id(bracket.division_id, feed.round, index, bracket.rounds)].loser
 
 
+def fought_between(stored: FoughtResult, red: Slot, blue: Slot) -> bool:
+    """The stored result was fought between the two athletes now in the slots (in either colour)."""
+    return stored.athletes == {red, blue}
+
+
 def _bout_state(position: Position, red: Slot, blue: Slot, stored: FoughtResult | None) -> BoutState:
     waiting = Vacancy.WAITING
     if Vacancy.BYE in (red, blue):
         advances = blue if red is Vacancy.BYE else red
         return BoutState(position, red, blue, Status.BYE, advances, Vacancy.BYE, stored=stored)
-    fits = stored is not None and stored.athletes == {red, blue}
-    if stored is not None and not fits:
+    if stored is not None and not fought_between(stored, red, blue):
         return BoutState(position, red, blue, Status.INVALIDATED, waiting, waiting, stored=stored)
     if isinstance(red, Vacancy) or isinstance(blue, Vacancy):
         return BoutState(position, red, blue, Status.WAITING, waiting, waiting)
