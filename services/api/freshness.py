@@ -20,21 +20,14 @@ background task per process every ``api.lag_poll_s`` seconds, never per request.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import anyio
 from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from services.api.poller import Poller
 from services.core.db.standings_read import MemberLag, projector_members
-from services.core.logging import get_logger
-
-log = get_logger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,40 +79,19 @@ class Freshness:
         return max(0, int(now - last_event_epoch))
 
 
-class LagMonitor:
+class LagMonitor(Poller[LagSnapshot]):
     """Background task refreshing a :class:`Freshness` snapshot from ``consumer_members``."""
 
     def __init__(self, engine: Engine, group: str, freshness: Freshness, interval_s: float) -> None:
+        super().__init__(interval_s, name="projector-lag-monitor")
         self._engine = engine
         self._group = group
         self._freshness = freshness
-        self._interval_s = interval_s
-        self._task: asyncio.Task[None] | None = None
-        self.on_refresh: Callable[[], None] | None = None
 
-    def _read(self) -> list[MemberLag]:
+    def _read(self) -> LagSnapshot:
         with Session(self._engine) as session:
-            return projector_members(session, self._group)
+            members = projector_members(session, self._group)
+        return LagSnapshot.from_members(members, time.time())
 
-    async def refresh_once(self) -> None:
-        with anyio.fail_after(max(5.0, self._interval_s * 5)):
-            members = await anyio.to_thread.run_sync(self._read, abandon_on_cancel=True)
-        self._freshness.snapshot = LagSnapshot.from_members(members, time.time())
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.refresh_once()
-            except (SQLAlchemyError, OSError, TimeoutError) as exc:
-                log.warning("projector_lag_poll_failed", error=str(exc))
-            await asyncio.sleep(self._interval_s)  # a period, not a synchronisation
-
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="projector-lag-monitor")
-
-    async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with anyio.CancelScope(shield=True), anyio.move_on_after(5), contextlib.suppress(asyncio.CancelledError):
-                await task
+    def _keep(self, value: LagSnapshot) -> None:
+        self._freshness.snapshot = value

@@ -10,14 +10,12 @@ Search engine down or the read breaker open -> 503 problem+json with Retry-After
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import datetime as dt
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
-import anyio
 import orjson
 from elasticsearch import AsyncElasticsearch, NotFoundError
 from fastapi import APIRouter, FastAPI, Path, Query, Request
@@ -27,6 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
+from services.api.poller import Poller
 from services.api.schemas import problems
 from services.core.errors import BadRequest, NotFound, ServiceUnavailable
 from services.core.logging import get_logger
@@ -85,13 +84,12 @@ class FreshnessSnapshot:
     freshness_s: float
 
 
-class OutboxFreshness:
+class OutboxFreshness(Poller[FreshnessSnapshot]):
     """Polls the outbox backlog once a second in the background; requests read the last snapshot."""
 
     def __init__(self, engine: Engine, interval_s: float = FRESHNESS_POLL_S) -> None:
+        super().__init__(interval_s, name="rankings-freshness")
         self._engine = engine
-        self._interval_s = interval_s
-        self._task: asyncio.Task[None] | None = None
         self.snapshot: FreshnessSnapshot | None = None
 
     def _read(self) -> FreshnessSnapshot:
@@ -102,11 +100,8 @@ class OutboxFreshness:
             return FreshnessSnapshot(now, 0.0)
         return FreshnessSnapshot(backlog.oldest_at, round(backlog.age_s(now), 3))
 
-    async def refresh(self) -> FreshnessSnapshot:
-        with anyio.fail_after(max(5.0, self._interval_s * 5)):
-            snap = await anyio.to_thread.run_sync(self._read, abandon_on_cancel=True)
-        self.snapshot = snap
-        return snap
+    def _keep(self, value: FreshnessSnapshot) -> None:
+        self.snapshot = value
 
     async def current(self) -> FreshnessSnapshot:
         snap = self.snapshot
@@ -117,24 +112,6 @@ class OutboxFreshness:
         if snap.freshness_s > 0:
             return FreshnessSnapshot(snap.as_of, round((now - snap.as_of).total_seconds(), 3))
         return snap
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.refresh()
-            except (SQLAlchemyError, OSError, TimeoutError) as exc:
-                log.warning("rankings_freshness_poll_failed", error=str(exc))
-            await asyncio.sleep(self._interval_s)  # a polling period, not a synchronisation
-
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="rankings-freshness")
-
-    async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
 
 
 # --- the read service ------------------------------------------------------------------------------------
