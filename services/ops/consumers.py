@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, Self
 
@@ -180,18 +179,6 @@ def default_ttl_s(settings: Settings) -> float:
     return max(MIN_TTL_S, STALE_AFTER_HEARTBEATS * settings.projector.member_heartbeat_s)
 
 
-def _lag_map(raw: Any) -> dict[int, int]:
-    """The projector reports lag as ``{"3": 12}``; tolerate anything else by ignoring it."""
-    out: dict[int, int] = {}
-    if isinstance(raw, Mapping):
-        for key, value in raw.items():
-            try:
-                out[int(str(key).rsplit(":", 1)[-1])] = int(value)
-            except (TypeError, ValueError):
-                continue
-    return out
-
-
 def load_members(session: Session, group: str) -> list[MemberRow]:
     return [
         MemberRow(
@@ -202,7 +189,7 @@ def load_members(session: Session, group: str) -> list[MemberRow]:
             host=m.host,
             pid=m.pid,
             assigned=tuple(sorted(m.assigned or ())),
-            lag=_lag_map(m.lag),
+            lag=consumer_repo.lag_by_partition(m.lag),
         )
         for m in consumer_repo.list_members(session, group)
     ]

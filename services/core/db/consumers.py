@@ -148,3 +148,20 @@ def list_members(session: Session, group: str) -> list[ConsumerMember]:
             select(ConsumerMember).where(ConsumerMember.consumer_group == group).order_by(ConsumerMember.member_id)
         )
     )
+
+
+def lag_by_partition(raw: object) -> dict[int, int]:
+    """A member row's ``lag``: ``{"3": 12}`` or ``{"match-events": {"3": 12}}`` (the projector owns the
+    exact shape) as partition -> lag; anything else is ignored."""
+    out: dict[int, int] = {}
+    if not isinstance(raw, Mapping):
+        return out
+    for key, value in raw.items():
+        if isinstance(value, Mapping):
+            out.update(lag_by_partition(value))
+            continue
+        try:
+            out[int(str(key).rsplit(":", 1)[-1])] = int(value)
+        except (TypeError, ValueError):
+            continue
+    return out

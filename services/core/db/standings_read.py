@@ -14,11 +14,11 @@ from typing import Any
 from sqlalchemy import Select, and_, func, select
 from sqlalchemy.orm import Session
 
+from services.core.db.consumers import lag_by_partition, list_members
 from services.core.db.registration import division_bouts, division_roster
 from services.core.db.schema import (
     Athlete,
     BoutRow,
-    ConsumerMember,
     Division,
     ResultConflict,
     ResultRow,
@@ -377,30 +377,8 @@ def division_conflicts(session: Session, tournament_id: str, division_id: str) -
     ]
 
 
-def _lag_by_partition(raw: object) -> dict[int, int]:
-    """Accept ``{"3": 12}`` or ``{"match-events": {"3": 12}}`` (the projector owns the exact shape)."""
-    out: dict[int, int] = {}
-    if not isinstance(raw, Mapping):
-        return out
-    for key, value in raw.items():
-        if isinstance(value, Mapping):
-            out.update(_lag_by_partition(value))
-            continue
-        try:
-            out[int(str(key).rsplit(":", 1)[-1])] = int(value)
-        except (TypeError, ValueError):
-            continue
-    return out
-
-
 def projector_members(session: Session, group: str) -> list[MemberLag]:
-    stmt = select(ConsumerMember).where(ConsumerMember.consumer_group == group)
     return [
-        MemberLag(
-            member_id=m.member_id,
-            assigned=tuple(m.assigned or ()),
-            lag=_lag_by_partition(m.lag),
-            heartbeat_at=m.heartbeat_at,
-        )
-        for m in session.scalars(stmt)
+        MemberLag(m.member_id, tuple(m.assigned or ()), lag_by_partition(m.lag), m.heartbeat_at)
+        for m in list_members(session, group)
     ]
