@@ -25,6 +25,8 @@ from services.projector.failure_policy import SYSTEMIC_AFTER_DEAD_LETTERS
 from services.projector.loop import ProjectorLoop
 from services.projector.stop_event import StopEvent
 from services.projector.store import MemberReport
+from tests.loop_thread import LoopThread
+from tests.pausable_consumer import PausableConsumer
 
 TOPIC = "unit-match-events"
 # Never connected to: the loop's collaborators are all fakes.
@@ -38,17 +40,16 @@ def db_down() -> Exception:
     return sqlalchemy.exc.OperationalError("SELECT 1", {}, Exception("connection refused"))
 
 
-class FakeConsumer:
+class FakeConsumer(PausableConsumer):
     def __init__(self, partitions: Sequence[int], journal: list[tuple[str, object]]) -> None:
+        super().__init__()
         self._cond = threading.Condition()
         self.journal = journal
         self.logs: dict[int, list[Message]] = {p: [] for p in partitions}
         self.partitions = list(partitions)
         self.next: dict[int, int] = {}
         self.assigned: set[int] = set()
-        self.paused: set[int] = set()
         self.committed: dict[int, int] = {}
-        self.seeks: list[Position] = []
         self.calls = 0
         self.closed = False
         self._pending: list[Callable[[], None]] = []
@@ -106,14 +107,8 @@ class FakeConsumer:
         out = self.consume(1, timeout)
         return out[0] if out else None
 
-    def pause(self, partitions: list[TopicPartition]) -> None:
-        self.paused |= {tp.partition for tp in partitions}
-
-    def resume(self, partitions: list[TopicPartition]) -> None:
-        self.paused -= {tp.partition for tp in partitions}
-
     def seek(self, partition: TopicPartition) -> None:
-        self.seeks.append((partition.partition, partition.offset))
+        super().seek(partition)
         self.next[partition.partition] = partition.offset
 
     def commit(self, *, offsets: list[TopicPartition], asynchronous: bool = True) -> list[TopicPartition]:
@@ -287,27 +282,17 @@ def running(
         store=store,
         after_db_commit=after_db_commit,
     )
-    errors: list[BaseException] = []
-
-    def target() -> None:
-        try:
-            loop.run()
-        except BaseException as exc:
-            errors.append(exc)
-
-    thread = threading.Thread(target=target, name="projector-under-test", daemon=True)
-    thread.start()
-    harness = Harness(loop, consumer, applier, store, dlq, journal, thread)
+    runner = LoopThread(loop).start()
+    harness = Harness(loop, consumer, applier, store, dlq, journal, runner.thread)
     try:
         wait_until(lambda: consumer.assigned == set(partitions), "partitions assigned")
         yield harness
     finally:
         if applier.gate is not None:
             applier.gate.set()
-        if thread.is_alive():
+        if runner.thread.is_alive():
             harness.stop()
-    if errors:
-        raise errors[0]
+    runner.raise_error()
 
 
 def wait_until(condition: Callable[[], object], what: str, timeout: float = 5.0) -> None:

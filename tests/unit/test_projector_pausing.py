@@ -2,32 +2,16 @@
 
 from __future__ import annotations
 
-from confluent_kafka import TopicPartition
-
 from services.projector.pausing import Pauser, first_offsets
+from tests.pausable_consumer import PausableConsumer
 
 TOPIC = "match-events"
 
 
-class FakeConsumer:
-    def __init__(self) -> None:
-        self.paused: set[int] = set()
-        self.seeks: list[tuple[int, int]] = []
-
-    def pause(self, partitions: list[TopicPartition]) -> None:
-        self.paused |= {tp.partition for tp in partitions}
-
-    def resume(self, partitions: list[TopicPartition]) -> None:
-        self.paused -= {tp.partition for tp in partitions}
-
-    def seek(self, partition: TopicPartition) -> None:
-        self.seeks.append((partition.partition, partition.offset))
-
-
 def pauser(
     assigned: set[int], *, pause_after_s: float = 1.0, max_poll_interval_ms: int = 300_000
-) -> tuple[Pauser, FakeConsumer]:
-    consumer = FakeConsumer()
+) -> tuple[Pauser, PausableConsumer]:
+    consumer = PausableConsumer()
     p = Pauser(consumer, TOPIC, "g", assigned, pause_after_s=pause_after_s, max_poll_interval_ms=max_poll_interval_ms)
     return p, consumer
 

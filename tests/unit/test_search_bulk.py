@@ -14,6 +14,7 @@ from elasticsearch import Elasticsearch
 
 from services.core.search.bulk import BulkItemErrors, BulkWriter, encode
 from services.core.search.client import PlainJsonUrllib3Node
+from tests.elastic_reply import reply_json
 
 Script = Callable[[int, list[dict[str, Any]]], list[dict[str, Any]]]
 
@@ -32,12 +33,7 @@ def engine() -> Iterator[tuple[str, list[list[str]], list[Script]]]:
             requests.append([next(iter(h.values()))["_id"] for h in headers])
             items = script[0](len(requests), headers)
             payload = json.dumps({"took": 1, "errors": True, "items": items}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("X-Elastic-Product", "Elasticsearch")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+            reply_json(self, payload)
 
         do_PUT = do_POST  # the client sends PUT /{index}/_bulk
 

@@ -46,6 +46,7 @@ from services.core.kafka.producer import EventProducer
 from services.core.search.client import make_async_search_client, make_search_client
 from services.core.settings import ConsumerSettings, DatabaseSettings, KafkaSettings, SearchSettings, Settings
 from services.indexer.loop import ChangeListener
+from tests.elastic_reply import reply_json
 
 RDKAFKA_LOG = logging.getLogger("test.librdkafka")  # librdkafka's connection noise goes to pytest's capture
 SECRETS = ("kafka-s3cret", "pg-s3cret", "es-s3cret", "es-api-key-s3cret")
@@ -377,12 +378,7 @@ class _FakeElasticsearch(http.server.BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self.seen_authorization.append(self.headers.get("authorization", ""))
         body = json.dumps({"version": {"number": "9.0.0"}, "tagline": "You Know, for Search"}).encode()
-        self.send_response(200)
-        self.send_header("content-type", "application/json")
-        self.send_header("x-elastic-product", "Elasticsearch")
-        self.send_header("content-length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        reply_json(self, body)
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
