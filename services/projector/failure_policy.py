@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import sqlalchemy.exc
 
@@ -59,24 +59,17 @@ class Decision:
     isolation: Mapping[int, int] | None = None
 
 
+@dataclass(kw_only=True, eq=False, slots=True)
 class FailurePolicy:
     """Failure and dead-letter streaks of one loop, and the isolation they lead to."""
 
-    def __init__(
-        self,
-        *,
-        max_backoff_s: float,
-        isolate_after: int = ISOLATE_AFTER_FAILURES,
-        systemic_after: int = SYSTEMIC_AFTER_DEAD_LETTERS,
-        base_backoff_s: float = 0.2,
-    ) -> None:
-        self.max_backoff_s = max_backoff_s
-        self.isolate_after = isolate_after
-        self.systemic_after = systemic_after
-        self.base_backoff_s = base_backoff_s
-        self.failures = 0
-        self.dead_lettered_in_a_row = 0
-        self._isolate: dict[int, int] = {}
+    max_backoff_s: float
+    isolate_after: int = ISOLATE_AFTER_FAILURES
+    systemic_after: int = SYSTEMIC_AFTER_DEAD_LETTERS
+    base_backoff_s: float = 0.2
+    failures: int = field(default=0, init=False)
+    dead_lettered_in_a_row: int = field(default=0, init=False)
+    _isolate: dict[int, int] = field(default_factory=dict, init=False)
 
     @property
     def isolating(self) -> bool:

@@ -9,6 +9,7 @@ belong to another member, so nothing is committed for them.
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import KW_ONLY, dataclass
 from typing import Protocol
 
 from confluent_kafka import OFFSET_BEGINNING, TopicPartition
@@ -44,25 +45,17 @@ class RebalanceListener(Protocol):
     def partitions_dropped(self, partitions: set[int]) -> None: ...
 
 
+@dataclass(eq=False, slots=True)
 class Rebalancer:
     """The ``on_assign``/``on_revoke``/``on_lost`` callbacks; keeps ``assigned`` (the loop's live set) current."""
 
-    def __init__(
-        self,
-        topic: str,
-        group: str,
-        *,
-        cooperative: bool,
-        assigned: set[int],
-        rebalances: Counter[str],
-        listener: RebalanceListener,
-    ) -> None:
-        self._topic = topic
-        self._group = group
-        self._cooperative = cooperative
-        self._assigned = assigned
-        self._rebalances = rebalances
-        self._listener = listener
+    topic: str
+    group: str
+    _: KW_ONLY
+    cooperative: bool
+    assigned: set[int]
+    rebalances: Counter[str]
+    listener: RebalanceListener
 
     def on_assign(self, consumer: Assigning, partitions: list[TopicPartition]) -> None:
         self._count("assign")
@@ -70,46 +63,46 @@ class Rebalancer:
         # Kafka's committed offsets instead when PG is unreachable: they are never ahead of PG's
         # (Kafka commits after PG), and messages below PG's positions are skipped under the
         # positions lock, so this only costs re-reading.
-        stored = self._listener.stored_positions(numbers) if numbers else {}
+        stored = self.listener.stored_positions(numbers) if numbers else {}
         if stored is not None:
             for tp in partitions:
                 tp.offset = stored.get(tp.partition, OFFSET_BEGINNING)
-        if self._cooperative:
+        if self.cooperative:
             consumer.incremental_assign(partitions)
         else:
             consumer.assign(partitions)
-            self._assigned.clear()
-        self._assigned.update(numbers)
-        self._listener.partitions_assigned(numbers)
+            self.assigned.clear()
+        self.assigned.update(numbers)
+        self.listener.partitions_assigned(numbers)
         log.info(
             "partitions_assigned",
-            topic=self._topic,
+            topic=self.topic,
             partitions={tp.partition: tp.offset for tp in partitions},
             from_postgres=stored is not None,
-            assigned=sorted(self._assigned),
+            assigned=sorted(self.assigned),
         )
 
     def on_revoke(self, consumer: Assigning, partitions: list[TopicPartition]) -> None:
         self._count("revoke")
-        self._listener.before_revoke()
+        self.listener.before_revoke()
         self._drop(consumer, partitions)
-        log.info("partitions_revoked", topic=self._topic, partitions=sorted(tp.partition for tp in partitions))
+        log.info("partitions_revoked", topic=self.topic, partitions=sorted(tp.partition for tp in partitions))
 
     def on_lost(self, consumer: Assigning, partitions: list[TopicPartition]) -> None:
         self._count("lost")
         self._drop(consumer, partitions)
-        log.warning("partitions_lost", topic=self._topic, partitions=sorted(tp.partition for tp in partitions))
+        log.warning("partitions_lost", topic=self.topic, partitions=sorted(tp.partition for tp in partitions))
 
     def _count(self, kind: str) -> None:
-        self._rebalances[kind] += 1
-        metrics.REBALANCES.labels(self._group, kind).inc()
+        self.rebalances[kind] += 1
+        metrics.REBALANCES.labels(self.group, kind).inc()
 
     def _drop(self, consumer: Assigning, partitions: list[TopicPartition]) -> None:
         gone = {tp.partition for tp in partitions}
-        if self._cooperative:
+        if self.cooperative:
             consumer.incremental_unassign(partitions)
         else:
             consumer.unassign()
-            gone = set(self._assigned)
-        self._assigned.difference_update(gone)
-        self._listener.partitions_dropped(gone)
+            gone = set(self.assigned)
+        self.assigned.difference_update(gone)
+        self.listener.partitions_dropped(gone)
