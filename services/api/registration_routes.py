@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-import anyio
 from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
@@ -140,24 +139,14 @@ async def reopen_tournament(tournament_id: TournamentId, body: ReopenIn, ctx: Ct
     responses=problems(401, 403, 404),
 )
 async def list_admin_actions(tournament_id: TournamentId, ctx: CtxDep, _admin: Admin) -> list[AdminActionOut]:
-    def run() -> list[AdminActionOut]:
-        with Session(ctx.engine) as session:
-            if not exists(session, Tournament, tournament_id):
-                raise NotFound(f"tournament {tournament_id!r} does not exist")
-            return [
-                AdminActionOut(
-                    action_id=a.action_id,
-                    action=a.action,
-                    tournament_id=a.tournament_id,
-                    token_id=a.token_id,
-                    reason=a.reason,
-                    details=a.details,
-                    at=a.at,
-                )
-                for a in reopen.admin_actions(session, tournament_id)
-            ]
+    def read(session: Session) -> list[AdminActionOut]:
+        if not exists(session, Tournament, tournament_id):
+            raise NotFound(f"tournament {tournament_id!r} does not exist")
+        return [
+            AdminActionOut.model_validate(a, from_attributes=True) for a in reopen.admin_actions(session, tournament_id)
+        ]
 
-    return await anyio.to_thread.run_sync(run)
+    return await ctx.read(read)
 
 
 # --- registration import ----------------------------------------------------------------------
