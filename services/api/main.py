@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import importlib.util
 
-import uvicorn
-
 from services.api.app import SERVICE
 from services.api.bootstrap import bootstrap
-from services.core.gc_pauses import freeze_startup_heap
-from services.core.lifecycle import stop_on_signals, wait_for_database
+from services.core.http.serving import serve_when_database_ready
 from services.core.logging import configure_logging
 from services.core.settings import Settings
 
@@ -23,19 +20,14 @@ def run(settings: Settings) -> None:
     configure_logging(settings.log_level, settings.log_json)
     process = bootstrap(settings)
     try:
-        # PostgreSQL may come up after us: wait (SIGTERM ends the wait) instead of crash-looping.
-        with stop_on_signals(SERVICE) as stop:
-            if not wait_for_database(process.engine, stop, service=SERVICE):
-                return
-        freeze_startup_heap()
-        uvicorn.run(
+        serve_when_database_ready(
             process.app,
+            engine=process.engine,
+            service=SERVICE,
             host=settings.api.host,
             port=settings.api.port,
             loop=_best("uvloop", "uvloop", "asyncio"),
             http=_best("httptools", "httptools", "h11"),
-            log_config=None,
-            access_log=False,
             timeout_graceful_shutdown=5,
         )
     finally:

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import uvicorn
-
-from services.core.gc_pauses import freeze_startup_heap
-from services.core.lifecycle import stop_on_signals, wait_for_database
+from services.core.http.serving import serve_when_database_ready
 from services.core.logging import configure_logging
 from services.core.settings import Settings
 from services.intake.app import SERVICE, create_app
@@ -17,18 +14,12 @@ def run(settings: Settings, *, port: int | None = None) -> None:
     configure_logging(settings.log_level, settings.log_json)
     deps = bootstrap(settings)
     try:
-        # PostgreSQL may come up after us: wait (SIGTERM ends the wait) instead of crash-looping.
-        with stop_on_signals(SERVICE) as stop:
-            if not wait_for_database(deps.engine, stop, service=SERVICE):
-                return
-        app = create_app(settings, deps=deps)
-        freeze_startup_heap()
-        uvicorn.run(
-            app,
+        serve_when_database_ready(
+            create_app(settings, deps=deps),
+            engine=deps.engine,
+            service=SERVICE,
             host=settings.api.host,
             port=port or settings.intake.port,
-            log_config=None,  # keep the structlog configuration
-            access_log=False,  # request metrics cover it; access lines would only add noise
             proxy_headers=True,
             timeout_graceful_shutdown=10,
         )
