@@ -18,13 +18,22 @@ from services.core.domain.brackets.feeds import (
 from services.core.domain.brackets.formats import BracketFormat, FormatKind, Repechage, ThirdPlace, format_from_dict
 from services.core.domain.brackets.fought import BracketRevision, FoughtResult, effective_fought_results
 from services.core.domain.brackets.layout import Bracket, build_bracket
-from services.core.domain.brackets.participants import OpenSlot, Participants, participants
+from services.core.domain.brackets.participants import (
+    NO_BOUT,
+    SLOT_NOT_DETERMINED,
+    OpenSlot,
+    Participants,
+    participants,
+    rejection,
+)
 from services.core.domain.brackets.placings import Placing, final_placings, is_complete, placings
 from services.core.domain.brackets.pools import draw_from_pools, pool_placings
 from services.core.domain.brackets.rows import bracket_rows, counted_bouts
 from services.core.domain.brackets.state import BoutState, BracketState, Status, apply_revision, bracket_state
 
 __all__ = [
+    "NO_BOUT",
+    "SLOT_NOT_DETERMINED",
     "BoutState",
     "Bracket",
     "BracketFormat",
@@ -66,6 +75,7 @@ __all__ = [
     "participants",
     "placings",
     "pool_placings",
+    "rejection",
     "seeding_order",
     "validate_draw",
 ]

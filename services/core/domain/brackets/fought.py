@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from services.core.domain.results import BoutResult, BoutVoid, Revision, Winner, effective_results
+from services.core.domain.results import BoutResult, BoutVoid, InvalidResult, Revision, Winner, effective_results
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +29,12 @@ class FoughtResult:
     @property
     def athletes(self) -> frozenset[str]:
         return frozenset((self.red, self.blue))
+
+    def validate(self) -> None:
+        """Raise InvalidResult when the result's fields contradict each other or red is blue."""
+        self.result.validate()
+        if self.red == self.blue:
+            raise InvalidResult("a bout is fought between two different athletes")
 
 
 BracketRevision = FoughtResult | BoutVoid

@@ -5,7 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from services.core.domain.brackets.feeds import Vacancy, describe_feed
+from services.core.domain.brackets.fought import BracketRevision, FoughtResult
 from services.core.domain.brackets.state import BracketState
+
+SLOT_NOT_DETERMINED = "slot_not_determined"
+NO_BOUT = "no_bout"
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,3 +60,14 @@ def participants(state: BracketState, bout_id: str) -> Participants:
         bye=Vacancy.BYE in (bout.red, bout.blue),
         open_slots=open_slots,
     )
+
+
+def rejection(state: BracketState, rev: BracketRevision) -> str | None:
+    """Why the projector cannot apply a bracket result as it arrives (the error it dead-letters
+    with), or None: ``no_bout`` for a position that is a bye, ``slot_not_determined`` while a slot
+    is open. A result fought between other athletes than the slots hold is applied (it is then
+    invalidated and shown as needing a re-fight); a void is always applied. Raises UnknownBout."""
+    who = participants(state, rev.bout_id)
+    if not isinstance(rev, FoughtResult) or who.known:
+        return None
+    return NO_BOUT if who.bye else SLOT_NOT_DETERMINED

@@ -31,36 +31,63 @@ def _pool_problems(pools: Sequence[Sequence[str]], advance: int) -> list[str]:
     return problems
 
 
-def draw_from_pools(pools: Sequence[Sequence[str]], advance: int) -> Draw:
-    """The draw of each pool's top ``advance`` athletes (each pool in rank order).
+SEARCH_BUDGET = 20_000
+Seating = list[tuple[int, int, str]]
+"""(draw position, pool index, athlete) of every qualifier."""
 
-    Seeds go by pool rank, then pool order: the pool winners take seeds 1..P (so winners of pools 1
-    and 2 are in opposite halves, and the winners spread over the quarters). Each later seed goes to
-    the pool, among those still to place an athlete of that rank, whose athletes already drawn would
-    meet it latest (ties: the lower pool number), which keeps same-pool athletes in different
-    quarters wherever the bracket allows it. Seeds past the qualifiers are byes (top seeds get them).
+
+def _seat(ranks: list[list[tuple[int, str]]], size: int, avoid_clash: bool) -> Seating | None:
+    """Seat the qualifiers seed by seed. Each seed goes to the pool (among those still to place an
+    athlete of that rank) whose athletes already drawn would meet it latest, ties to the lower pool.
+    ``avoid_clash``: skip a pool already in the seed's quarter, backtracking when that leads nowhere
+    (None when no such seating is found within SEARCH_BUDGET steps)."""
+    seat = {seed: position for position, seed in enumerate(seeding_order(size))}
+    span = max(size // 4, 1)
+    placed: Seating = []
+    taken: dict[int, list[int]] = {}
+    budget = [SEARCH_BUDGET]
+
+    def latest(at: int, pool: int) -> tuple[int, int]:
+        return (min((_meeting_round(at, s) for s in taken.get(pool, [])), default=size), -pool)
+
+    def visit(group: int, waiting: list[tuple[int, str]]) -> bool:
+        if not waiting:
+            return group + 1 == len(ranks) or visit(group + 1, list(ranks[group + 1]))
+        budget[0] -= 1
+        at = seat[len(placed) + 1]
+        for pick in sorted(waiting, key=lambda q: latest(at, q[0]), reverse=True):
+            if budget[0] < 0 or (avoid_clash and any(s // span == at // span for s in taken.get(pick[0], []))):
+                continue
+            placed.append((at, *pick))
+            taken.setdefault(pick[0], []).append(at)
+            if visit(group, [w for w in waiting if w != pick]):
+                return True
+            placed.pop()
+            taken[pick[0]].pop()
+        return False
+
+    return placed if visit(0, list(ranks[0])) else None
+
+
+def draw_from_pools(pools: Sequence[Sequence[str]], advance: int) -> Draw:
+    """The draw of each pool's top ``advance`` athletes (each pool given in rank order).
+
+    Seeds go by pool rank, then pool order: the pool winners take seeds 1..P, so the winners of
+    pools 1 and 2 are in opposite halves and the winners spread over the quarters; the runners-up
+    take the next seeds, and so on (see ``_seat``). A seating with no two athletes of a pool in one
+    quarter is used when one exists (searched within a budget), else the plain one. Seeds past the
+    qualifiers are byes, so the top seeds get them. Raises InvalidBracket.
     """
     problems = _pool_problems(pools, advance)
     if problems:
         raise InvalidBracket(problems)
     ranks = [[(p, pool[k]) for p, pool in enumerate(pools) if k < len(pool)] for k in range(advance)]
+    ranks = [group for group in ranks if group]
     size = bracket_size(sum(len(group) for group in ranks))
-    seat = {seed: position for position, seed in enumerate(seeding_order(size))}
+    seating = _seat(ranks, size, avoid_clash=True) or _seat(ranks, size, avoid_clash=False) or []
     drawn: list[str | None] = [None] * size
-    pool_seats: dict[int, list[int]] = {}
-    seed = 1
-    for group in ranks:
-        waiting = list(group)
-        while waiting:
-            at = seat[seed]
-            pick = max(
-                waiting,
-                key=lambda q: (min((_meeting_round(at, s) for s in pool_seats.get(q[0], [])), default=99), -q[0]),
-            )
-            waiting.remove(pick)
-            drawn[at] = pick[1]
-            pool_seats.setdefault(pick[0], []).append(at)
-            seed += 1
+    for position, _, athlete in seating:
+        drawn[position] = athlete
     return tuple(drawn)
 
 
