@@ -7,7 +7,8 @@ the next round before any result, and a repechage or bronze position with a bye 
 from __future__ import annotations
 
 from services.core.domain.brackets import BracketFormat, Repechage, ThirdPlace
-from tests.unit.bracket_tables.repechage import JUDO, WRESTLING
+from tests.unit.bracket_tables.repechage import JUDO, LADDERS, TWO_BRONZE, WRESTLING
+from tests.unit.bracket_tables.single import SEMIFINALS_16
 from tests.unit.bracket_tables.table import WAIT, Case
 
 JUDO_5 = Case(
@@ -56,9 +57,8 @@ WRESTLING_6 = Case(
         "r2-b1": "A ?",
         "r2-b2": "B ?",
         "final": WAIT,
-        "bronze-top": WAIT,
-        "bronze-bottom": WAIT,
-    },
+    }
+    | TWO_BRONZE,
     steps=[
         ("r1-b2", "D", {"r2-b1": "A D"}),
         ("r1-b4", "F", {"r2-b2": "B F"}),
@@ -91,11 +91,9 @@ NONE_BRONZE_11 = Case(
         "r2-b2": "D E",
         "r2-b3": "B ?",
         "r2-b4": "C ?",
-        "r3-b1": WAIT,
-        "r3-b2": WAIT,
-        "final": WAIT,
-        "bronze": WAIT,
-    },
+    }
+    | SEMIFINALS_16
+    | {"bronze": WAIT},
     steps=[
         ("r1-b2", "I", {"r2-b1": "A I"}),
         ("r1-b6", "G", {"r2-b3": "B G"}),
@@ -131,14 +129,10 @@ WRESTLING_13 = Case(
         "r2-b2": WAIT,
         "r2-b3": "B ?",
         "r2-b4": "C ?",
-        "r3-b1": WAIT,
-        "r3-b2": WAIT,
-        "final": WAIT,
-        "rep-top-1": WAIT,
-        "rep-bottom-1": WAIT,
-        "bronze-top": WAIT,
-        "bronze-bottom": WAIT,
-    },
+    }
+    | SEMIFINALS_16
+    | LADDERS
+    | TWO_BRONZE,
     steps=[
         ("r1-b2", "H", {"r2-b1": "A H"}),
         ("r1-b3", "D", {"r2-b2": "D ?"}),

@@ -9,6 +9,8 @@ finishes, technical points for, fewer against; tied through those, they share th
 from __future__ import annotations
 
 from services.core.domain.brackets import BracketFormat, FormatKind, Repechage, ThirdPlace
+from tests.unit.bracket_tables.repechage import LADDERS, TWO_BRONZE
+from tests.unit.bracket_tables.single import LATER_8
 from tests.unit.bracket_tables.table import WAIT, Case
 
 # athlete, pool rank, wins, points, finishes, tp for, tp against (only the rows past advance matter)
@@ -52,14 +54,10 @@ POOLS_16 = Case(
         "r1-b2": "D1 B2",
         "r1-b3": "B1 D2",
         "r1-b4": "C1 A2",
-        "r2-b1": WAIT,
-        "r2-b2": WAIT,
-        "final": WAIT,
-        "rep-top-1": WAIT,
-        "rep-bottom-1": WAIT,
-        "bronze-top": WAIT,
-        "bronze-bottom": WAIT,
-    },
+    }
+    | LATER_8
+    | LADDERS
+    | TWO_BRONZE,
     steps=[
         ("r1-b1", "A1", {"r2-b1": "A1 ?", "rep-top-1": "C2 ?"}),
         ("r1-b2", "B2", {"r2-b1": "A1 B2", "rep-top-1": "C2 D1"}),

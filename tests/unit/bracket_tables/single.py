@@ -25,7 +25,8 @@ FIRST_16 = {
     "r1-b7": "C N",
     "r1-b8": "F K",
 }
-LATER_16 = {f"r2-b{i}": WAIT for i in range(1, 5)} | {"r3-b1": WAIT, "r3-b2": WAIT, "final": WAIT}
+SEMIFINALS_16 = {"r3-b1": WAIT, "r3-b2": WAIT, "final": WAIT}
+LATER_16 = {f"r2-b{i}": WAIT for i in range(1, 5)} | SEMIFINALS_16
 
 NONE_BRONZE_8 = Case(
     name="none-bronze-8",
