@@ -12,11 +12,11 @@ import random
 import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import sqlalchemy as sa
-from confluent_kafka import Producer
+from confluent_kafka import Consumer, Producer, TopicPartition
 from sqlalchemy.orm import Session
 
 from services.core import events
@@ -25,8 +25,8 @@ from services.core.db.schema import StandingsRow
 from services.core.domain.results import BoutResult, BoutVoid, Method, Revision, Score, Winner, effective_results
 from services.core.domain.ruleset import COMBAT_DEFAULT
 from services.core.domain.standings import StandingRow, compute_standings
-from services.core.settings import KafkaSettings
-from services.embedded.postgres import EmbeddedPostgres
+from services.core.kafka.consumer import consumer_conf
+from services.core.settings import KafkaSettings, Settings
 
 DivisionKey = tuple[str, str]
 BASE_TIME = dt.datetime(2026, 11, 26, 10, 0, tzinfo=dt.UTC)
@@ -34,30 +34,6 @@ WIN_METHODS = [m for m in Method if m not in (Method.DRAW, Method.NO_CONTEST)]
 
 
 # -- databases --------------------------------------------------------------------------------
-
-
-def create_database(pg: EmbeddedPostgres, name: str) -> str:
-    """A fresh database migrated with the real Alembic migrations; returns its SQLAlchemy URL."""
-    from services.core.db.migrate import upgrade
-
-    admin = sa.create_engine(pg.admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    finally:
-        admin.dispose()
-    url = pg.url.replace(f"/{pg.database}?", f"/{name}?", 1)
-    upgrade(url)
-    return url
-
-
-def drop_database(pg: EmbeddedPostgres, name: str) -> None:
-    admin = sa.create_engine(pg.admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
 
 
 def unique(prefix: str) -> str:
@@ -98,6 +74,23 @@ class Registration:
         for i in range(0, len(self.bouts), 2000):
             registration.upsert_bouts(session, self.bouts[i : i + 2000])
 
+    def add_round_robin(self, t: str, d: str, athletes: Sequence[str], *, id_digits: int = 1) -> None:
+        """One bout per pair of ``athletes``, colours alternating; ids ``{t}-{d}-b{n}``, ``n``
+        zero-padded to ``id_digits``."""
+        pairs = [(i, j) for i in range(len(athletes)) for j in range(i + 1, len(athletes))]
+        for n, (i, j) in enumerate(pairs):
+            red, blue = (athletes[i], athletes[j]) if (i + j) % 2 else (athletes[j], athletes[i])
+            self.bouts.append(
+                {
+                    "bout_id": f"{t}-{d}-b{n:0{id_digits}d}",
+                    "tournament_id": t,
+                    "division_id": d,
+                    "red_athlete_id": red,
+                    "blue_athlete_id": blue,
+                    "bout_order": n,
+                }
+            )
+
     def bout_division(self) -> dict[str, DivisionKey]:
         return {b["bout_id"]: (b["tournament_id"], b["division_id"]) for b in self.bouts}
 
@@ -136,22 +129,7 @@ def build_registration(
                     {"athlete_id": athlete, "full_name": f"Athlete Ōno {ai}", "country": "JPN", "club": None}
                 )
                 reg.entries.append({"tournament_id": t, "division_id": d, "athlete_id": athlete})
-            fighting = ids[:athletes]
-            n = 0
-            for i in range(len(fighting)):
-                for j in range(i + 1, len(fighting)):
-                    red, blue = (fighting[i], fighting[j]) if (i + j) % 2 else (fighting[j], fighting[i])
-                    reg.bouts.append(
-                        {
-                            "bout_id": f"{t}-{d}-b{n}",
-                            "tournament_id": t,
-                            "division_id": d,
-                            "red_athlete_id": red,
-                            "blue_athlete_id": blue,
-                            "bout_order": n,
-                        }
-                    )
-                    n += 1
+            reg.add_round_robin(t, d, ids[:athletes])
     return reg
 
 
@@ -337,19 +315,7 @@ def read_standings(session: Session) -> dict[DivisionKey, list[StandingRow]]:
     out: dict[DivisionKey, list[StandingRow]] = {}
     for r in rows:
         out.setdefault((r.tournament_id, r.division_id), []).append(
-            StandingRow(
-                r.athlete_id,
-                r.rank,
-                r.bouts,
-                r.wins,
-                r.losses,
-                r.draws,
-                r.points,
-                r.finishes,
-                r.tp_for,
-                r.tp_against,
-                r.tie_unresolved,
-            )
+            StandingRow(**{f.name: getattr(r, f.name) for f in fields(StandingRow)})
         )
     return out
 
@@ -357,6 +323,34 @@ def read_standings(session: Session) -> dict[DivisionKey, list[StandingRow]]:
 def normalized(standings: Mapping[DivisionKey, Sequence[StandingRow]]) -> dict[DivisionKey, list[StandingRow]]:
     """Drop divisions without rows and order rows by (rank, athlete) for comparison."""
     return {k: sorted(v, key=lambda r: (r.rank, r.athlete_id)) for k, v in standings.items() if v}
+
+
+def expected_counts(messages: list[Planned]) -> tuple[int, int]:
+    """(duplicates, conflicts) a correct projector sees in produce order."""
+    seen: dict[tuple[str, int], object] = {}
+    duplicates = conflicts = 0
+    for m in messages:
+        ev = m.event
+        if not isinstance(ev, events.ResultRecorded | events.ResultVoided):
+            continue
+        key = (ev.bout_id, ev.revision)
+        if key not in seen:
+            seen[key] = ev.to_domain()
+        elif seen[key] == ev.to_domain():
+            duplicates += 1
+        else:
+            conflicts += 1
+    return duplicates, conflicts
+
+
+def kafka_committed(settings: Settings) -> dict[int, int]:
+    """The projector group's committed Kafka offsets, per partition of the topic."""
+    consumer = Consumer(consumer_conf(settings.kafka, settings.projector.group_id, settings.projector.consumer))
+    try:
+        tps = [TopicPartition(settings.kafka.topic, p) for p in range(settings.kafka.partitions)]
+        return {tp.partition: tp.offset for tp in consumer.committed(tps, timeout=10)}
+    finally:
+        consumer.close()
 
 
 def positions(session: Session, group: str, topic: str) -> dict[int, int]:

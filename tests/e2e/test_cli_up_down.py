@@ -23,6 +23,7 @@ import pytest
 
 from services.embedded.waiting import pid_alive, wait_for_exit, wait_until
 from tests.e2e.cli_support import STANDINGS, running_up, standings, start_up, user_env
+from tests.ports import bindable
 
 ROW = re.compile(r"^  (?P<name>\S.*?)\s{2,}(?P<url>\S+)$")
 ROW_NAMES = {
@@ -79,16 +80,6 @@ def _listening(port: int) -> Iterator[None]:
         yield
 
 
-def _bindable(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
 def test_up_beside_another_checkout_prints_true_whole_urls_and_commands_find_it(tmp_path: Path) -> None:
     busy = {8000, 9102}  # the read API's and the projector's defaults
     with _listening(8000), _listening(9102), running_up(tmp_path, env=user_env(tmp_path, COLUMNS="80")) as up:
@@ -119,7 +110,7 @@ def test_up_beside_another_checkout_prints_true_whole_urls_and_commands_find_it(
     assert up.proc.returncode == 0, up.output
     after = standings(tmp_path, "token", "list")
     assert after.returncode == 2 and "no stack to talk to" in after.stderr, after.stderr
-    wait_until(lambda: all(_bindable(p) for p in service_ports.values() if p), 30, "service ports released")
+    wait_until(lambda: all(bindable(p) for p in service_ports.values() if p), 30, "service ports released")
 
 
 def test_a_configured_busy_port_stops_up_before_it_starts_anything(tmp_path: Path) -> None:

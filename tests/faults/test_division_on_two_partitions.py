@@ -25,25 +25,20 @@ import sqlalchemy as sa
 from confluent_kafka import Producer
 from sqlalchemy.orm import Session
 
-from services.core.db.engine import make_engine
-from services.core.kafka.admin import ensure_topics
 from services.core.settings import Settings
 from services.embedded.kafka_broker import TansuBroker
 from services.embedded.postgres import EmbeddedPostgres
-from tests.integration.projector_env import make_settings
+from tests.integration.projector_env import projector_environment
 from tests.projector_process import Projector, projector_env
 from tests.projector_support import (
     DeliveryTracker,
     Planned,
     Registration,
     build_registration,
-    create_database,
-    drop_database,
     generate_events,
     normalized,
     oracle,
     read_standings,
-    unique,
     wait_for_positions,
 )
 
@@ -59,19 +54,10 @@ class Env:
 
 
 def _env(pg: EmbeddedPostgres, kafka: TansuBroker, tmp_path: Path, partitions: int) -> Iterator[Env]:
-    name = unique("twoparts")
-    url = create_database(pg, name)
-    settings = make_settings(url, kafka.bootstrap, partitions=partitions)
-    ensure_topics(settings.kafka)
-    engine = make_engine(settings.database)
-    reg = build_registration("tp", tournaments=1, divisions=3, athletes=6)
-    with Session(engine) as session, session.begin():
-        reg.insert(session)
-    try:
-        yield Env(settings, engine, reg, tmp_path)
-    finally:
-        engine.dispose()
-        drop_database(pg, name)
+    with projector_environment(pg, kafka, prefix="twoparts", partitions=partitions) as env:
+        reg = build_registration("tp", tournaments=1, divisions=3, athletes=6)
+        env.register(reg)
+        yield Env(env.settings, env.engine, reg, tmp_path)
 
 
 @pytest.fixture

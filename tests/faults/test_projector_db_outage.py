@@ -11,21 +11,21 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from confluent_kafka import Consumer, TopicPartition
 from sqlalchemy.orm import Session
 
 from services.core.db.engine import make_engine
 from services.core.db.migrate import upgrade
 from services.core.kafka.admin import ensure_topics
-from services.core.kafka.consumer import consumer_conf
 from services.core.settings import Settings
 from services.embedded.kafka_broker import TansuBroker
 from services.embedded.postgres import EmbeddedPostgres
 from tests.integration.projector_env import make_settings, running
 from tests.projector_process import Projector, projector_env
 from tests.projector_support import (
+    Registration,
     build_registration,
     generate_events,
+    kafka_committed,
     normalized,
     oracle,
     produce,
@@ -46,23 +46,22 @@ def own_pg(tmp_path: Path) -> Iterator[EmbeddedPostgres]:
         server.stop()
 
 
-def kafka_committed(settings: Settings) -> dict[int, int]:
-    consumer = Consumer(consumer_conf(settings.kafka, settings.projector.group_id, settings.projector.consumer))
-    try:
-        tps = [TopicPartition(settings.kafka.topic, p) for p in range(settings.kafka.partitions)]
-        return {tp.partition: tp.offset for tp in consumer.committed(tps, timeout=10)}
-    finally:
-        consumer.close()
+def registered(
+    pg: EmbeddedPostgres, kafka: TansuBroker, reg: Registration, *, partitions: int
+) -> tuple[Settings, sa.Engine]:
+    """The test's own server migrated and holding ``reg``, with topics of its own."""
+    upgrade(pg.url)
+    settings = make_settings(pg.url, kafka.bootstrap, partitions=partitions)
+    ensure_topics(settings.kafka)
+    engine = make_engine(settings.database)
+    with Session(engine) as session, session.begin():
+        reg.insert(session)
+    return settings, engine
 
 
 def test_postgres_crash_pauses_retries_and_loses_nothing(own_pg: EmbeddedPostgres, kafka: TansuBroker) -> None:
-    upgrade(own_pg.url)
-    settings = make_settings(own_pg.url, kafka.bootstrap, partitions=2)
-    ensure_topics(settings.kafka)
-    engine = make_engine(settings.database)
     reg = build_registration("db", tournaments=1, divisions=2, athletes=5)
-    with Session(engine) as session, session.begin():
-        reg.insert(session)
+    settings, engine = registered(own_pg, kafka, reg, partitions=2)
     messages = generate_events(reg, 200, seed=8)
     first, second = messages[:100], messages[100:]
     group, topic = settings.projector.group_id, settings.kafka.topic
@@ -105,13 +104,8 @@ LONG_BACKOFF_S = 3.0  # the 5th probe's wait (0.2 s doubling); a SIGTERM must no
 def test_sigterm_during_the_database_backoff_exits_at_once(
     own_pg: EmbeddedPostgres, kafka: TansuBroker, tmp_path: Path
 ) -> None:
-    upgrade(own_pg.url)
-    settings = make_settings(own_pg.url, kafka.bootstrap, partitions=1)
-    ensure_topics(settings.kafka)
-    engine = make_engine(settings.database)
     reg = build_registration("term", tournaments=1, divisions=1, athletes=4)
-    with Session(engine) as session, session.begin():
-        reg.insert(session)
+    settings, engine = registered(own_pg, kafka, reg, partitions=1)
     messages = generate_events(reg, 40, seed=13)
     group, topic = settings.projector.group_id, settings.kafka.topic
     env = projector_env(settings, STANDINGS_PROJECTOR__RETRY_MAX_BACKOFF_S="30")

@@ -11,31 +11,25 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from confluent_kafka import Consumer, TopicPartition
 from sqlalchemy.orm import Session
 
 from services.core import events
-from services.core.db.engine import make_engine
-from services.core.kafka.admin import ensure_topics
-from services.core.kafka.consumer import consumer_conf
 from services.core.settings import Settings
 from services.embedded.kafka_broker import TansuBroker
 from services.embedded.postgres import EmbeddedPostgres
-from tests.integration.projector_env import make_settings
+from tests.integration.projector_env import projector_environment
 from tests.projector_process import MAIN, PAUSE_AFTER_DB_COMMIT, Projector, projector_env
 from tests.projector_support import (
-    Planned,
     applied_revisions,
     build_registration,
-    create_database,
-    drop_database,
+    expected_counts,
     generate_events,
+    kafka_committed,
     normalized,
     oracle,
     positions,
     produce,
     read_standings,
-    unique,
     wait_for_positions,
 )
 
@@ -47,42 +41,9 @@ HOOK_KILLS = 4  # of which land in the DB-commit -> Kafka-commit window
 
 @pytest.fixture
 def setup(pg: EmbeddedPostgres, kafka: TansuBroker) -> Iterator[tuple[Settings, sa.Engine]]:
-    name = unique("kill9")
-    url = create_database(pg, name)
-    settings = make_settings(url, kafka.bootstrap, partitions=4)
-    settings.projector.consumer.batch_size = 500  # more batches: more places for a kill to land
-    ensure_topics(settings.kafka)
-    engine = make_engine(settings.database)
-    try:
-        yield settings, engine
-    finally:
-        engine.dispose()
-        drop_database(pg, name)
-
-
-def kafka_committed(settings: Settings) -> dict[int, int]:
-    consumer = Consumer(consumer_conf(settings.kafka, settings.projector.group_id, settings.projector.consumer))
-    try:
-        tps = [TopicPartition(settings.kafka.topic, p) for p in range(settings.kafka.partitions)]
-        return {tp.partition: tp.offset for tp in consumer.committed(tps, timeout=10)}
-    finally:
-        consumer.close()
-
-
-def expected_duplicates(messages: list[Planned]) -> tuple[int, int]:
-    seen: dict[tuple[str, int], object] = {}
-    dups = conflicts = 0
-    for m in messages:
-        ev = m.event
-        if isinstance(ev, events.ResultRecorded | events.ResultVoided):
-            key = (ev.bout_id, ev.revision)
-            if key not in seen:
-                seen[key] = ev.to_domain()
-            elif seen[key] == ev.to_domain():
-                dups += 1
-            else:
-                conflicts += 1
-    return dups, conflicts
+    with projector_environment(pg, kafka, prefix="kill9", partitions=4) as env:
+        env.settings.projector.consumer.batch_size = 500  # more batches: more places for a kill to land
+        yield env.settings, env.engine
 
 
 def test_kill9_at_random_points_loses_and_duplicates_nothing(setup: tuple[Settings, sa.Engine], tmp_path: Path) -> None:
@@ -93,7 +54,7 @@ def test_kill9_at_random_points_loses_and_duplicates_nothing(setup: tuple[Settin
         reg.insert(session)
     messages = generate_events(reg, 20_000, seed=99, duplicate_rate=0.08, conflict_rate=0.01, finalize=True)
     assert len(messages) >= 20_000
-    dups, conflicts = expected_duplicates(messages)
+    dups, conflicts = expected_counts(messages)
     tracker = produce(settings.kafka, messages)
     group, topic = settings.projector.group_id, settings.kafka.topic
 

@@ -10,22 +10,17 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from services.core.db.engine import make_engine
-from services.core.kafka.admin import ensure_topics
 from services.core.settings import Settings
 from services.embedded.kafka_broker import TansuBroker
 from services.embedded.postgres import EmbeddedPostgres
-from tests.integration.projector_env import make_settings, metric, running
+from tests.integration.projector_env import metric, projector_environment, running
 from tests.projector_support import (
     build_registration,
-    create_database,
-    drop_database,
     generate_events,
     normalized,
     oracle,
     produce,
     read_standings,
-    unique,
     wait_for_positions,
 )
 
@@ -36,20 +31,12 @@ STALL_S = 10.0  # > max.poll.interval.ms (6 s) and > session.timeout.ms (6 s)
 
 @pytest.fixture
 def setup(pg: EmbeddedPostgres, kafka: TansuBroker) -> Iterator[tuple[Settings, sa.Engine]]:
-    name = unique("slow")
-    url = create_database(pg, name)
-    settings = make_settings(url, kafka.bootstrap, partitions=2, pause_after_s=0.5)
-    assert settings.projector.consumer.max_poll_interval_ms == 6000
-    # Small batches: the messages consumed ahead while the batch is stuck fill the buffer quickly,
-    # after which only pausing and polling keeps the member in the group.
-    settings.projector.consumer.batch_size = 20
-    ensure_topics(settings.kafka)
-    engine = make_engine(settings.database)
-    try:
-        yield settings, engine
-    finally:
-        engine.dispose()
-        drop_database(pg, name)
+    with projector_environment(pg, kafka, prefix="slow", partitions=2, pause_after_s=0.5) as env:
+        assert env.settings.projector.consumer.max_poll_interval_ms == 6000
+        # Small batches: the messages consumed ahead while the batch is stuck fill the buffer quickly,
+        # after which only pausing and polling keeps the member in the group.
+        env.settings.projector.consumer.batch_size = 20
+        yield env.settings, env.engine
 
 
 def test_a_batch_slower_than_max_poll_interval_keeps_membership(setup: tuple[Settings, sa.Engine]) -> None:

@@ -22,7 +22,9 @@ from services.embedded.kafka_broker import TansuBroker
 from services.embedded.postgres import EmbeddedPostgres
 from services.projector.loop import ProjectorLoop
 from tests.conftest import TEST_CONSUMER
-from tests.projector_support import Registration, create_database, drop_database, unique
+from tests.databases import create_database, drop_database
+from tests.loop_thread import LoopThread
+from tests.projector_support import Registration, unique
 
 
 @dataclass
@@ -78,11 +80,14 @@ def make_settings(url: str, bootstrap: str, partitions: int = 3, **projector: An
 
 
 @contextmanager
-def projector_environment(pg: EmbeddedPostgres, kafka: TansuBroker) -> Iterator[ProjectorEnv]:
-    """A migrated database and topics of their own (wrap it in a fixture of the test module)."""
-    name = unique("proj")
+def projector_environment(
+    pg: EmbeddedPostgres, kafka: TansuBroker, *, prefix: str = "proj", partitions: int = 3, **projector: Any
+) -> Iterator[ProjectorEnv]:
+    """A migrated database and topics of their own (wrap it in a fixture of the test module);
+    ``projector``: settings that differ from :func:`make_settings`' defaults."""
+    name = unique(prefix)
     url = create_database(pg, name)
-    settings = make_settings(url, kafka.bootstrap)
+    settings = make_settings(url, kafka.bootstrap, partitions, **projector)
     ensure_topics(settings.kafka)
     engine = make_engine(settings.database)
     try:
@@ -103,26 +108,15 @@ def projector_env(pg: EmbeddedPostgres, kafka: TansuBroker) -> Iterator[Projecto
 def running(settings: Settings, engine: sa.Engine, **kwargs: Any) -> Iterator[ProjectorLoop]:
     """The projector loop in a thread; stopped (SIGTERM path) and joined, bounded, on exit."""
     loop = ProjectorLoop(settings, engine, **kwargs)
-    errors: list[BaseException] = []
-
-    def target() -> None:
-        try:
-            loop.run()
-        except BaseException as exc:
-            errors.append(exc)
-
-    thread = threading.Thread(target=target, name="projector-under-test", daemon=True)
-    thread.start()
+    runner = LoopThread(loop).start()
     try:
         yield loop
-        if errors:
-            raise errors[0]
+        runner.raise_error()
     finally:
         loop.stop()
-        thread.join(30)
-        assert not thread.is_alive(), "projector loop did not stop within 30 s"
-    if errors:
-        raise errors[0]
+        runner.thread.join(30)
+        assert not runner.thread.is_alive(), "projector loop did not stop within 30 s"
+    runner.raise_error()
 
 
 def metric(name: str, labels: dict[str, str] | None = None) -> float:

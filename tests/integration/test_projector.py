@@ -29,6 +29,7 @@ from tests.projector_support import (
     Planned,
     applied_revisions,
     build_registration,
+    expected_counts,
     generate_events,
     normalized,
     oracle,
@@ -49,24 +50,6 @@ def projector_env(pg: EmbeddedPostgres, kafka: TansuBroker) -> Iterator[Projecto
 
 DUPLICATES = "standings_projector_duplicates_total"
 CONFLICTS = "standings_projector_conflicts_total"
-
-
-def expected_counts(messages: list[Planned]) -> tuple[int, int]:
-    """(duplicates, conflicts) a correct projector sees in produce order."""
-    seen: dict[tuple[str, int], object] = {}
-    duplicates = conflicts = 0
-    for m in messages:
-        ev = m.event
-        if not isinstance(ev, events.ResultRecorded | events.ResultVoided):
-            continue
-        key = (ev.bout_id, ev.revision)
-        if key not in seen:
-            seen[key] = ev.to_domain()
-        elif seen[key] == ev.to_domain():
-            duplicates += 1
-        else:
-            conflicts += 1
-    return duplicates, conflicts
 
 
 def assert_matches_oracle(env: ProjectorEnv, reg: object, messages: list[Planned]) -> None:

@@ -10,6 +10,7 @@ import pytest
 
 from services.cli.ports import PortsInUse, plan_ports, service_ports
 from services.core.settings import Settings
+from tests.ports import bindable
 
 
 @pytest.fixture
@@ -27,16 +28,6 @@ def _port(sock: socket.socket) -> int:
     return int(sock.getsockname()[1])
 
 
-def _binds(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
 def test_unset_ports_move_off_a_busy_default_and_are_held_until_released(listening: socket.socket) -> None:
     busy = _port(listening)
     # The busy port stands in for the read API's default (8000 may be anyone's on this machine).
@@ -48,9 +39,9 @@ def test_unset_ports_move_off_a_busy_default_and_are_held_until_released(listeni
     assert len(set(chosen.values())) == len(chosen)
     assert any(f"port {busy} is in use" in note and "read API" in note for note in plan.notes)
     # Held: neither a component nor another `standings up` can take them before the services start.
-    assert not any(_binds(port) for port in chosen.values())
+    assert not any(bindable(port) for port in chosen.values())
     plan.release()
-    assert all(_binds(port) for port in chosen.values())
+    assert all(bindable(port) for port in chosen.values())
 
 
 def test_a_configured_busy_port_is_refused_before_anything_starts(listening: socket.socket) -> None:
@@ -76,6 +67,6 @@ def test_a_configured_free_port_is_used_as_given() -> None:
     plan = plan_ports({"STANDINGS_INDEXER__HTTP_PORT": str(free)}, Settings(indexer={"http_port": free}))
     try:
         assert "STANDINGS_INDEXER__HTTP_PORT" not in plan.env  # the environment already says it
-        assert _binds(free)
+        assert bindable(free)
     finally:
         plan.release()

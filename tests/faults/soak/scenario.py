@@ -153,21 +153,7 @@ def _registration(rng: random.Random, today: dt.date) -> Registration:
             )
             entrants = sorted(rng.sample(pools[category], ENTRANTS))
             reg.entries += [{"tournament_id": t, "division_id": d, "athlete_id": a} for a in entrants]
-            n = 0
-            for i in range(len(entrants)):
-                for j in range(i + 1, len(entrants)):
-                    red, blue = (entrants[i], entrants[j]) if (i + j) % 2 else (entrants[j], entrants[i])
-                    reg.bouts.append(
-                        {
-                            "bout_id": f"{t}-{d}-b{n:03d}",
-                            "tournament_id": t,
-                            "division_id": d,
-                            "red_athlete_id": red,
-                            "blue_athlete_id": blue,
-                            "bout_order": n,
-                        }
-                    )
-                    n += 1
+            reg.add_round_robin(t, d, entrants, id_digits=3)
     return reg
 
 

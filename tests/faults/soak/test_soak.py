@@ -27,6 +27,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -198,19 +199,22 @@ class Soak:
 
     # -- phases -----------------------------------------------------------------------------------
 
+    @contextmanager
+    def _phase(self, name: str) -> Iterator[None]:
+        """Times the block into ``phases[name]`` (seconds)."""
+        started = time.monotonic()
+        yield
+        self.phases[name] = time.monotonic() - started
+
     def run(self) -> None:
-        t = time.monotonic()
-        tokens = self.setup()
-        self.phases["setup_s"] = time.monotonic() - t
-        t = time.monotonic()
-        self.traffic(tokens)
-        self.phases["traffic_and_chaos_s"] = time.monotonic() - t
-        t = time.monotonic()
-        log = self.drain()
-        self.phases["drain_s"] = time.monotonic() - t
-        t = time.monotonic()
-        self.verify_all(log)
-        self.phases["verify_s"] = time.monotonic() - t
+        with self._phase("setup_s"):
+            tokens = self.setup()
+        with self._phase("traffic_and_chaos_s"):
+            self.traffic(tokens)
+        with self._phase("drain_s"):
+            log = self.drain()
+        with self._phase("verify_s"):
+            self.verify_all(log)
 
     def setup(self) -> dict[str, str]:
         from services.api.app import create_app as create_api
