@@ -113,6 +113,14 @@ def _ids(fmt: BracketFormat, entrants: int) -> list[str]:
 
 
 def test_bout_ids() -> None:
+    judo = build_bracket("m-73kg", BracketFormat(repechage=Repechage.JUDO), [f"a{i}" for i in range(8)])
+    assert (judo.final_id, judo.positions[0].bout_id) == ("m-73kg-final", "m-73kg-r1-b1")
+    assert [p.bout_id for p in judo.positions[-4:]] == [
+        "m-73kg-rep-top-1",
+        "m-73kg-rep-bottom-1",
+        "m-73kg-bronze-top",
+        "m-73kg-bronze-bottom",
+    ]
     assert _ids(BracketFormat(third_place=ThirdPlace.SHARED), 2) == ["final"]
     assert _ids(BracketFormat(third_place=ThirdPlace.BRONZE_BOUT), 3) == ["r1-b1", "r1-b2", "final", "bronze"]
     round_1 = [f"r1-b{i}" for i in range(1, 9)]

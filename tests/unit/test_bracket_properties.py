@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from functools import reduce
 
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from services.core.domain.brackets import (
@@ -19,15 +19,18 @@ from services.core.domain.brackets import (
     ThirdPlace,
     apply_revision,
     bracket_rows,
+    bracket_size,
     bracket_state,
     build_bracket,
     counted_bouts,
+    draw_from_pools,
     draw_from_seeds,
     effective_fought_results,
     final_placings,
     is_complete,
     participants,
     placings,
+    seeding_order,
 )
 from services.core.domain.results import BoutResult, BoutVoid, Method, Score, Winner, effective_results
 from services.core.domain.ruleset import COMBAT_DEFAULT
@@ -145,7 +148,8 @@ def test_a_correction_then_its_reversal_restores_the_bracket(bracket: Bracket, d
 def test_invalidated_results_count_in_no_row_and_no_placing(bracket: Bracket, data) -> None:
     log = simulate(data, bracket, data.draw(st.integers(0, 50)))
     state = bracket_state(bracket, log)
-    stale = {b.bout_id for b in state.bouts.values() if b.invalidated}
+    stale = {b.bout_id for b in state.invalidated()}
+    assert {b.bout_id for b in state.with_status(Status.INVALIDATED)} <= stale
     without = bracket_state(bracket, [r for r in log if r.bout_id not in stale])
     assert placings(state) == placings(without)
     assert bracket_rows(state, placings(state), COMBAT_DEFAULT) == bracket_rows(
@@ -209,3 +213,24 @@ def test_placings_never_worsen_as_results_arrive(bracket: Bracket, data) -> None
             if previous[athlete].decided:
                 assert p == previous[athlete]
         previous = now
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(1, 5), min_size=1, max_size=8), st.integers(1, 3))
+def test_pool_draws_seed_by_rank_with_byes_to_the_top(sizes: list[int], advance: int) -> None:
+    pools = [[f"p{p}-{k}" for k in range(1, n + 1)] for p, n in enumerate(sizes, start=1)]
+    qualifiers = [a for pool in pools for a in pool[:advance]]
+    assume(len(qualifiers) >= 2)
+    drawn = draw_from_pools(pools, advance)
+    assert len(drawn) == bracket_size(len(qualifiers))
+    assert sorted(a for a in drawn if a) == sorted(qualifiers)
+    seed_at = seeding_order(len(drawn))
+    # every pool rank takes the seeds after the rank above it; seeds past the qualifiers are byes
+    rank = {a: k for pool in pools for k, a in enumerate(pool)}
+    by_seed = sorted((seed_at[i], a) for i, a in enumerate(drawn) if a)
+    assert [rank[a] for _, a in by_seed] == sorted(rank[a] for a in qualifiers)
+    assert [s for s, _ in by_seed] == list(range(1, len(qualifiers) + 1))
+    # pool winners of pools 1 and 2 in opposite halves
+    if len(pools) >= 2:
+        half = len(drawn) // 2
+        assert drawn.index("p1-1") < half <= drawn.index("p2-1")

@@ -61,6 +61,8 @@ def _enum(data: Mapping[str, Any], key: str, enum: type[StrEnum], problems: list
 def format_from_dict(data: Mapping[str, Any]) -> BracketFormat:
     """Validate a division's bracket description (``format``, ``repechage``, ``third_place``,
     ``advance``) and build the BracketFormat; raise InvalidBracket listing every problem."""
+    if not isinstance(data, Mapping):
+        raise InvalidBracket(["the bracket format must be an object"])
     problems: list[str] = []
     unknown = sorted(str(k) for k in set(data) - _KEYS)
     if unknown:

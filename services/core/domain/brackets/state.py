@@ -83,6 +83,10 @@ class BracketState:
     def with_status(self, *statuses: Status) -> tuple[BoutState, ...]:
         return tuple(b for b in self.bouts.values() if b.status in statuses)
 
+    def invalidated(self) -> tuple[BoutState, ...]:
+        """Positions holding a stored result that counts nowhere (for the re-fight view and metric)."""
+        return tuple(b for b in self.bouts.values() if b.invalidated)
+
 
 def _resolve(bracket: Bracket, feed: Feed, done: Mapping[str, BoutState]) -> Slot:
     if isinstance(feed, FromDraw):
