@@ -15,6 +15,7 @@ from services.core import events
 from services.core.auth import Role
 from services.core.domain.ruleset import COMBAT_DEFAULT_DATA, RULESETS, ruleset_from_dict
 from services.core.http.problems import PROBLEM_MEDIA_TYPE
+from tests.chunked_body import oversized_json
 from tests.integration.intake_support import D_MEN, D_WOMEN, PEPPER, T_ALPHA, T_BETA, Intake, headers_of, read_message
 
 pytest_plugins = ["tests.integration.intake_fixtures"]
@@ -412,14 +413,10 @@ def test_oversized_body_is_413(client: httpx.Client, admin: str, intake: Intake)
 def test_oversized_chunked_body_is_413(client: httpx.Client, admin: str, intake: Intake):
     limit = intake.settings.intake.max_body_bytes
 
-    def chunks() -> Iterator[bytes]:
-        yield b'{"revision": 1, "referee_id": "'
-        for _ in range(limit // 1024 + 2):
-            yield b"x" * 1024
-        yield b'"}'
-
     headers = {**bearer(admin), "Content-Type": "application/json"}
-    resp = client.post(results_path("b-a1"), content=chunks(), headers=headers)
+    resp = client.post(
+        results_path("b-a1"), content=oversized_json(b'{"revision": 1, "referee_id": "', limit, 1024), headers=headers
+    )
     assert "content-length" not in resp.request.headers
     assert_problem(resp, 413)
 

@@ -31,6 +31,7 @@ from services.core.db.tokens import create_token
 from services.core.http.problems import PROBLEM_MEDIA_TYPE
 from services.core.settings import IntakeSettings, Settings, settings_to_env
 from services.embedded.waiting import free_port, wait_until
+from tests.chunked_body import oversized_json
 from tests.read_api_helpers import UvicornThread
 from tests.security.stack import D2, T_OTHER, D, SecurityStack, T, bout_id
 
@@ -272,14 +273,12 @@ def test_read_api_oversized_body_is_413_even_before_authentication(
 def test_read_api_oversized_chunked_body_is_413(stack: SecurityStack, api: httpx.Client) -> None:
     limit = stack.settings.api.max_body_bytes
 
-    def chunks() -> Iterator[bytes]:
-        yield b'{"athletes": [], "tournaments": [], "padding": "'
-        for _ in range(limit // 65_536 + 2):
-            yield b"x" * 65_536
-        yield b'"}'
-
     headers = {**stack.bearer("admin"), "Content-Type": "application/json"}
-    resp = api.post("/v1/registration/import", content=chunks(), headers=headers)
+    resp = api.post(
+        "/v1/registration/import",
+        content=oversized_json(b'{"athletes": [], "tournaments": [], "padding": "', limit, 65_536),
+        headers=headers,
+    )
     assert "content-length" not in resp.request.headers
     assert_problem(resp, 413)
 

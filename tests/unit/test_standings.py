@@ -168,9 +168,7 @@ def test_later_revision_replaces_earlier_whatever_the_arrival_order(rr, rnd, dat
     newer = data.draw(result_for(bout.bout_id, _top_revision(revs, bout.bout_id) + data.draw(st.integers(1, 3))))
     arrivals = [*revs, newer]
     rnd.shuffle(arrivals)
-    expected = compute_standings(
-        athletes, bouts, {**effective_results(revs), bout.bout_id: newer}, COMBAT_DEFAULT
-    )
+    expected = compute_standings(athletes, bouts, {**effective_results(revs), bout.bout_id: newer}, COMBAT_DEFAULT)
     assert standings_from_revisions(athletes, bouts, arrivals, COMBAT_DEFAULT) == expected
 
 
@@ -193,12 +191,17 @@ def test_void_removes_bout_and_higher_result_reinstates_it(rr, rnd, data) -> Non
     )
 
 
+def _table_of(rr: tuple[list[str], list[Bout], list[Revision]]) -> tuple[list[StandingRow], dict[str, BoutResult]]:
+    """The round robin's table and the effective results it was computed from."""
+    athletes, bouts, revs = rr
+    return standings_from_revisions(athletes, bouts, revs, COMBAT_DEFAULT), effective_results(revs)
+
+
 @settings(max_examples=200)
 @given(round_robin())
 def test_table_invariants(rr) -> None:
-    athletes, bouts, revs = rr
-    rows = standings_from_revisions(athletes, bouts, revs, COMBAT_DEFAULT)
-    effective = effective_results(revs)
+    athletes = rr[0]
+    rows, effective = _table_of(rr)
     played = [r for r in effective.values() if r.method is not Method.NO_CONTEST]
 
     assert sorted(r.athlete_id for r in rows) == sorted(athletes)
@@ -235,9 +238,8 @@ def _h2h(bouts: list[Bout], effective: dict[str, BoutResult], a: str, b: str) ->
 @settings(max_examples=200)
 @given(round_robin())
 def test_order_follows_the_spec_steps(rr) -> None:
-    athletes, bouts, revs = rr
-    rows = standings_from_revisions(athletes, bouts, revs, COMBAT_DEFAULT)
-    effective = effective_results(revs)
+    bouts = rr[1]
+    rows, effective = _table_of(rr)
     by_rank = {rank: list(g) for rank, g in groupby(rows, key=lambda r: r.rank)}
     for group in by_rank.values():
         assert all(r.tie_unresolved for r in group) == (len(group) > 1)
