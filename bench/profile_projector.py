@@ -41,26 +41,16 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from bench.profile_stacks import parse, py_spy, step_table, summarize  # noqa: E402
-from bench.projector import new_database, seconds_until_caught_up, settings_for, wait_assigned  # noqa: E402
+from bench.projector import seconds_until_caught_up, wait_assigned  # noqa: E402
+from bench.workload import workload  # noqa: E402
 
 
 def setup(stack: Any, admin_url: str, n_events: int, batch_size: int) -> tuple[Any, Any, Any, Any]:
-    from sqlalchemy.orm import Session
+    from tests.projector_support import produce
 
-    from services.core.db.engine import make_engine
-    from services.core.kafka.admin import ensure_topics
-    from tests.projector_support import build_registration, generate_events, produce, unique
-
-    url = new_database(admin_url, stack.postgres.url, unique("prof"))
-    settings = settings_for(stack, url, batch_size=batch_size)
-    ensure_topics(settings.kafka)
-    engine = make_engine(settings.database)
-    reg = build_registration("pf", tournaments=2, divisions=50, athletes=16)
-    with Session(engine) as session, session.begin():
-        reg.insert(session)
-    messages = generate_events(reg, n_events, seed=42, duplicate_rate=0.05, conflict_rate=0.002)
-    tracker = produce(settings.kafka, messages)
-    return settings, engine, messages, tracker
+    w = workload(stack, admin_url, "prof", "pf", n_events, batch_size=batch_size)
+    tracker = produce(w.settings.kafka, w.messages)
+    return w.settings, w.engine, w.messages, tracker
 
 
 def by_thread(text: str) -> dict[str, int]:

@@ -55,16 +55,13 @@ import sqlalchemy as sa  # noqa: E402
 from confluent_kafka import Consumer, Producer  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
+from bench.workload import PEPPER, fresh, new_database, workload  # noqa: E402
 from services.core.db import tokens as token_repo  # noqa: E402
 from services.core.db.engine import make_engine  # noqa: E402
-from services.core.db.migrate import upgrade  # noqa: E402
 from services.core.kafka.admin import ensure_topics  # noqa: E402
 from services.core.logging import configure_logging  # noqa: E402
 from services.core.settings import (  # noqa: E402
-    ConsumerSettings,
-    DatabaseSettings,
     KafkaSettings,
-    ProjectorSettings,
     Settings,
 )
 from services.embedded.stack import EmbeddedStack  # noqa: E402
@@ -73,7 +70,6 @@ from services.projector.loop import ProjectorLoop  # noqa: E402
 from services.projector.service import BatchApplier  # noqa: E402
 from tests.projector_support import (  # noqa: E402
     build_registration,
-    generate_events,
     normalized,
     oracle,
     positions,
@@ -82,44 +78,12 @@ from tests.projector_support import (  # noqa: E402
     unique,
 )
 
-PEPPER = "bench-pepper"
-CONSUMER = {"max_poll_interval_ms": 10_000, "session_timeout_ms": 6000}
-
 
 def log(msg: str) -> None:
     print(msg, flush=True)
 
 
 # -- stack and databases ------------------------------------------------------------------------
-
-
-def new_database(admin_url: str, base_url: str, name: str) -> str:
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    url = base_url.replace("/standings?", f"/{name}?", 1)
-    upgrade(url)
-    return url
-
-
-def settings_for(stack: EmbeddedStack, url: str, *, batch_size: int, partitions: int = 6) -> Settings:
-    topic = unique("bench-events")
-    return Settings(
-        environment="test",
-        log_level="WARNING",
-        log_json=True,
-        token_pepper=PEPPER,
-        database=DatabaseSettings(url=url),
-        kafka=KafkaSettings(
-            bootstrap_servers=stack.kafka.bootstrap, topic=topic, dlq_topic=f"{topic}.dlq", partitions=partitions
-        ),
-        projector=ProjectorSettings(
-            group_id=unique("bench-projector"),
-            consumer=ConsumerSettings(batch_size=batch_size, **CONSUMER),
-            http_port=0,
-        ),
-    )
 
 
 # -- 1. raw consume -----------------------------------------------------------------------------
@@ -270,14 +234,8 @@ def seconds_until_caught_up(
 def projector_rate(
     stack: EmbeddedStack, admin_url: str, n_events: int, *, batch_size: int, ranking_hook: bool, check: bool
 ) -> tuple[float, dict[str, Any]]:
-    url = new_database(admin_url, stack.postgres.url, unique("bench"))
-    settings = settings_for(stack, url, batch_size=batch_size)
-    ensure_topics(settings.kafka)
-    engine = make_engine(settings.database)
-    reg = build_registration("bn", tournaments=2, divisions=50, athletes=16)
-    with Session(engine) as session, session.begin():
-        reg.insert(session)
-    messages = generate_events(reg, n_events, seed=42, duplicate_rate=0.05, conflict_rate=0.002)
+    w = workload(stack, admin_url, "bench", "bn", n_events, batch_size=batch_size)
+    settings, engine, reg, messages = w.settings, w.engine, w.reg, w.messages
     tracker = produce(settings.kafka, messages)
     applier = None
     if not ranking_hook:
@@ -314,14 +272,8 @@ def per_message_rate(stack: EmbeddedStack, admin_url: str, n_events: int) -> tup
     from services.core.kafka.dlq import DeadLetterPublisher
     from services.projector.batch import Incoming, decode_one
 
-    url = new_database(admin_url, stack.postgres.url, unique("bench-pm"))
-    settings = settings_for(stack, url, batch_size=1)
-    ensure_topics(settings.kafka)
-    engine = make_engine(settings.database)
-    reg = build_registration("pm", tournaments=2, divisions=50, athletes=16)
-    with Session(engine) as session, session.begin():
-        reg.insert(session)
-    messages = generate_events(reg, n_events, seed=42, duplicate_rate=0.05, conflict_rate=0.002)
+    w = workload(stack, admin_url, "bench-pm", "pm", n_events, batch_size=1)
+    settings, engine, messages = w.settings, w.engine, w.messages
     produce(settings.kafka, messages)
     group = settings.projector.group_id
     dlq = DeadLetterPublisher(settings.kafka, group)
@@ -472,10 +424,7 @@ def latency(
     rankings_stage: bool = False,
     client_kind: str = "asyncio",
 ) -> dict[str, float]:
-    url = new_database(admin_url, stack.postgres.url, unique("bench-lat"))
-    settings = settings_for(stack, url, batch_size=2000)
-    ensure_topics(settings.kafka)
-    engine = make_engine(settings.database)
+    settings, engine = fresh(stack, admin_url, "bench-lat", batch_size=2000)
     reg = build_registration("lt", tournaments=1, divisions=20, athletes=21)  # 4 200 bouts without results
     with Session(engine) as session, session.begin():
         reg.insert(session)
@@ -682,8 +631,6 @@ def members_only(counts: list[int], n_events: int) -> None:
                     n_events,
                     n,
                     tmp,
-                    new_database=new_database,
-                    settings_for=settings_for,
                     service_env=service_env,
                     process=process,
                     caught_up=seconds_until_caught_up,
@@ -808,7 +755,13 @@ def main() -> None:
                 f" p99 {lat['ack_p99']:.1f} ms)"
             )
             lat_rank = latency(
-                stack, admin_url, 620 if quick else 2020, 200.0, tmp, rankings_stage=True, client_kind=args.latency_client
+                stack,
+                admin_url,
+                620 if quick else 2020,
+                200.0,
+                tmp,
+                rankings_stage=True,
+                client_kind=args.latency_client,
             )
             log(
                 f"   ranking visible (rankings stage + osmem on the same cores): p50 {lat_rank.get('ranking_p50', 0):.1f}"

@@ -23,17 +23,13 @@ import psycopg
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from services.core.db.engine import make_engine
-from services.core.kafka.admin import ensure_topics
+from bench.workload import workload
 from services.embedded.stack import EmbeddedStack
 from tests.projector_support import (
-    build_registration,
-    generate_events,
     normalized,
     oracle,
     produce,
     read_standings,
-    unique,
 )
 
 SAMPLE_EVERY_S = 0.02
@@ -99,21 +95,13 @@ def members_run(
     members: int,
     tmp: Path,
     *,
-    new_database: Any,
-    settings_for: Any,
     service_env: Any,
     process: Any,
     caught_up: Any,
 ) -> dict[str, Any]:
     """One member count: events/s once the group settled, lock waits, oracle equality."""
-    url = new_database(admin_url, stack.postgres.url, unique("bench-members"))
-    settings = settings_for(stack, url, batch_size=2000, partitions=6)
-    ensure_topics(settings.kafka)
-    engine = make_engine(settings.database)
-    reg = build_registration("bm", tournaments=2, divisions=50, athletes=16)
-    with Session(engine) as session, session.begin():
-        reg.insert(session)
-    messages = generate_events(reg, n_events, seed=42, duplicate_rate=0.05, conflict_rate=0.0)
+    w = workload(stack, admin_url, "bench-members", "bm", n_events, batch_size=2000, conflict_rate=0.0)
+    settings, engine, reg, messages = w.settings, w.engine, w.reg, w.messages
     env = service_env(settings, STANDINGS_PROJECTOR__MEMBER_HEARTBEAT_S="0.5")
     group, topic = settings.projector.group_id, settings.kafka.topic
     conninfo = settings.database.sqlalchemy_url().replace("postgresql+psycopg://", "postgresql://")
