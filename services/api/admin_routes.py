@@ -218,6 +218,7 @@ def _bout_write(session: Session, t: str, d: str, bout: BoutIn) -> ImportSummary
         for b in session.scalars(
             select(BoutRow).where(BoutRow.tournament_id == t, BoutRow.division_id == d, BoutRow.bout_id != bout.bout_id)
         )
+        if b.red_athlete_id is not None and b.blue_athlete_id is not None
     ]
     doc["divisions"] = [
         {

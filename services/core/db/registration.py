@@ -14,11 +14,13 @@ from services.core.domain.results import Bout
 
 
 class BoutInfo(NamedTuple):
+    """A registered bout; ``red``/``blue`` are None for a bracket bout (its slots are bracket state)."""
+
     bout_id: str
     tournament_id: str
     division_id: str
-    red: str
-    blue: str
+    red: str | None
+    blue: str | None
 
 
 def _bout_info(row: BoutRow) -> BoutInfo:
@@ -51,12 +53,13 @@ def division_roster(session: Session, tournament_id: str, division_id: str) -> l
 
 
 def division_bouts(session: Session, tournament_id: str, division_id: str) -> list[Bout]:
+    """The division's bouts with fixed athletes (round robin; a bracket bout's slots are bracket state)."""
     rows = session.execute(
         select(BoutRow.bout_id, BoutRow.red_athlete_id, BoutRow.blue_athlete_id).where(
             BoutRow.tournament_id == tournament_id, BoutRow.division_id == division_id
         )
     )
-    return [Bout(b, r, bl) for b, r, bl in rows]
+    return [Bout(b, r, bl) for b, r, bl in rows if r is not None and bl is not None]
 
 
 def tournament_divisions(session: Session, tournament_id: str) -> list[Division]:

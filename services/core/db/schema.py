@@ -76,6 +76,11 @@ class Division(Base):
     name: Mapped[str] = mapped_column(Text)
     category: Mapped[IdRef]
     formats: Mapped[list[str]] = mapped_column(ARRAY(String(16)))
+    # ``round_robin``, ``elimination`` or ``pools_then_elimination`` (SPEC §7).
+    format: Mapped[str] = mapped_column(String(32), server_default="round_robin")
+    # A bracket division's description as registered: repechage, third_place, advance and the
+    # resolved first-round draw (or, for pools_then_elimination, the pools). Null for round robin.
+    bracket: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     # Bumped on every committed change; the read API's ETag.
     version: Mapped[int] = mapped_column(BigInteger, server_default="0")
     last_event_at: Mapped[dt.datetime | None] = mapped_column(TS)
@@ -119,8 +124,9 @@ class BoutRow(Base):
     division_id: Mapped[IdRef]
     mat: Mapped[int] = mapped_column(Integer, server_default="1")
     bout_order: Mapped[int] = mapped_column(Integer, server_default="0")
-    red_athlete_id: Mapped[str] = mapped_column(Id, ForeignKey("athletes.athlete_id"))
-    blue_athlete_id: Mapped[str] = mapped_column(Id, ForeignKey("athletes.athlete_id"))
+    # Null for a bracket bout: who stands in its slots is bracket state (``bracket_bouts``).
+    red_athlete_id: Mapped[str | None] = mapped_column(Id, ForeignKey("athletes.athlete_id"))
+    blue_athlete_id: Mapped[str | None] = mapped_column(Id, ForeignKey("athletes.athlete_id"))
     __table_args__ = (
         ForeignKeyConstraint(
             ["tournament_id", "division_id"],
@@ -128,6 +134,42 @@ class BoutRow(Base):
             ondelete="CASCADE",
         ),
         CheckConstraint("red_athlete_id <> blue_athlete_id", name="distinct_athletes"),
+        Index(None, "tournament_id", "division_id"),
+    )
+
+
+class BracketBout(Base):
+    """One position of a bracket division as its results stand (SPEC §7): who is in each slot, and
+    the bout's status. Written in the transaction that changes the division (projector or
+    registration), like its standings rows; read by the intake (the athletes of a post, or the 409
+    naming the open slot) and the read API."""
+
+    __tablename__ = "bracket_bouts"
+    bout_id: Mapped[str] = mapped_column(Id, ForeignKey("bouts.bout_id", ondelete="CASCADE"), primary_key=True)
+    tournament_id: Mapped[IdRef]
+    division_id: Mapped[IdRef]
+    # main | final | repechage | bronze; round and index as in the bout id; half top | bottom | null
+    phase: Mapped[str] = mapped_column(String(16))
+    round: Mapped[int] = mapped_column(Integer)
+    idx: Mapped[int] = mapped_column(Integer)
+    half: Mapped[str | None] = mapped_column(String(8))
+    # waiting | open | decided | bye | invalidated
+    status: Mapped[str] = mapped_column(String(16))
+    red_athlete_id: Mapped[str | None] = mapped_column(Id)
+    blue_athlete_id: Mapped[str | None] = mapped_column(Id)
+    # What an open slot waits for, in words (the intake's 409), when a slot is not determined.
+    waiting_for: Mapped[str | None] = mapped_column(Text)
+    winner_athlete_id: Mapped[str | None] = mapped_column(Id)
+    # The revision that decides the bout, and the stored revision that no longer counts (invalidated).
+    counted_revision: Mapped[int | None] = mapped_column(Integer)
+    invalidated_revision: Mapped[int | None] = mapped_column(Integer)
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tournament_id", "division_id"],
+            ["divisions.tournament_id", "divisions.division_id"],
+            ondelete="CASCADE",
+        ),
+        CheckConstraint("status in ('waiting','open','decided','bye','invalidated')", name="status"),
         Index(None, "tournament_id", "division_id"),
     )
 
