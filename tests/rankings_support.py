@@ -72,6 +72,10 @@ class World:
 
     engine: sa.Engine
 
+    def settings(self, search_url: str, **search: Any) -> Settings:
+        """:func:`rankings_settings` for this world's database."""
+        return rankings_settings(self.engine.url.render_as_string(hide_password=False), search_url, **search)
+
     def tournament(self, tournament_id: str, tier: str, end_date: dt.date, status: str = "finalized") -> None:
         with Session(self.engine) as session, session.begin():
             registration.upsert_tournaments(

@@ -29,7 +29,7 @@ from services.rankings import jobs
 from services.rankings import rerank as repo
 from services.rankings.audit import run_audit
 from services.rankings.reindex import ReindexAlreadyRunning, Reindexer
-from tests.rankings_support import TODAY, World, db_url, drop_indices, rankings_settings, wait_for, world
+from tests.rankings_support import TODAY, World, db_url, drop_indices, wait_for, world
 
 __all__ = ["db_url", "world"]
 CATEGORIES = ("m-66kg", "m-73kg", "m-81kg")
@@ -127,7 +127,7 @@ class Writer:
 
 @pytest.fixture
 def env(world: World, search: OsmemEngine) -> Iterator[tuple[Settings, Elasticsearch]]:
-    settings = rankings_settings(world.engine.url.render_as_string(hide_password=False), search.url, bulk_concurrency=2)
+    settings = world.settings(search.url, bulk_concurrency=2)
     client = make_search_client(settings.search)
     yield settings, client
     drop_indices(client, settings.search.alias)

@@ -24,7 +24,7 @@ from services.indexer.loop import RankingsIndexer
 from services.rankings import feed
 from services.rankings import rerank as repo
 from services.rankings.audit import run_audit
-from tests.rankings_support import TODAY, World, db_url, rankings_settings, wait_for, world
+from tests.rankings_support import TODAY, World, db_url, wait_for, world
 
 __all__ = ["db_url", "world"]
 
@@ -49,8 +49,7 @@ def _finalize(world: World, tournament: str, athletes: list[str]) -> None:
 
 
 def test_engine_down_then_back_empty_recovers_without_restart(world: World, own_engine: OsmemEngine) -> None:
-    settings = rankings_settings(
-        world.engine.url.render_as_string(hide_password=False),
+    settings = world.settings(
         own_engine.url,
         breaker_failure_threshold=2,
         breaker_half_open_after_s=1.0,

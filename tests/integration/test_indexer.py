@@ -33,7 +33,6 @@ from tests.rankings_support import (
     drain_indexer,
     drop_indices,
     index_docs,
-    rankings_settings,
     world,
 )
 
@@ -42,7 +41,7 @@ __all__ = ["db_url", "world"]
 
 @pytest.fixture
 def settings(world: World, search: OsmemEngine) -> Settings:
-    return rankings_settings(str(world.engine.url.render_as_string(hide_password=False)), search.url)
+    return world.settings(search.url)
 
 
 @pytest.fixture

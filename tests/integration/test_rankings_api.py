@@ -20,7 +20,7 @@ from services.embedded.search_engine import OsmemEngine
 from services.indexer.loop import RankingsIndexer
 from services.rankings import rerank as repo
 from services.rankings.reindex import Reindexer
-from tests.rankings_support import TODAY, World, db_url, drain_indexer, drop_indices, rankings_settings, wait_for, world
+from tests.rankings_support import TODAY, World, db_url, drain_indexer, drop_indices, wait_for, world
 from tests.read_api_helpers import UvicornThread
 
 __all__ = ["db_url", "world"]
@@ -47,7 +47,7 @@ class Env:
 
 @pytest.fixture
 def env(world: World, search: OsmemEngine) -> Iterator[Env]:
-    settings = rankings_settings(world.engine.url.render_as_string(hide_password=False), search.url)
+    settings = world.settings(search.url)
     world.athletes(NAMES + [(f"x{i:02d}", f"Filler {i}", "GER") for i in range(30)])
     world.tournament("worlds", "world", dt.date(2026, 6, 1))
     world.tournament("euros", "continental", dt.date(2026, 4, 1))
@@ -198,8 +198,7 @@ def test_ops_reindex_job_conflict_and_audit(env: Env) -> None:
 
 def test_search_engine_down_is_503_with_retry_after(world: World, tmp_path_factory: pytest.TempPathFactory) -> None:
     engine_proc = OsmemEngine.start(log_dir=tmp_path_factory.mktemp("osmem-api"))
-    settings = rankings_settings(
-        world.engine.url.render_as_string(hide_password=False),
+    settings = world.settings(
         engine_proc.url,
         breaker_failure_threshold=2,
         breaker_half_open_after_s=2.0,
