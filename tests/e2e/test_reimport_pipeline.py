@@ -126,6 +126,26 @@ def _bouts(p: Pipeline, tournament_id: str) -> dict[tuple[str, str], str]:
     return {(r, bl): b for b, r, bl in rows}
 
 
+def _new_tournament(prefix: str) -> tuple[str, dict[str, Any], bytes]:
+    """A fresh tournament id, its registration file and the file's bytes."""
+    tournament_id = unique(prefix).replace("_", "-")
+    doc = registration_file(tournament_id)
+    return tournament_id, doc, json.dumps(doc).encode()
+
+
+def _import(p: Pipeline, raw: bytes) -> httpx.Response:
+    return httpx.post(f"{p.api.url}/v1/registration/import", content=raw, headers=_admin(p), timeout=30)
+
+
+def _play_every_bout(p: Pipeline, tournament_id: str) -> dict[tuple[str, str], str]:
+    """Revision 1 of every bout (WINNERS), applied; returns the bouts by (red, blue)."""
+    bouts = _bouts(p, tournament_id)
+    for pair, winner in WINNERS.items():
+        _post(p, tournament_id, bouts[pair], 1, winner)
+    p.wait_applied()
+    return bouts
+
+
 def _post(p: Pipeline, tournament_id: str, bout_id: str, revision: int, winner: str) -> None:
     body = {
         "revision": revision,
@@ -196,18 +216,13 @@ def test_reimport_keeps_a_finalized_tournament_final_and_a_correction_counts_onc
     stack: Stack,
 ) -> None:
     p = stack.p
-    tournament_id = unique("reimport").replace("_", "-")
-    doc = registration_file(tournament_id)
+    tournament_id, doc, raw = _new_tournament("reimport")
     category = doc["tournaments"][0]["divisions"][0]["category"]
     end = dt.date.fromisoformat(doc["tournaments"][0]["end_date"])
-    raw = json.dumps(doc).encode()
 
-    r = httpx.post(f"{p.api.url}/v1/registration/import", content=raw, headers=_admin(p), timeout=30)
+    r = _import(p, raw)
     assert r.status_code == 200, r.text
-    bouts = _bouts(p, tournament_id)
-    for pair, winner in WINNERS.items():
-        _post(p, tournament_id, bouts[pair], 1, winner)
-    p.wait_applied()
+    bouts = _play_every_bout(p, tournament_id)
     _finalize(p, tournament_id)
     p.wait_applied()
 
@@ -220,7 +235,7 @@ def test_reimport_keeps_a_finalized_tournament_final_and_a_correction_counts_onc
     # The organiser re-imports the same file (CLI path) and again through the admin API.
     with Session(p.engine) as session, session.begin():
         summary = load_registration(session, raw)
-    r = httpx.post(f"{p.api.url}/v1/registration/import", content=raw, headers=_admin(p), timeout=30)
+    r = _import(p, raw)
     assert r.status_code == 200, r.text
     standings = httpx.get(f"{p.api.url}/v1/tournaments/{tournament_id}/divisions/m-81kg/standings", timeout=10).json()
     assert standings["tournament"]["status"] == "finalized"
@@ -258,15 +273,10 @@ def test_reopen_is_explicit_audited_and_turns_points_provisional(
     stack: Stack,
 ) -> None:
     p = stack.p
-    tournament_id = unique("reopen").replace("_", "-")
-    doc = registration_file(tournament_id)
+    tournament_id, doc, raw = _new_tournament("reopen")
     category = doc["tournaments"][0]["divisions"][0]["category"]
-    raw = json.dumps(doc).encode()
-    assert httpx.post(f"{p.api.url}/v1/registration/import", content=raw, headers=_admin(p), timeout=30).is_success
-    bouts = _bouts(p, tournament_id)
-    for pair, winner in WINNERS.items():
-        _post(p, tournament_id, bouts[pair], 1, winner)
-    p.wait_applied()
+    assert _import(p, raw).is_success
+    _play_every_bout(p, tournament_id)
 
     reopen_url = f"{p.api.url}/v1/tournaments/{tournament_id}/reopen"
     r = httpx.post(reopen_url, json={"reason": "scoring error on mat 2"}, headers=_admin(p), timeout=10)
