@@ -277,7 +277,15 @@ def api_rows(standings: dict[str, Any]) -> list[StandingRow]:
 class UvicornThread:
     """A real uvicorn server for an ASGI app on a free port, in a background thread."""
 
-    def __init__(self, app: Any, *, port: int | None = None, loop: str = "asyncio", http: str = "h11") -> None:
+    def __init__(
+        self,
+        app: Any,
+        *,
+        port: int | None = None,
+        loop: str = "asyncio",
+        http: str = "h11",
+        graceful_shutdown_s: float | None = 2,
+    ) -> None:
         self.port = port or free_port()
         config = uvicorn.Config(
             app,
@@ -288,7 +296,7 @@ class UvicornThread:
             log_config=None,
             access_log=False,
             lifespan="on",
-            timeout_graceful_shutdown=2,
+            timeout_graceful_shutdown=graceful_shutdown_s,
             backlog=2048,
             limit_concurrency=None,
         )

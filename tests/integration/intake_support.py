@@ -5,13 +5,11 @@ reading a message back by (partition, offset), and the intake app served by a re
 from __future__ import annotations
 
 import datetime as dt
-import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-import uvicorn
 from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -21,9 +19,10 @@ from services.core.db import tokens as token_repo
 from services.core.db.engine import make_engine, make_session_factory
 from services.core.settings import DatabaseSettings, IntakeSettings, KafkaSettings, Settings
 from services.embedded.postgres import EmbeddedPostgres
-from services.embedded.waiting import free_port, wait_until
+from services.embedded.waiting import wait_until
 from services.intake.app import create_app
 from tests.databases import create_database, drop_database
+from tests.read_api_helpers import UvicornThread
 
 PEPPER = "intake-test-pepper"
 T_ALPHA, T_BETA = "t-alpha", "t-beta"
@@ -245,37 +244,21 @@ def headers_of(msg: Message) -> dict[str, bytes]:
 # -- the app on a real server --------------------------------------------------------------------
 
 
-class ServedApp:
-    """``create_app(settings)`` under uvicorn in a thread, on a free port; lifespan runs for real."""
+class ServedApp(UvicornThread):
+    """``create_app(settings)`` under uvicorn's default event loop and HTTP parser, in a thread on a
+    free port; lifespan runs for real, and a server that does not stop fails the test."""
 
     def __init__(self, settings: Settings) -> None:
+        super().__init__(create_app(settings), loop="auto", http="auto", graceful_shutdown_s=None)
         self.settings = settings
-        self.port = free_port()
-        config = uvicorn.Config(
-            create_app(settings), host="127.0.0.1", port=self.port, log_config=None, access_log=False, lifespan="on"
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, name=f"intake-{self.port}", daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 20.0) -> ServedApp:
-        self.thread.start()
-
-        def started() -> bool:
-            if not self.thread.is_alive():
-                raise RuntimeError("intake server exited during startup")
-            return bool(self.server.started)
-
-        wait_until(started, timeout, f"intake on {self.url}")
+        super().start(timeout)
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout)
-        if self.thread.is_alive():
+        super().stop(timeout)
+        if self._thread.is_alive():
             raise TimeoutError(f"intake on {self.url} did not stop within {timeout}s")
 
 
