@@ -7,6 +7,8 @@ import sys
 
 import structlog
 
+from services.core.tracing import add_trace_ids
+
 _REDACT_KEYS = frozenset({"authorization", "token", "password", "sasl_password", "api_key"})
 
 
@@ -22,6 +24,7 @@ def configure_logging(level: str = "INFO", json: bool = True) -> None:
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        add_trace_ids,
         _redact,
     ]
     # Tracebacks as plain text, never with frame locals: a rich traceback of a request handler prints

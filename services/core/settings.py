@@ -210,6 +210,14 @@ class ApiSettings(BaseModel):
     max_body_bytes: int = Field(default=1_048_576, ge=1024)  # admin/registration import bodies
 
 
+class TracingSettings(BaseModel):
+    """OpenTelemetry traces (services/core/tracing.py). Off unless an OTLP endpoint is set; the
+    events' ``traceparent`` is propagated either way, so a trace can be followed once it is on."""
+
+    otlp_endpoint: str | None = None  # e.g. http://otel-collector:4318/v1/traces (OTLP over HTTP)
+    sample_ratio: float = Field(default=1.0, ge=0.0, le=1.0)  # of new traces; a sampled parent is kept
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="STANDINGS_", env_nested_delimiter="__", extra="ignore")
 
@@ -223,6 +231,7 @@ class Settings(BaseSettings):
     indexer: IndexerSettings = Field(default_factory=IndexerSettings)
     intake: IntakeSettings = Field(default_factory=IntakeSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    tracing: TracingSettings = Field(default_factory=TracingSettings)
     token_pepper: SecretStr = SecretStr("dev-only-pepper")
 
     @model_validator(mode="after")
