@@ -63,10 +63,16 @@ class _Envelope(msgspec.Struct, forbid_unknown_fields=True, frozen=True, tag_fie
     division_id: Slug
 
 
-class ResultRecorded(_Envelope, frozen=True, tag="result_recorded"):
+class ResultRecorded(_Envelope, frozen=True, omit_defaults=True, tag="result_recorded"):
+    """``red_athlete_id``/``blue_athlete_id``: the athletes a bracket bout was fought between (SPEC
+    §7), filled by the intake from the slots; absent for a round-robin bout (and left out of the
+    encoded event then, so a round-robin event is byte for byte what it was)."""
+
     bout_id: Id
     revision: RevisionNo
     result: ResultPayload
+    red_athlete_id: Id | None = None
+    blue_athlete_id: Id | None = None
 
     def to_domain(self) -> BoutResult:
         r = self.result
@@ -79,6 +85,13 @@ class ResultRecorded(_Envelope, frozen=True, tag="result_recorded"):
             duration_s=r.duration_s,
             referee_id=r.referee_id,
         )
+
+    @property
+    def athletes(self) -> tuple[str, str] | None:
+        """(red, blue) of a bracket result, None for a round-robin one."""
+        if self.red_athlete_id is None or self.blue_athlete_id is None:
+            return None
+        return self.red_athlete_id, self.blue_athlete_id
 
 
 class ResultVoided(_Envelope, frozen=True, tag="result_voided"):
@@ -121,7 +134,15 @@ def now_utc() -> datetime:
     return datetime.now(UTC)
 
 
-def result_recorded(tournament_id: str, division_id: str, result: BoutResult, occurred_at: datetime) -> ResultRecorded:
+def result_recorded(
+    tournament_id: str,
+    division_id: str,
+    result: BoutResult,
+    occurred_at: datetime,
+    athletes: tuple[str, str] | None = None,
+) -> ResultRecorded:
+    """``athletes``: (red, blue) of a bracket bout as its slots stand when the post is accepted."""
+    red, blue = athletes if athletes is not None else (None, None)
     return ResultRecorded(
         schema_version=SCHEMA_VERSION,
         event_id=event_id_for(result.bout_id, result.revision),
@@ -137,6 +158,8 @@ def result_recorded(tournament_id: str, division_id: str, result: BoutResult, oc
             duration_s=result.duration_s,
             referee_id=result.referee_id,
         ),
+        red_athlete_id=red,
+        blue_athlete_id=blue,
     )
 
 
@@ -185,6 +208,10 @@ def decode(value: bytes | None) -> MatchEvent:
             check_result_fields(r.winner, r.method, Score(r.score.red, r.score.blue), event.revision)
         except InvalidResult as exc:
             raise PoisonMessage("invalid_result", str(exc)) from None
+        if (event.red_athlete_id is None) != (event.blue_athlete_id is None) or (
+            event.red_athlete_id is not None and event.red_athlete_id == event.blue_athlete_id
+        ):
+            raise PoisonMessage("invalid_result", "a bracket result names two different athletes, red and blue")
     return event
 
 

@@ -47,6 +47,11 @@ CONSUMER_LAG = Gauge("standings_consumer_lag_messages", "Messages behind the hig
 CONSUMER_PAUSED = Gauge(
     "standings_consumer_paused", "1 while the consumer is paused (slow batch or DB down)", ["group"]
 )
+BRACKET_INVALIDATED_BOUTS = Gauge(
+    "standings_bracket_invalidated_bouts",
+    "Bracket bouts whose stored result no longer counts (needs a re-fight), per division",
+    ["tournament", "division"],
+)
 CONFIG_DRIFT = Gauge(
     "standings_consumer_config_drift_members",
     "Members of the group whose effective consumer config differs from the majority",

@@ -19,15 +19,17 @@ a revision (``domain.codec``) and which standings rows change, with their ``prev
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 from sqlalchemy.orm import Session
 
+from services.core.db import brackets
 from services.core.db.driver import fetchall, run
 from services.core.db.registration import BoutInfo
-from services.core.domain.codec import StoredRevision, decode_revision
+from services.core.domain import bracket_division as bd
+from services.core.domain.codec import StoredRevision, decode_bracket_revision, decode_revision
 from services.core.domain.projection import ConflictRecord, DivisionInfo, DivisionKey, DivisionMark, NewRevision
 from services.core.domain.results import Bout, BoutResult
 from services.core.domain.ruleset import Ruleset
@@ -203,13 +205,18 @@ _DIVISION_BOUTS = """
            r.revision, r.kind, r.payload::text
     FROM unnest(%(t)b::text[], %(d)b::text[]) AS k(t, d)
     JOIN bouts b ON b.tournament_id = k.t AND b.division_id = k.d
-    LEFT JOIN results r ON r.bout_id = b.bout_id AND r.is_effective
+    LEFT JOIN results r ON r.bout_id = b.bout_id AND (r.is_effective OR b.red_athlete_id IS NULL)
 """
 
+# The entries, plus one row per bracket division carrying its description (no extra round trip).
 _DIVISION_ENTRIES = """
-    SELECT e.tournament_id, e.division_id, e.athlete_id
+    SELECT e.tournament_id, e.division_id, e.athlete_id, NULL::text
     FROM unnest(%(t)b::text[], %(d)b::text[]) AS k(t, d)
     JOIN division_entries e ON e.tournament_id = k.t AND e.division_id = k.d
+    UNION ALL
+    SELECT dv.tournament_id, dv.division_id, NULL, dv.bracket::text
+    FROM unnest(%(t)b::text[], %(d)b::text[]) AS k(t, d)
+    JOIN divisions dv ON dv.tournament_id = k.t AND dv.division_id = k.d AND dv.bracket IS NOT NULL
 """
 
 _STANDINGS = """
@@ -243,26 +250,49 @@ _DELETE_STANDINGS = """
 
 @dataclass(slots=True)
 class DivisionInput:
+    """``bouts``: those with fixed athletes (a round-robin division's, a bracket division's pool
+    bouts), ``results`` their effective results; a bracket's description, positions and their log."""
+
     entries: list[str]
     bouts: list[Bout]
     results: dict[str, BoutResult]
+    bracket: dict[str, Any] | None = None
+    positions: set[str] = field(default_factory=set)
+    log: list[bd.AnyRevision] = field(default_factory=list)
+
+    def table(self) -> tuple[list[str], list[Bout], dict[str, BoutResult]]:
+        return self.entries, self.bouts, self.results
+
+    def projection(self, division_id: str, ruleset: Ruleset) -> bd.BracketProjection:
+        assert self.bracket is not None
+        spec = bd.division_bracket(division_id, self.bracket)
+        return bd.project(spec, self.bouts, [*self.log, *self.results.values()], ruleset)
 
 
 def load_standings_inputs(session: Session, keys: Collection[DivisionKey]) -> dict[DivisionKey, DivisionInput]:
-    """Roster, bouts and effective results of all ``keys`` in two queries. The roster is the
-    entries; compute_standings adds every bout's athletes, so it equals ``registration.division_roster``."""
+    """Roster, bouts and effective results of all ``keys`` in two queries (a bracket division's
+    description and its positions' revisions come with them). The roster is the entries;
+    compute_standings adds every bout's athletes, so it equals ``registration.division_roster``."""
     ts, ds = _split(keys)
     inputs = {key: DivisionInput([], [], {}) for key in keys}
     params = {"t": ts, "d": ds}
     for t, d, bout_id, red, blue, revision, kind, payload in fetchall(session, _DIVISION_BOUTS, params):
         division = inputs[(t, d)]
+        if red is None:  # a bracket position: who fights it is bracket state; all its revisions count
+            division.positions.add(bout_id)
+            if revision is not None:
+                division.log.append(decode_bracket_revision(bout_id, revision, kind, orjson.loads(payload)))
+            continue
         division.bouts.append(Bout(bout_id, red, blue))
         if revision is not None:
             result = decode_revision(bout_id, revision, kind, orjson.loads(payload))
             if isinstance(result, BoutResult):  # the effective revision is never a void
                 division.results[bout_id] = result
-    for t, d, athlete in fetchall(session, _DIVISION_ENTRIES, params):
-        inputs[(t, d)].entries.append(athlete)
+    for t, d, athlete, bracket in fetchall(session, _DIVISION_ENTRIES, params):
+        if bracket is None:
+            inputs[(t, d)].entries.append(athlete)
+        else:
+            inputs[(t, d)].bracket = orjson.loads(bracket)
     return inputs
 
 
@@ -316,18 +346,21 @@ def recompute_standings(
 ) -> set[DivisionKey]:
     """Recompute the standings of ``keys`` and write the rows that differ; returns the divisions
     whose rows changed. ``previous_rank`` keeps the rank an athlete had before the change that
-    moved them."""
+    moved them. A bracket division's rows are its placings (SPEC §7), and its ``bracket_bouts``
+    rows that changed are written with them."""
     if not keys:
         return set()
     keys = sorted(keys)
     inputs = load_standings_inputs(session, keys)
     published = load_standings(session, keys)
     changes: dict[DivisionKey, StandingsChange] = {}
+    projections = {key: inputs[key].projection(key[1], rulesets[key]) for key in keys if inputs[key].bracket}
+    brackets.write_projections(session, projections, {key: inputs[key].positions for key in projections})
     for key in keys:
         data = inputs[key]
-        change = standings_change(
-            compute_standings(data.entries, data.bouts, data.results, rulesets[key]), published[key]
-        )
+        bracket = projections.get(key)
+        rows = bd.division_rows(bracket, rulesets[key]) if bracket else compute_standings(*data.table(), rulesets[key])
+        change = standings_change(rows, published[key])
         if change:
             changes[key] = change
     write_standings(session, changes)

@@ -2,12 +2,14 @@
 
 A revision is stored as its kind, ``result`` or ``void``, and a canonical payload: for a result the
 event's result object ``{"winner", "method", "score": {"red", "blue"}, "duration_s", "referee_id"}``,
-for a void ``{}``. The canonical payload is the identity of a (bout, revision): two submissions are
+for a void ``{}``. A bracket bout's result also carries the two athletes it was fought between,
+``red_athlete_id`` and ``blue_athlete_id`` (SPEC §7); a round-robin result has neither key, so its
+stored form is what it always was. The canonical payload is the identity of a (bout, revision): two submissions are
 duplicates exactly when their stored forms are equal (SPEC §6).
 
 Decoding is strict: a result payload needs a winner, a method and a score with both sides (a missing
 score is not read as 0:0, it makes the payload unreadable). The result fields may sit at the top level
-or under ``result`` (the event's layout). Pure: no I/O.
+or under ``result`` (the event's layout); the athletes sit at the top level in both. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -16,10 +18,13 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any, NamedTuple, Protocol, TypeVar
 
+from services.core.domain.brackets.fought import BracketRevision, FoughtResult
 from services.core.domain.results import BoutResult, BoutVoid, Method, Revision, Score, Winner
 
 RESULT = "result"
 VOID = "void"
+RED_ATHLETE = "red_athlete_id"
+BLUE_ATHLETE = "blue_athlete_id"
 
 Payload = dict[str, Any]
 _E = TypeVar("_E", bound=StrEnum)
@@ -70,19 +75,48 @@ def encode_revision(revision: Revision) -> StoredRevision:
     return encode_result(revision)
 
 
-def encode_result(result: ResultFields) -> StoredRevision:
+def encode_result(result: ResultFields, red: str | None = None, blue: str | None = None) -> StoredRevision:
     """The stored form of a result revision from its fields (the projector encodes an event's result
-    object without building the domain value first)."""
-    return StoredRevision(
-        RESULT,
-        {
-            "winner": result.winner.value,
-            "method": result.method.value,
-            "score": {"red": result.score.red, "blue": result.score.blue},
-            "duration_s": result.duration_s,
-            "referee_id": result.referee_id,
-        },
-    )
+    object without building the domain value first); ``red``/``blue``: a bracket bout's athletes."""
+    payload: Payload = {
+        "winner": result.winner.value,
+        "method": result.method.value,
+        "score": {"red": result.score.red, "blue": result.score.blue},
+        "duration_s": result.duration_s,
+        "referee_id": result.referee_id,
+    }
+    if red is not None or blue is not None:
+        payload[RED_ATHLETE] = red
+        payload[BLUE_ATHLETE] = blue
+    return StoredRevision(RESULT, payload)
+
+
+def encode_bracket_revision(revision: BracketRevision) -> StoredRevision:
+    """The stored form of a bracket revision (a result with the athletes it was fought between, or a void)."""
+    if isinstance(revision, BoutVoid):
+        return StoredRevision(VOID, {})
+    return encode_result(revision.result, revision.red, revision.blue)
+
+
+def athletes_of(payload: Mapping[str, Any]) -> tuple[str, str] | None:
+    """The (red, blue) athletes a stored or posted payload names, or None when it names no two."""
+    red, blue = payload.get(RED_ATHLETE), payload.get(BLUE_ATHLETE)
+    if isinstance(red, str) and isinstance(blue, str):
+        return red, blue
+    return None
+
+
+def decode_bracket_revision(
+    bout_id: str, revision: int, kind: str, payload: Mapping[str, Any]
+) -> BracketRevision | BoutResult:
+    """A stored revision of a bracket bout: a FoughtResult when it names its athletes, a void, or a
+    bare BoutResult (a result without athletes, which no bracket position can count); raises
+    UndecodablePayload."""
+    decoded = decode_revision(bout_id, revision, kind, payload)
+    pair = athletes_of(payload) if isinstance(decoded, BoutResult) else None
+    if pair is None or not isinstance(decoded, BoutResult):
+        return decoded
+    return FoughtResult(decoded, *pair)
 
 
 def decode_revision(bout_id: str, revision: int, kind: str, payload: Mapping[str, Any]) -> Revision:
