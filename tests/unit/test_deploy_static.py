@@ -653,3 +653,27 @@ def test_metric_reference_parser() -> None:
     assert image_ok("localhost:5000/x") is not None
     assert image_ok("x:latest") is not None
     assert interpolate("${A:?boom}/${B:-b}/$${C}") == "dummy-a/b/${C}"
+
+
+# --- traces -------------------------------------------------------------------------------------------
+
+
+def test_compose_sends_traces_through_the_collector_to_jaeger() -> None:
+    services = compose()["services"]
+    endpoint = compose()["x-standings-env"]["STANDINGS_TRACING__OTLP_ENDPOINT"]
+    assert endpoint == "http://otel-collector:4318/v1/traces"
+    for service in SERVICE_PORT_SETTING:
+        assert services[service]["environment"]["STANDINGS_TRACING__OTLP_ENDPOINT"] == endpoint
+    collector = services["otel-collector"]
+    mount = next(m for m in collector["volumes"] if m.startswith("./deploy/otel/collector.yaml:"))
+    config_path = mount.split(":")[1]
+    assert collector["command"] == [f"--config={config_path}"]
+    (config,) = load_docs(DEPLOY / "otel" / "collector.yaml")
+    assert config["receivers"]["otlp"]["protocols"]["http"]["endpoint"].endswith(":4318")
+    pipeline = config["service"]["pipelines"]["traces"]
+    assert pipeline["receivers"] == ["otlp"]
+    (exporter,) = pipeline["exporters"]
+    host = config["exporters"][exporter]["endpoint"].split(":")[0]
+    assert host in services and services[host]["image"].startswith("jaegertracing/jaeger:")
+    assert "127.0.0.1:16686:16686" in services["jaeger"]["ports"]
+    assert set(pipeline["processors"]) <= set(config["processors"])
