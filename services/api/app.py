@@ -17,7 +17,15 @@ from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy import Engine
 
-from services.api import admin_routes, bootstrap, ops_routes, pages_routes, rankings_routes, standings_routes
+from services.api import (
+    admin_routes,
+    bootstrap,
+    bracket_routes,
+    ops_routes,
+    pages_routes,
+    rankings_routes,
+    standings_routes,
+)
 from services.api.context import ApiContext, CtxDep
 from services.api.fastpath import StandingsFastPath
 from services.api.schemas import HealthOut, problems
@@ -38,6 +46,7 @@ READY_CHECK_TIMEOUT_S = 2.0
 # In this order: the hot standings routes first (Starlette matches in order).
 ROUTERS: tuple[APIRouter, ...] = (
     standings_routes.router,
+    bracket_routes.router,
     admin_routes.router,
     pages_routes.router,
     rankings_routes.router,

@@ -13,6 +13,7 @@ per poll) both send exactly its parts, so routed and fast answers are the same b
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable
 
@@ -83,3 +84,8 @@ async def send_conditional(send: Send, scope: Scope, etag: bytes, body: Body) ->
     status, headers, content = conditional_parts(etag, if_none_match(scope), body)
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": content})
+
+
+def historical_etag(tag: str, offset: int, body: bytes) -> bytes:
+    """The ETag of a representation recomputed ``as_of_offset`` (no live version): a content hash."""
+    return f'"{tag}:@{offset}:{hashlib.blake2b(body, digest_size=8).hexdigest()}"'.encode()

@@ -11,12 +11,13 @@ from fastapi import Depends, Request
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from services.api.bracket_bodies import render_bracket
 from services.api.freshness import Freshness
 from services.api.hub import ChangeHub
 from services.api.notifications import Change, NotificationListener
-from services.api.standings_cache import StandingsCache
-from services.core.db import standings_read
-from services.core.errors import NotFound
+from services.api.standings_cache import RenderedStandings, StandingsCache
+from services.core.db import bracket_read, standings_read
+from services.core.errors import Conflict, NotFound
 from services.core.settings import Settings
 
 T = TypeVar("T")
@@ -26,10 +27,17 @@ T = TypeVar("T")
 class ApiContext:
     settings: Settings
     engine: Engine
-    cache: StandingsCache
+    cache: StandingsCache[standings_read.DivisionStandings]
     hub: ChangeHub
     freshness: Freshness
+    brackets: StandingsCache[bracket_read.BracketView]
     listener: NotificationListener | None = None
+
+    @property
+    def caches(
+        self,
+    ) -> tuple[StandingsCache[standings_read.DivisionStandings], StandingsCache[bracket_read.BracketView]]:
+        return self.cache, self.brackets
 
     async def read(self, fn: Callable[[Session], T]) -> T:
         """Run a blocking repository call in a worker thread with its own short session."""
@@ -59,21 +67,31 @@ class ApiContext:
     # -- listener callbacks (run on the event loop) ----------------------------------------------
 
     def on_change(self, change: Change) -> None:
-        self.cache.on_change(change.tournament_id, change.division_id, change.version)
+        for cache in self.caches:
+            cache.on_change(change.tournament_id, change.division_id, change.version)
         self.hub.publish(change.tournament_id, change.division_id, change.version)
 
     def on_connected(self) -> None:
-        self.cache.set_live(True)
+        for cache in self.caches:
+            cache.set_live(True)
         self.hub.publish_all()
 
     def on_disconnected(self) -> None:
-        self.cache.set_live(False)
+        for cache in self.caches:
+            cache.set_live(False)
 
 
 def build_context(settings: Settings, engine: Engine) -> ApiContext:
     def load(t: str, d: str) -> standings_read.DivisionStandings | None:
         with Session(engine) as session:
             return standings_read.load_division_standings(session, t, d)
+
+    def load_bracket(t: str, d: str) -> bracket_read.BracketView | None:
+        with Session(engine) as session:
+            try:
+                return bracket_read.load_division_bracket(session, t, d)
+            except bracket_read.NotABracket as exc:
+                raise Conflict(exc.detail) from None
 
     def division_ids(t: str) -> list[str] | None:
         with Session(engine) as session:
@@ -84,9 +102,10 @@ def build_context(settings: Settings, engine: Engine) -> ApiContext:
     return ApiContext(
         settings=settings,
         engine=engine,
-        cache=StandingsCache(load, division_ids),
+        cache=StandingsCache(load, division_ids, RenderedStandings.render),
         hub=ChangeHub(),
         freshness=Freshness(settings.api.projector_heartbeat_stale_s),
+        brackets=StandingsCache(load_bracket, division_ids, render_bracket),
     )
 
 

@@ -8,7 +8,7 @@ stays the documented, validated implementation.
 
 Nothing is restated here: the URL is matched with the route's own declaration
 (``services.api.paths.DIVISION_STANDINGS``: template and parameter patterns), the answer is the
-route's ``standings_representation`` sent by the one ETag/304 helper (services/api/conditional.py:
+route's ``representation`` (services/api/representations.py) sent by the one ETag/304 helper (services/api/conditional.py:
 ``send_conditional``, the ASGI twin of the route's ``ConditionalResponse``), and the
 metrics see the route's real ``APIRoute`` in ``scope["route"]``, as for a routed request. It sits
 inside the metrics, CORS and body-size middlewares, so those still apply.
@@ -21,7 +21,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from services.api.conditional import send_conditional
 from services.api.context import ApiContext
 from services.api.paths import DIVISION_STANDINGS
-from services.api.standings_routes import route_for, standings_representation
+from services.api.representations import representation
+from services.api.standings_routes import route_for
 
 
 class StandingsFastPath:
@@ -38,6 +39,6 @@ class StandingsFastPath:
                 entry = ctx.cache.peek(*params) if ctx is not None else None
                 if ctx is not None and entry is not None:
                     scope["route"] = self.route  # the metrics label: the route template
-                    await send_conditional(send, scope, *standings_representation(ctx, entry))
+                    await send_conditional(send, scope, *representation(ctx, entry))
                     return
         await self.app(scope, receive, send)

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Annotated
 
-from fastapi import Path
+from fastapi import Path, Query
 
 SLUG_MAX_LENGTH = 64
 # A slug segment: lower-case letters, digits, '_' and '-', not starting with a separator.
@@ -32,6 +32,13 @@ TournamentId = Annotated[
 DivisionId = Annotated[
     str,
     Path(min_length=1, max_length=SLUG_MAX_LENGTH, pattern=SLUG, description="Division slug", examples=["m-73kg"]),
+]
+
+# Kafka offsets are signed 64-bit: a larger N would overflow the bigint comparison (was a 500).
+MAX_OFFSET = 2**63 - 1
+AsOfOffset = Annotated[
+    int | None,
+    Query(ge=0, le=MAX_OFFSET, description="Recompute from the stored revisions with source offset <= N"),
 ]
 
 _PARAM = re.compile(r"\{([a-z_]+)\}")
@@ -66,3 +73,7 @@ DIVISION_STANDINGS_STREAM = PathTemplate(
     "/v1/tournaments/{tournament_id}/divisions/{division_id}/standings/stream", _DIVISION_PARAMS
 )
 TOURNAMENT_STANDINGS = PathTemplate("/v1/tournaments/{tournament_id}/standings", {"tournament_id": SLUG_SEGMENT})
+DIVISION_BRACKET = PathTemplate("/v1/tournaments/{tournament_id}/divisions/{division_id}/bracket", _DIVISION_PARAMS)
+DIVISION_BRACKET_STREAM = PathTemplate(
+    "/v1/tournaments/{tournament_id}/divisions/{division_id}/bracket/stream", _DIVISION_PARAMS
+)

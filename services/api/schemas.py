@@ -89,18 +89,23 @@ _STANDINGS_EXAMPLE: dict[str, Any] = {
 }
 
 
-class StandingsOut(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [_STANDINGS_EXAMPLE]})
+class DivisionDocument(BaseModel):
+    """The head every division representation (standings, bracket) starts with."""
 
     tournament: TournamentRef
     division: DivisionRef
-    version: int | None = Field(description="Division version (the ETag); null for an as_of_offset table")
+    version: int | None = Field(description="Division version (the ETag); null for an as_of_offset representation")
     as_of: AsOf
     as_of_offset: int | None = Field(
         default=None,
         exclude_if=lambda v: v is None,
-        description="The requested offset; only in historical tables (absent from live ones)",
+        description="The requested offset; only in historical representations (absent from live ones)",
     )
+
+
+class StandingsOut(DivisionDocument):
+    model_config = ConfigDict(json_schema_extra={"examples": [_STANDINGS_EXAMPLE]})
+
     ruleset: RulesetRef
     conflicts: int = Field(description="Recorded conflicting submissions (see /conflicts)")
     rows: list[StandingsRowOut]

@@ -23,6 +23,7 @@ import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
+from typing import Generic, TypeVar
 
 import anyio
 
@@ -35,11 +36,12 @@ from services.api.standings_bodies import (
     tournament_body,
     with_freshness,
 )
-from services.core.db.standings_read import DivisionStandings
+from services.core.db.standings_read import DivisionMeta, DivisionStandings
 from services.core.errors import NotFound
 from services.core.metrics import STANDINGS_RENDERS
 
 Key = tuple[str, str]
+Loaded = TypeVar("Loaded")
 
 
 def _with_staleness(etag: bytes, freshness_s: int) -> bytes:
@@ -60,21 +62,28 @@ class RenderedStandings:
     body_fresh: bytes
     sse_fresh: bytes
     body_prefix: bytes  # body_fresh up to the freshness_s value
+    event: str = "standings"  # the SSE event name
 
     @classmethod
     def render(cls, data: DivisionStandings) -> RenderedStandings:
-        meta = data.meta
-        body = encode_standings(standings_out(data))
+        return cls.from_body(data.meta, encode_standings(standings_out(data)))
+
+    @classmethod
+    def from_body(cls, meta: DivisionMeta, body: bytes, event: str = "standings", kind: str = "") -> RenderedStandings:
+        """A division version's body encoded with ``freshness_s`` 0 as its last field. ``kind`` tells
+        apart the ETags of two representations of one division (``"t:d:bracket:v"``)."""
+        tag = f"{meta.tournament_id}:{meta.division_id}:{kind + ':' if kind else ''}{meta.version}"
         return cls(
             tournament_id=meta.tournament_id,
             division_id=meta.division_id,
             version=meta.version,
             partition=meta.last_partition,
             last_event_epoch=meta.last_event_at.timestamp() if meta.last_event_at else None,
-            etag_fresh=f'"{meta.tournament_id}:{meta.division_id}:{meta.version}"'.encode(),
+            etag_fresh=f'"{tag}"'.encode(),
             body_fresh=body,
-            sse_fresh=sse_frame(meta.version, body),
+            sse_fresh=sse_frame(meta.version, body, event),
             body_prefix=freshness_prefix(body),
+            event=event,
         )
 
     def etag_for(self, freshness_s: int) -> bytes:
@@ -90,7 +99,7 @@ class RenderedStandings:
         return _with_staleness(self.etag_fresh, freshness_s), partial(with_freshness, self.body_prefix, freshness_s)
 
     def sse(self, freshness_s: int) -> bytes:
-        return self.sse_fresh if freshness_s == 0 else sse_frame(self.version, self.body(freshness_s))
+        return self.sse_fresh if freshness_s == 0 else sse_frame(self.version, self.body(freshness_s), self.event)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,19 +124,22 @@ class RenderedTournament:
         return tournament_body(self.tournament_id, [d.body(f) for d, f in zip(self.divisions, freshness, strict=True)])
 
 
-class StandingsCache:
+class StandingsCache(Generic[Loaded]):
     """Rendered divisions keyed by (t, d); invalidated only by change notifications.
 
     Everything runs on the event loop thread (notifications are posted to it), so no locks.
-    ``load`` is the blocking repository call; it runs in a worker thread.
+    ``load`` is the blocking repository call; it runs in a worker thread. ``render`` turns what it
+    loaded into the cached entry (``RenderedStandings.render`` for the standings).
     """
 
     def __init__(
         self,
-        load: Callable[[str, str], DivisionStandings | None],
+        load: Callable[[str, str], Loaded | None],
         load_division_ids: Callable[[str], list[str] | None],
+        render: Callable[[Loaded], RenderedStandings],
     ) -> None:
         self._load = load
+        self._render_entry = render
         self._load_division_ids = load_division_ids
         self._entries: dict[Key, RenderedStandings] = {}
         self._inflight: dict[Key, asyncio.Future[RenderedStandings]] = {}
@@ -204,7 +216,7 @@ class StandingsCache:
             data = await anyio.to_thread.run_sync(self._load, *key)
             if data is None:
                 raise NotFound(f"division {key[1]!r} of tournament {key[0]!r} does not exist")
-            entry = RenderedStandings.render(data)
+            entry = self._render_entry(data)
             STANDINGS_RENDERS.inc()
         except BaseException as exc:
             if self._inflight.get(key) is future:

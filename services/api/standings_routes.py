@@ -7,19 +7,16 @@ an ETag comparison and, while the projector is behind, one bytes concatenation.
 
 from __future__ import annotations
 
-import hashlib
 import time
-from collections.abc import AsyncIterator
 from functools import partial
-from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 from sse_starlette import EventSourceResponse
 from starlette.responses import Response
 
-from services.api.conditional import CACHE_CONTROL, Body, ConditionalResponse
+from services.api.conditional import ConditionalResponse, historical_etag
 from services.api.context import ApiContext, CtxDep
 from services.api.paths import (
     DIVISION_STANDINGS,
@@ -29,6 +26,7 @@ from services.api.paths import (
     PathTemplate,
     TournamentId,
 )
+from services.api.representations import conditional_endpoint, event_stream_doc, stream_endpoint
 from services.api.schemas import (
     ConflictOut,
     ConflictsOut,
@@ -41,16 +39,9 @@ from services.api.schemas import (
     TournamentSummary,
     problems,
 )
-from services.api.standings_bodies import as_of_out, encode_standings, ping_frame
-from services.api.standings_cache import RenderedStandings
+from services.api.standings_bodies import as_of_out, encode_standings
 from services.core.db import standings_read
 from services.core.errors import NotFound
-from services.core.logging import get_logger
-
-log = get_logger(__name__)
-
-SSE_RETRY_MS = 2000
-MAX_OFFSET = 2**63 - 1
 
 router = APIRouter(tags=["standings"])
 
@@ -61,11 +52,6 @@ def route_for(template: PathTemplate, method: str = "GET") -> APIRoute:
         if isinstance(route, APIRoute) and route.path == template.path and method in (route.methods or ()):
             return route
     raise LookupError(f"no {method} route {template.path}")
-
-
-def standings_representation(ctx: ApiContext, entry: RenderedStandings) -> tuple[bytes, Body]:
-    """ETag and body of a cached division version now: the route and the fast path both answer with it."""
-    return entry.representation(ctx.freshness.freshness_s(entry.partition, entry.last_event_epoch))
 
 
 def _ctx(request: Request) -> ApiContext:
@@ -83,19 +69,32 @@ def _links(t: str, d: str) -> DivisionLinks:
     )
 
 
+ETAG_HEADERS = {
+    "ETag": {"description": "Strong entity tag of this representation", "schema": {"type": "string"}},
+    "Cache-Control": {"description": "no-cache: revalidate every poll", "schema": {"type": "string"}},
+}
+NOT_MODIFIED = {"description": "Not modified: the If-None-Match ETag is current (no body)"}
+
+
+async def _as_of(ctx: ApiContext, request: Request, t: str, d: str, offset: int) -> Response:
+    data = await ctx.read(lambda s: standings_read.standings_as_of_offset(s, t, d, offset))
+    if data is None:
+        raise NotFound(f"division {d!r} of tournament {t!r} does not exist")
+    body = encode_standings(as_of_out(data))
+    return ConditionalResponse(request.scope, historical_etag(f"{t}:{d}", offset, body), body)
+
+
 _STANDINGS_200 = {
     "model": StandingsOut,
     "description": 'The division\'s standings. Headers: `ETag` (strong, `"t:d:version"`; while the projector '
     "is behind it also carries the freshness seconds), `Cache-Control: no-cache`.",
-    "headers": {
-        "ETag": {"description": "Strong entity tag of this representation", "schema": {"type": "string"}},
-        "Cache-Control": {"description": "no-cache: revalidate every poll", "schema": {"type": "string"}},
-    },
+    "headers": ETAG_HEADERS,
 }
 
 
-@router.get(
+router.get(
     DIVISION_STANDINGS.path,
+    name="division_standings",
     summary="Division standings (ETag / 304; optional historical table)",
     description=(
         "Live standings of a round-robin division, rendered once per division version and served as bytes. "
@@ -108,34 +107,10 @@ _STANDINGS_200 = {
     response_class=Response,
     responses={
         200: _STANDINGS_200,
-        304: {"description": "Not modified: the If-None-Match ETag is current (no body)"},
+        304: NOT_MODIFIED,
         **problems(404, 422),
     },
-)
-async def division_standings(
-    request: Request,
-    tournament_id: TournamentId,
-    division_id: DivisionId,
-    as_of_offset: Annotated[
-        int | None,
-        # Kafka offsets are signed 64-bit: a larger N would overflow the bigint comparison (was a 500).
-        Query(ge=0, le=MAX_OFFSET, description="Recompute the table from revisions with source offset <= N"),
-    ] = None,
-) -> Response:
-    ctx = _ctx(request)
-    if as_of_offset is not None:
-        return await _as_of(ctx, request, tournament_id, division_id, as_of_offset)
-    entry = ctx.cache.peek(tournament_id, division_id) or await ctx.cache.get(tournament_id, division_id)
-    return ConditionalResponse(request.scope, *standings_representation(ctx, entry))
-
-
-async def _as_of(ctx: ApiContext, request: Request, t: str, d: str, offset: int) -> Response:
-    data = await ctx.read(lambda s: standings_read.standings_as_of_offset(s, t, d, offset))
-    if data is None:
-        raise NotFound(f"division {d!r} of tournament {t!r} does not exist")
-    body = encode_standings(as_of_out(data))
-    etag = f'"{t}:{d}:@{offset}:{hashlib.blake2b(body, digest_size=8).hexdigest()}"'
-    return ConditionalResponse(request.scope, etag.encode(), body)
+)(conditional_endpoint(lambda ctx: ctx.cache, _as_of))
 
 
 @router.get(
@@ -158,8 +133,9 @@ async def tournament_standings(request: Request, tournament_id: TournamentId) ->
     return ConditionalResponse(request.scope, rendered.etag_for(freshness), partial(rendered.body, freshness))
 
 
-@router.get(
+router.get(
     DIVISION_STANDINGS_STREAM.path,
+    name="division_standings_stream",
     summary="Live standings push (Server-Sent Events)",
     description=(
         "An `text/event-stream`: event `standings` (id = division version, data = the same JSON as the standings "
@@ -170,78 +146,13 @@ async def tournament_standings(request: Request, tournament_id: TournamentId) ->
     ),
     response_class=EventSourceResponse,
     responses={
-        200: {
-            "description": "Event stream",
-            "content": {
-                "text/event-stream": {
-                    "example": 'retry: 2000\n\nid: 42\nevent: standings\ndata: {"tournament":{...},"version":42,...}\n\n'
-                    'event: ping\ndata: {"version":42,"freshness_s":0}\n\n'
-                }
-            },
-        },
+        200: event_stream_doc(
+            'retry: 2000\n\nid: 42\nevent: standings\ndata: {"tournament":{...},"version":42,...}\n\n'
+            'event: ping\ndata: {"version":42,"freshness_s":0}\n\n'
+        ),
         **problems(404, 422),
     },
-)
-async def division_standings_stream(
-    request: Request,
-    tournament_id: TournamentId,
-    division_id: DivisionId,
-    last_event_id: Annotated[
-        str | None, Header(alias="Last-Event-ID", description="Last version received (EventSource resume)")
-    ] = None,
-) -> EventSourceResponse:
-    ctx = _ctx(request)
-    # Resolve before streaming so an unknown division is a 404 problem, not an empty stream.
-    await ctx.cache.get(tournament_id, division_id)
-    try:
-        last = int(last_event_id) if last_event_id else -1
-    except ValueError:
-        last = -1
-    return EventSourceResponse(
-        _stream(ctx, tournament_id, division_id, last),
-        ping=0,  # our own heartbeat carries freshness; see _stream
-        send_timeout=30,
-        headers={"cache-control": CACHE_CONTROL, "x-accel-buffering": "no"},
-    )
-
-
-async def _stream(ctx: ApiContext, t: str, d: str, last: int) -> AsyncIterator[bytes]:
-    heartbeat = ctx.settings.api.sse_heartbeat_s
-    with ctx.hub.subscribe(t, d) as subscription:
-        current: RenderedStandings | None = await _current(ctx, t, d)
-        if current is None:
-            return
-        freshness = ctx.freshness.freshness_s(current.partition, current.last_event_epoch)
-        if current.version != last:  # includes a client ahead of us (database restored): resync
-            yield b"retry: %d\n" % SSE_RETRY_MS + current.sse(freshness)
-            last = current.version
-        else:
-            yield b"retry: %d\n\n" % SSE_RETRY_MS
-        while True:
-            if await subscription.wait(last, heartbeat):
-                try:
-                    newer = await _current(ctx, t, d)
-                except Exception as exc:  # database down: keep the stream, retry on the next wake-up
-                    log.warning("sse_refresh_failed", tournament=t, division=d, error=str(exc))
-                    continue
-                if newer is None:
-                    return
-                current = newer
-                if current.version > last:
-                    freshness = ctx.freshness.freshness_s(current.partition, current.last_event_epoch)
-                    yield current.sse(freshness)
-                    last = current.version
-            else:
-                base = current
-                freshness = ctx.freshness.freshness_s(base.partition, base.last_event_epoch)
-                yield ping_frame(base.version, freshness)
-
-
-async def _current(ctx: ApiContext, t: str, d: str) -> RenderedStandings | None:
-    try:
-        return ctx.cache.peek(t, d) or await ctx.cache.get(t, d)
-    except NotFound:
-        return None  # the division was deleted: end the stream
+)(stream_endpoint(lambda ctx: ctx.cache))
 
 
 @router.get(

@@ -7,7 +7,7 @@ projector transactions (each statement has its own snapshot under READ COMMITTED
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,6 +61,7 @@ class DivisionMeta:
     tournament_name: str
     tournament_status: str
     ruleset: str
+    format: str = "round_robin"  # or elimination | pools_then_elimination (SPEC §7)
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +142,7 @@ _DIVISION_COLS = (
     Tournament.name.label("tournament_name"),
     Tournament.status.label("tournament_status"),
     Tournament.ruleset,
+    Division.format,
 )
 
 
@@ -158,6 +160,7 @@ def _meta(row: Any) -> DivisionMeta:
         tournament_name=row.tournament_name,
         tournament_status=row.tournament_status,
         ruleset=row.ruleset,
+        format=row.format or "round_robin",
     )
 
 
@@ -265,7 +268,8 @@ def _projected_view(r: Any) -> RowView:
     return _row_view(r, r.full_name or r.athlete_id, r.country or "", r.club, movement)
 
 
-def _ruleset(name: str) -> Ruleset:
+def ruleset_for(name: str) -> Ruleset:
+    """The division's ruleset; an unknown name (registration drift) reads as the default."""
     try:
         return get_ruleset(name)
     except UnknownRuleset:
@@ -278,8 +282,8 @@ def _athletes(session: Session, athlete_ids: list[str]) -> dict[str, Athlete]:
     return {a.athlete_id: a for a in session.scalars(select(Athlete).where(Athlete.athlete_id.in_(athlete_ids)))}
 
 
-def _views(
-    session: Session, rows: list[StandingRow], movements: Mapping[str, int] | None = None
+def row_views(
+    session: Session, rows: Sequence[StandingRow], movements: Mapping[str, int] | None = None
 ) -> tuple[RowView, ...]:
     people = _athletes(session, [r.athlete_id for r in rows])
     moves = movements or {}
@@ -294,18 +298,12 @@ def _views(
 def _roster_rows(session: Session, meta: DivisionMeta) -> tuple[RowView, ...]:
     roster = division_roster(session, meta.tournament_id, meta.division_id)
     bouts = division_bouts(session, meta.tournament_id, meta.division_id)
-    return _views(session, compute_standings(roster, bouts, {}, _ruleset(meta.ruleset)))
+    return row_views(session, compute_standings(roster, bouts, {}, ruleset_for(meta.ruleset)))
 
 
-def standings_as_of_offset(session: Session, tournament_id: str, division_id: str, offset: int) -> AsOfStandings | None:
-    """Recompute the division's table from its stored revisions with ``source_offset <= offset``.
-
-    A division's events live on one partition (the key is ``t:d``), so its offsets are totally
-    ordered. Movement compares with the table just before the last included event.
-    """
-    meta = division_meta(session, tournament_id, division_id)
-    if meta is None:
-        return None
+def stored_revisions(session: Session, tournament_id: str, division_id: str, offset: int | None) -> Sequence[Any]:
+    """The division's stored revisions (bout_id, revision, kind, payload, occurred_at, source
+    partition and offset) in log order; with ``offset``, only those at or before it."""
     stmt = (
         select(
             ResultRow.bout_id,
@@ -317,17 +315,27 @@ def standings_as_of_offset(session: Session, tournament_id: str, division_id: st
             ResultRow.source_offset,
         )
         .join(BoutRow, BoutRow.bout_id == ResultRow.bout_id)
-        .where(
-            BoutRow.tournament_id == tournament_id,
-            BoutRow.division_id == division_id,
-            ResultRow.source_offset <= offset,
-        )
+        .where(BoutRow.tournament_id == tournament_id, BoutRow.division_id == division_id)
         .order_by(ResultRow.source_offset)
     )
-    stored = session.execute(stmt).all()
+    if offset is not None:
+        stmt = stmt.where(ResultRow.source_offset <= offset)
+    return session.execute(stmt).all()
+
+
+def standings_as_of_offset(session: Session, tournament_id: str, division_id: str, offset: int) -> AsOfStandings | None:
+    """Recompute the division's table from its stored revisions with ``source_offset <= offset``.
+
+    A division's events live on one partition (the key is ``t:d``), so its offsets are totally
+    ordered. Movement compares with the table just before the last included event.
+    """
+    meta = division_meta(session, tournament_id, division_id)
+    if meta is None:
+        return None
+    stored = stored_revisions(session, tournament_id, division_id, offset)
     roster = division_roster(session, tournament_id, division_id)
     bouts = division_bouts(session, tournament_id, division_id)
-    ruleset = _ruleset(meta.ruleset)
+    ruleset = ruleset_for(meta.ruleset)
     revisions = [decode_revision(r.bout_id, r.revision, r.kind, r.payload) for r in stored]
     table = standings_from_revisions(roster, bouts, revisions, ruleset)
     last = stored[-1] if stored else None
@@ -350,7 +358,7 @@ def standings_as_of_offset(session: Session, tournament_id: str, division_id: st
         event_time=max((r.occurred_at for r in stored), default=None),
         partition=last.source_partition if last else None,
         offset=last.source_offset if last else None,
-        rows=_views(session, table, movements),
+        rows=row_views(session, table, movements),
         conflicts=int(conflicts or 0),
     )
 
