@@ -18,8 +18,9 @@ from services.core.db import registration as repo
 from services.core.db.schema import Athlete, Tournament
 from services.core.domain.lifecycle import KeptStatus, registration_status
 from services.rankings.rerank import touch_athletes
-from services.registration import refresh
-from services.registration.model import RegistrationFile, parse_registration, round_robin_bouts
+from services.registration import bracket_writes, refresh
+from services.registration.brackets import BracketPlan, stored_formats
+from services.registration.model import DivisionIn, RegistrationFile, bracket_plans, parse_registration, scheduled_bouts
 
 DEMO_FILE = Path(__file__).with_name("demo_registration.json")
 DivisionKey = tuple[str, str]
@@ -50,10 +51,12 @@ def apply_registration(
     session: Session, reg: RegistrationFile, touched: set[DivisionKey] | None = None
 ) -> ImportSummary:
     """Write a parsed file; ``touched`` (default: all the file can change) are refreshed."""
-    refresh.check_bouts(session, refresh.planned_bouts(reg))
+    plans = bracket_plans(reg)
+    refresh.check_bouts(session, refresh.planned_bouts(reg, plans))
     keys = refresh.touched_by(session, reg) if touched is None else touched
     refresh.lock_divisions(session, keys)
-    summary = write_registration(session, reg)
+    derived = bracket_writes.derived_divisions(session, reg, plans)
+    summary = write_registration(session, reg, plans, derived)
     versions = refresh.refresh_divisions(session, keys)
     return ImportSummary(
         summary.tournaments, summary.divisions, summary.athletes, summary.bouts, summary.kept, versions
@@ -69,8 +72,15 @@ def _stored_statuses(session: Session, ids: list[str]) -> dict[str, str]:
     return {t: s for t, s in rows}
 
 
-def write_registration(session: Session, reg: RegistrationFile) -> ImportSummary:
-    """The upserts alone (callers lock and refresh: use :func:`apply_registration`)."""
+def write_registration(
+    session: Session,
+    reg: RegistrationFile,
+    plans: dict[DivisionKey, BracketPlan] | None = None,
+    derived: set[DivisionKey] | None = None,
+) -> ImportSummary:
+    """The upserts alone (callers lock and refresh: use :func:`apply_registration`). ``plans``:
+    the bracket divisions' plans; ``derived``: divisions whose bouts and entries are replaced."""
+    plans = bracket_plans(reg) if plans is None else plans
     # Lock order (divisions, tournaments, then the ranking outbox) is the projector's: no deadlock.
     stored = _stored_statuses(session, [t.tournament_id for t in reg.tournaments])
     repo.upsert_athletes(session, [a.model_dump() for a in reg.athletes])
@@ -86,39 +96,35 @@ def write_registration(session: Session, reg: RegistrationFile) -> ImportSummary
         repo.upsert_tournaments(session, [{**row, "status": status}])
         for d in t.divisions:
             n_div += 1
-            repo.upsert_divisions(
-                session,
-                [
-                    {
-                        "tournament_id": t.tournament_id,
-                        "division_id": d.division_id,
-                        "name": d.name,
-                        "category": d.category,
-                        "formats": list(d.formats),
-                    }
-                ],
-            )
-            repo.upsert_entries(
-                session,
-                [{"tournament_id": t.tournament_id, "division_id": d.division_id, "athlete_id": a} for a in d.athletes],
-            )
-            bouts = (
-                d.bouts if isinstance(d.bouts, list) else round_robin_bouts(t.tournament_id, d.division_id, d.athletes)
-            )
-            n_bouts += len(bouts)
-            repo.upsert_bouts(
-                session,
-                [
-                    {
-                        "bout_id": b.bout_id,
-                        "tournament_id": t.tournament_id,
-                        "division_id": d.division_id,
-                        "mat": b.mat,
-                        "bout_order": b.order,
-                        "red_athlete_id": b.red,
-                        "blue_athlete_id": b.blue,
-                    }
-                    for b in bouts
-                ],
-            )
+            key = (t.tournament_id, d.division_id)
+            n_bouts += _write_division(session, key, d, plans.get(key), key in (derived or ()))
     return ImportSummary(len(reg.tournaments), n_div, len(reg.athletes), n_bouts, kept)
+
+
+def _write_division(session: Session, key: DivisionKey, d: DivisionIn, plan: BracketPlan | None, derived: bool) -> int:
+    """The division row, its entries and its bouts; returns how many bouts it schedules."""
+    t_id, d_id = key
+    row: dict[str, object] = {"tournament_id": t_id, "division_id": d_id, "name": d.name, "category": d.category}
+    row |= {"formats": stored_formats(d), "format": d.kind, "bracket": plan.document if plan else None}
+    repo.upsert_divisions(session, [row])
+    entrants = plan.entrants if plan else d.entrants()
+    bouts = scheduled_bouts(t_id, d, plan)
+    if derived:
+        bracket_writes.replace_derived(session, key, [b.bout_id for b in bouts], entrants)
+    repo.upsert_entries(session, [{"tournament_id": t_id, "division_id": d_id, "athlete_id": a} for a in entrants])
+    repo.upsert_bouts(
+        session,
+        [
+            {
+                "bout_id": b.bout_id,
+                "tournament_id": t_id,
+                "division_id": d_id,
+                "mat": b.mat,
+                "bout_order": b.order,
+                "red_athlete_id": b.red,
+                "blue_athlete_id": b.blue,
+            }
+            for b in bouts
+        ],
+    )
+    return len(bouts)

@@ -9,6 +9,18 @@ from typing import Annotated, Literal
 
 import iso3166
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic.json_schema import JsonDict
+
+from services.core.domain.brackets import Repechage, ThirdPlace
+from services.registration.brackets import (
+    BRACKET_FIELDS,
+    BRACKET_FORMATS,
+    BracketPlan,
+    ScheduledBout,
+    bracket_athletes,
+    bracket_plan,
+    stored_formats,
+)
 
 MAX_ID_LENGTH = 64  # the id columns are varchar(64)
 # PostgreSQL text cannot hold NUL: a name with one was a 500 on write (psycopg DataError).
@@ -55,20 +67,66 @@ class BoutIn(_Strict):
 
 
 Format = Literal["round_robin", "elimination"]
+"""An entry of the legacy ``formats`` list (a division with it is round robin)."""
+DivisionFormat = Literal["round_robin", "elimination", "pools_then_elimination"]
+PoolId = Annotated[str, StringConstraints(min_length=1, max_length=16, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$")]
 
 
 def _default_formats() -> list[Format]:
     return ["round_robin"]
 
 
-class DivisionIn(_Strict):
-    division_id: Slug
+def _choices(enum: type[Repechage] | type[ThirdPlace]) -> JsonDict:
+    # Documented in the schema; the values are checked by the bracket domain (format_from_dict).
+    return {"enum": [e.value for e in enum]}
+
+
+class PoolIn(_Strict):
+    pool_id: PoolId
+    athletes: list[AthleteId]
+
+
+class DivisionBody(_Strict):
+    """A division without its id. Round robin: ``athletes`` and ``bouts``. A bracket (SPEC §7):
+    ``repechage``, ``third_place``, ``advance``, ``seeds`` or ``draw`` (elimination) or ``pools``
+    (pools_then_elimination), ``mat``; its entries are the bracket's athletes (``athletes``, when
+    given, must name exactly them) and its bouts come from the draw. See services/registration/brackets.py."""
+
     name: Text
     category: Slug
-    formats: list[Format] = Field(default_factory=_default_formats)
-    athletes: list[AthleteId]
+    format: DivisionFormat | None = Field(default=None, description="round_robin when not given")
+    formats: list[Format] = Field(
+        default_factory=_default_formats,
+        description="Legacy list: a division that gives only formats is round robin",
+    )
+    athletes: list[AthleteId] | None = None
     # Either explicit bouts, or "round_robin" to schedule every pair once.
     bouts: list[BoutIn] | Literal["round_robin"] = "round_robin"
+    repechage: str | None = Field(default=None, json_schema_extra=_choices(Repechage))
+    third_place: str | None = Field(default=None, json_schema_extra=_choices(ThirdPlace))
+    advance: int | None = None
+    seeds: list[AthleteId] | None = Field(default=None, description="elimination: athletes in seed order")
+    draw: list[AthleteId | None] | None = Field(
+        default=None, description="elimination: the first-round positions from the top, null for a bye"
+    )
+    pools: list[PoolIn] | None = None
+    mat: int | None = Field(default=None, ge=1, le=100, description="the mat of a bracket division's bouts (1)")
+
+    @property
+    def kind(self) -> str:
+        return self.format or "round_robin"
+
+    @property
+    def bracket(self) -> bool:
+        return self.kind in BRACKET_FORMATS
+
+    def entrants(self) -> list[str]:
+        """The division's entries: ``athletes``, or the bracket's athletes when not given."""
+        return list(self.athletes) if self.athletes is not None else bracket_athletes(self)
+
+
+class DivisionIn(DivisionBody):
+    division_id: Slug
 
 
 class TournamentIn(_Strict):
@@ -126,6 +184,31 @@ def parse_registration(raw: bytes | str, known_athletes: set[str] | None = None)
     return reg
 
 
+def bracket_plans(reg: RegistrationFile) -> dict[tuple[str, str], BracketPlan]:
+    """Each bracket division's plan (the file must be valid: see parse_registration)."""
+    plans: dict[tuple[str, str], BracketPlan] = {}
+    for t in reg.tournaments:
+        for d in t.divisions:
+            if d.bracket:
+                plan, problems = bracket_plan(t.tournament_id, d)
+                if plan is None:
+                    raise RegistrationError(problems)
+                plans[(t.tournament_id, d.division_id)] = plan
+    return plans
+
+
+def scheduled_bouts(tournament_id: str, division: DivisionIn, plan: BracketPlan | None = None) -> list[ScheduledBout]:
+    """Every bout the division schedules: its bracket plan's, its listed bouts or its round robin."""
+    if plan is not None:
+        return plan.bouts
+    bouts = (
+        division.bouts
+        if isinstance(division.bouts, list)
+        else round_robin_bouts(tournament_id, division.division_id, division.entrants())
+    )
+    return [ScheduledBout(b.bout_id, b.red, b.blue, b.mat, b.order) for b in bouts]
+
+
 def _cross_checks(reg: RegistrationFile, known: set[str]) -> list[str]:
     problems: list[str] = []
     athletes = set(known)
@@ -151,36 +234,61 @@ def _cross_checks(reg: RegistrationFile, known: set[str]) -> list[str]:
             if d.division_id in divisions:
                 problems.append(f"{where}: duplicate division_id")
             divisions.add(d.division_id)
-            if "round_robin" not in d.formats:
-                problems.append(f"{where}: format round_robin is required")
-            if len(set(d.athletes)) != len(d.athletes):
-                problems.append(f"{where}: an athlete is entered twice")
-            for a_id in d.athletes:
-                if a_id not in athletes:
-                    problems.append(f"{where}: unknown athlete {a_id}")
-            entered = set(d.athletes)
-            if not isinstance(d.bouts, list):
-                # Generated ids are "{t}-{d}-NNN": long slugs would overflow the 64-character bout id.
-                pairs = len(d.athletes) * (len(d.athletes) - 1) // 2
-                longest = f"{t.tournament_id}-{d.division_id}-{pairs:03d}"
-                if len(longest) > MAX_ID_LENGTH:
-                    problems.append(
-                        f"{where}: round-robin bout ids like {longest!r} would exceed {MAX_ID_LENGTH} characters; "
-                        "list the bouts with shorter ids"
-                    )
-                    continue
-            bouts = (
-                d.bouts if isinstance(d.bouts, list) else round_robin_bouts(t.tournament_id, d.division_id, d.athletes)
+            problems += _division_checks(where, t.tournament_id, d, athletes, bout_ids)
+    return problems
+
+
+def _format_problems(d: DivisionIn) -> list[str]:
+    """``format`` and the legacy ``formats`` agree; a field goes with its format."""
+    problems: list[str] = []
+    if d.format is None and "round_robin" not in d.formats:
+        problems.append("format round_robin is required")
+    if d.format is not None and "formats" in d.model_fields_set and list(d.formats) != stored_formats(d):
+        problems.append(f"formats is the legacy list; with format {d.format} give format alone")
+    if not d.bracket:
+        given = [f for f in BRACKET_FIELDS if getattr(d, f) is not None]
+        problems += [f"{f} applies only to formats elimination and pools_then_elimination" for f in given]
+        if d.athletes is None:
+            problems.append("athletes is required for a round_robin division")
+    return problems
+
+
+def _division_checks(where: str, t_id: str, d: DivisionIn, athletes: set[str], bout_ids: set[str]) -> list[str]:
+    plan, own = bracket_plan(t_id, d) if d.bracket else (None, [])
+    problems = [f"{where}: {p}" for p in _division_problems(d, own, athletes)]
+    if d.bracket and plan is None:
+        return problems
+    if not isinstance(d.bouts, list) and not d.bracket:
+        # Generated ids are "{t}-{d}-NNN": long slugs would overflow the 64-character bout id.
+        pairs = len(d.entrants()) * (len(d.entrants()) - 1) // 2
+        longest = f"{t_id}-{d.division_id}-{pairs:03d}"
+        if len(longest) > MAX_ID_LENGTH:
+            problems.append(
+                f"{where}: round-robin bout ids like {longest!r} would exceed {MAX_ID_LENGTH} characters; "
+                "list the bouts with shorter ids"
             )
-            for b in bouts:
-                if b.bout_id in bout_ids:
-                    problems.append(f"{where} bout {b.bout_id}: duplicate bout_id")
-                bout_ids.add(b.bout_id)
-                if b.red == b.blue:
-                    problems.append(f"{where} bout {b.bout_id}: athlete {b.red} cannot fight themself")
-                for side in (b.red, b.blue):
-                    if side not in athletes:
-                        problems.append(f"{where} bout {b.bout_id}: unknown athlete {side}")
-                    elif side not in entered:
-                        problems.append(f"{where} bout {b.bout_id}: athlete {side} is not entered in the division")
+            return problems
+    entered = set(d.entrants())
+    for b in scheduled_bouts(t_id, d, plan):
+        at = f"{where} bout {b.bout_id}"
+        if b.bout_id in bout_ids:
+            problems.append(f"{at}: duplicate bout_id")
+        bout_ids.add(b.bout_id)
+        if b.red == b.blue and plan is None:
+            problems.append(f"{at}: athlete {b.red} cannot fight themself")
+        for side in () if plan else (b.red, b.blue):  # a bracket's bouts are of its entrants
+            if side not in athletes:
+                problems.append(f"{at}: unknown athlete {side}")
+            elif side not in entered:
+                problems.append(f"{at}: athlete {side} is not entered in the division")
+    return problems
+
+
+def _division_problems(d: DivisionIn, bracket_problems: list[str], athletes: set[str]) -> list[str]:
+    """The division's own problems: its format and fields, its bracket, its entries."""
+    problems = [*_format_problems(d), *bracket_problems]
+    entrants = d.entrants()
+    if len(set(entrants)) != len(entrants):
+        problems.append("an athlete is entered twice")
+    problems += [f"unknown athlete {a_id}" for a_id in entrants if a_id not in athletes]
     return problems

@@ -10,7 +10,7 @@ body, ETag and SSE state within the notification's delivery.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 
 from sqlalchemy import select, text, tuple_
 from sqlalchemy.orm import Session
@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 from services.core.db.projection import recompute_standings
 from services.core.db.schema import BoutRow, Division, DivisionEntry, ResultRow, Tournament
 from services.core.domain.ruleset import UnknownRuleset, get_ruleset
-from services.registration.model import BoutIn, RegistrationConflict, RegistrationFile, round_robin_bouts
+from services.registration.brackets import BracketPlan, ScheduledBout
+from services.registration.model import RegistrationConflict, RegistrationFile, scheduled_bouts
 
 DivisionKey = tuple[str, str]
 
@@ -37,19 +38,19 @@ _BUMP_AND_NOTIFY = text(
 )
 
 
-def planned_bouts(reg: RegistrationFile) -> list[tuple[str, str, BoutIn]]:
+def planned_bouts(
+    reg: RegistrationFile, plans: Mapping[DivisionKey, BracketPlan]
+) -> list[tuple[str, str, ScheduledBout]]:
     """Every bout the file schedules, with its tournament and division."""
-    out: list[tuple[str, str, BoutIn]] = []
+    out: list[tuple[str, str, ScheduledBout]] = []
     for t in reg.tournaments:
         for d in t.divisions:
-            bouts = (
-                d.bouts if isinstance(d.bouts, list) else round_robin_bouts(t.tournament_id, d.division_id, d.athletes)
-            )
+            bouts = scheduled_bouts(t.tournament_id, d, plans.get((t.tournament_id, d.division_id)))
             out.extend((t.tournament_id, d.division_id, b) for b in bouts)
     return out
 
 
-def check_bouts(session: Session, planned: Iterable[tuple[str, str, BoutIn]]) -> None:
+def check_bouts(session: Session, planned: Iterable[tuple[str, str, ScheduledBout]]) -> None:
     """Refuse to move a bout to another division, or to change the athletes of a bout with results."""
     wanted = {b.bout_id: (t, d, b) for t, d, b in planned}
     if not wanted:
