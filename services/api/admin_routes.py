@@ -28,7 +28,7 @@ from services.api.admin_common import (
 from services.api.context import CtxDep
 from services.api.paths import DivisionId, TournamentId
 from services.core.db.schema import Athlete, BoutRow, Division, DivisionEntry, Tournament
-from services.core.errors import NotFound
+from services.core.errors import NotFound, Unprocessable
 from services.registration.loader import ImportSummary
 from services.registration.model import (
     MAX_BOUT_ORDER,
@@ -36,8 +36,8 @@ from services.registration.model import (
     AthleteId,
     AthleteIn,
     BoutIn,
+    DivisionBody,
     DivisionIn,
-    Format,
     IsoDate,
     Text,
     TournamentIn,
@@ -46,10 +46,6 @@ from services.registration.model import (
 router = admin_router()
 AthletePath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
 BoutPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
-
-
-def _default_formats() -> list[Format]:
-    return ["round_robin"]
 
 
 class TournamentCreate(TournamentIn):
@@ -75,16 +71,11 @@ class AthleteUpdate(BaseModel):
     club: Text | None = None
 
 
-class DivisionUpdate(BaseModel):
+class DivisionUpdate(DivisionBody):
     """Replaces the division's fields and entries (an athlete with bouts here cannot be removed).
-    Bouts are upserted, never deleted; ``round_robin`` schedules every pair of the entries."""
-
-    model_config = STRICT
-    name: Text
-    category: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_-]*$")
-    formats: list[Format] = Field(default_factory=_default_formats)
-    athletes: list[AthleteId]
-    bouts: list[BoutIn] | Literal["round_robin"] = "round_robin"
+    Round robin: bouts are upserted, never deleted; ``round_robin`` schedules every pair of the
+    entries. A bracket division (``format`` elimination or pools_then_elimination, validated like
+    the registration file): its bouts and entries follow its draw or pools."""
 
 
 class BoutUpdate(BaseModel):
@@ -140,7 +131,7 @@ async def put_tournament(tournament_id: TournamentId, body: TournamentUpdate, ct
 async def create_division(tournament_id: TournamentId, body: DivisionIn, ctx: CtxDep, _admin: Admin) -> WriteOut:
     def fn(session: Session) -> ImportSummary:
         doc = admin.tournament_document(session, tournament_id)
-        doc["divisions"] = [body.model_dump(mode="json")]
+        doc["divisions"] = [body.model_dump(mode="json", exclude_unset=True)]
         return admin.write_document(session, {"tournaments": [doc]}, {(tournament_id, body.division_id)})
 
     key = (tournament_id, body.division_id)
@@ -160,10 +151,10 @@ async def put_division(
 
     def fn(session: Session, created: bool) -> ImportSummary:
         doc = admin.tournament_document(session, tournament_id)
-        doc["divisions"] = [{"division_id": division_id, **body.model_dump(mode="json")}]
+        doc["divisions"] = [{"division_id": division_id, **body.model_dump(mode="json", exclude_unset=True)}]
         if not created:
             admin.lock_divisions(session, {key})
-            admin.remove_entries(session, tournament_id, division_id, body.athletes)
+            admin.remove_entries(session, tournament_id, division_id, body.entrants())
         return admin.write_document(session, {"tournaments": [doc]}, {key})
 
     return await create_or_replace(ctx, Division, key, fn)
@@ -208,6 +199,9 @@ def _bout_write(session: Session, t: str, d: str, bout: BoutIn) -> ImportSummary
     division = session.get(Division, (t, d))
     if division is None:
         raise NotFound(f"division {d!r} of tournament {t!r} does not exist")
+    if division.format != "round_robin":
+        problem = f"division {d!r} is a {division.format} bracket: its bouts come from its draw; PUT the division instead"
+        raise Unprocessable(problem, problems=[problem])
     entries = list(
         session.scalars(
             select(DivisionEntry.athlete_id).where(DivisionEntry.tournament_id == t, DivisionEntry.division_id == d)

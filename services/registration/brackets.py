@@ -120,6 +120,8 @@ def _pools_draw(division: DivisionIn, advance: int, problems: list[str]) -> Draw
                 f"pool {pool.pool_id}: {len(pool.athletes)} athlete(s); a pool needs at least "
                 f"{max(MIN_POOL, advance)} (two to fight, and advance {advance} to send to the bracket)"
             )
+    if advance > max(len(pool.athletes) for pool in division.pools):
+        return None  # no pool can send that many: already a problem of each pool
     try:
         return draw_from_pools([pool.athletes for pool in division.pools], advance)
     except InvalidBracket as exc:

@@ -69,6 +69,7 @@ class BoutIn(_Strict):
 Format = Literal["round_robin", "elimination"]
 """An entry of the legacy ``formats`` list (a division with it is round robin)."""
 DivisionFormat = Literal["round_robin", "elimination", "pools_then_elimination"]
+MAX_BRACKET = 256  # athletes (or draw positions) of one bracket: bounds the work of one request
 PoolId = Annotated[str, StringConstraints(min_length=1, max_length=16, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$")]
 
 
@@ -83,7 +84,7 @@ def _choices(enum: type[Repechage] | type[ThirdPlace]) -> JsonDict:
 
 class PoolIn(_Strict):
     pool_id: PoolId
-    athletes: list[AthleteId]
+    athletes: list[AthleteId] = Field(max_length=MAX_BRACKET)
 
 
 class DivisionBody(_Strict):
@@ -105,11 +106,15 @@ class DivisionBody(_Strict):
     repechage: str | None = Field(default=None, json_schema_extra=_choices(Repechage))
     third_place: str | None = Field(default=None, json_schema_extra=_choices(ThirdPlace))
     advance: int | None = None
-    seeds: list[AthleteId] | None = Field(default=None, description="elimination: athletes in seed order")
-    draw: list[AthleteId | None] | None = Field(
-        default=None, description="elimination: the first-round positions from the top, null for a bye"
+    seeds: list[AthleteId] | None = Field(
+        default=None, max_length=MAX_BRACKET, description="elimination: athletes in seed order"
     )
-    pools: list[PoolIn] | None = None
+    draw: list[AthleteId | None] | None = Field(
+        default=None,
+        max_length=MAX_BRACKET,
+        description="elimination: the first-round positions from the top, null for a bye",
+    )
+    pools: list[PoolIn] | None = Field(default=None, max_length=64)
     mat: int | None = Field(default=None, ge=1, le=100, description="the mat of a bracket division's bouts (1)")
 
     @property
