@@ -23,6 +23,9 @@ from services.registration.brackets import BracketPlan, stored_formats
 from services.registration.model import DivisionIn, RegistrationFile, bracket_plans, parse_registration, scheduled_bouts
 
 DEMO_FILE = Path(__file__).with_name("demo_registration.json")
+# The demo's bracket tournament (an elimination division with judo repechage and byes, a
+# pools_then_elimination division): a file of its own, so the round-robin demo stays as it is.
+DEMO_BRACKETS_FILE = Path(__file__).with_name("demo_brackets.json")
 DivisionKey = tuple[str, str]
 
 
@@ -45,6 +48,11 @@ def load_registration(session: Session, raw: bytes | str) -> ImportSummary:
     known = set(session.scalars(select(Athlete.athlete_id)))
     reg = parse_registration(raw, known_athletes=known)
     return apply_registration(session, reg)
+
+
+def load_demo(session: Session) -> list[ImportSummary]:
+    """Import both demo files (round robin, then brackets)."""
+    return [load_registration(session, f.read_bytes()) for f in (DEMO_FILE, DEMO_BRACKETS_FILE)]
 
 
 def apply_registration(

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from services.core.db.schema import BoutRow, Division, DivisionEntry
 from services.embedded.postgres import EmbeddedPostgres
-from services.registration.loader import load_registration
+from services.registration.loader import DEMO_BRACKETS_FILE, load_registration
 from services.registration.model import RegistrationConflict, RegistrationError
 
 
@@ -235,3 +235,22 @@ def test_reimport_is_idempotent_a_changed_draw_is_fine_until_results(engine: Eng
         load(engine, registration(t, format="elimination", repechage="none", seeds=[f"{t}-{c}" for c in "EDCBA"]))
     assert "has results; its format, draw, seeds or pools cannot change" in err.value.problems[0]
     assert bouts(engine, t) == after
+
+
+def test_the_demo_brackets_import_idempotently_with_open_first_rounds(engine: Engine) -> None:
+    t = "tbilisi-grand-prix-2026"
+    load(engine, json.loads(DEMO_BRACKETS_FILE.read_text()))
+    first = bouts(engine, t)
+    load(engine, json.loads(DEMO_BRACKETS_FILE.read_text()))
+    assert bouts(engine, t) == first
+    # 14 judoka in a 16-draw (seeds 1 and 2 have byes): 8 + 4 + 2 + 2 repechage + 2 bronze + final;
+    # three pools of four: 3 × 6 pool bouts, then the 8-draw of 6 qualifiers with one bronze bout.
+    assert len([b for b in first if b[0].startswith("gp-m-81kg-")]) == 19
+    assert len([b for b in first if b[3] is not None]) == 18
+    assert len([b for b in first if b[0].startswith("gp-w-63kg-")]) == 8
+    with engine.connect() as conn:
+        result = conn.execute(
+            text("SELECT status, count(*) FROM bracket_bouts WHERE division_id = 'gp-m-81kg' GROUP BY status")
+        )
+        statuses = {s: n for s, n in result}
+    assert statuses == {"bye": 2, "open": 6, "waiting": 11}
