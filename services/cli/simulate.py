@@ -4,7 +4,8 @@ Results are posted round by round over the bouts registered in PostgreSQL (round
 ``r``-th bout of every division, as if every mat ran in parallel), at ``rate`` posts per
 second, with a realistic method mix and scores, occasional corrections (the next revision of an
 already posted bout) and a void. Bouts that already have a result are skipped, so a restarted
-simulation carries on where it stopped. Everything goes through HTTP like a referee tablet:
+simulation carries on where it stopped. Bracket bouts (SPEC §7) follow the fixed ones, each posted
+once both its slots are known (``simulate_brackets``). Everything goes through HTTP like a referee tablet:
 503/429 are retried after their Retry-After, a 409 is counted, never forced.
 """
 
@@ -23,6 +24,7 @@ import typer
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from services.cli.simulate_brackets import post_brackets
 from services.core.db.schema import BoutRow, ResultRow, Tournament
 from services.core.logging import get_logger
 
@@ -107,7 +109,7 @@ def corrected(rng: random.Random, previous: dict[str, Any], revision: int) -> di
 
 
 def load_plan(engine: Engine, tournament_id: str | None) -> list[list[PlannedBout]]:
-    """Rounds of bouts: round r holds the r-th bout (by order) of every division."""
+    """Rounds of the bouts with fixed athletes: round r holds the r-th bout (by order) of every division."""
     with Session(engine) as session:
         applied = (
             select(ResultRow.bout_id, func.max(ResultRow.revision).label("revision"))
@@ -118,7 +120,7 @@ def load_plan(engine: Engine, tournament_id: str | None) -> list[list[PlannedBou
             select(BoutRow.tournament_id, BoutRow.division_id, BoutRow.bout_id, BoutRow.bout_order, applied.c.revision)
             .join(Tournament, Tournament.tournament_id == BoutRow.tournament_id)
             .outerjoin(applied, applied.c.bout_id == BoutRow.bout_id)
-            .where(Tournament.status != "finalized")
+            .where(Tournament.status != "finalized", BoutRow.red_athlete_id.is_not(None))  # bracket bouts: later
             .order_by(BoutRow.tournament_id, BoutRow.division_id, BoutRow.bout_order, BoutRow.bout_id)
         )
         if tournament_id is not None:
@@ -209,6 +211,10 @@ def simulate(
                     return report
                 if on_post and bout.revision == 0:
                     on_post(report)
+        rng = run.rng
+        report.results += post_brackets(
+            engine, tournament_id, run.paced_post, lambda rev: random_result(rng, rev), lambda s: not stop_event.wait(s)
+        )
     log.info(
         "simulation_done",
         results=report.results,
@@ -261,6 +267,9 @@ class _Simulation:
             return not self.stop_event.wait(delay)  # the pace of posting, not a synchronisation
         self.next_at = time.monotonic()
         return not self.stop_event.is_set()
+
+    def paced_post(self, path: str, body: dict[str, Any]) -> str:
+        return self.poster.post(path, body) if self.pace() else "failed"
 
     def bout(self, bout: PlannedBout) -> bool:
         """The bout's first result (unless it already has one), then whatever falls due after it."""
