@@ -7,7 +7,7 @@ cache is told at once (read-your-writes on this process), other processes by the
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import Path
 from pydantic import BaseModel, Field
@@ -38,8 +38,8 @@ from services.registration.model import (
     BoutIn,
     DivisionBody,
     DivisionIn,
-    IsoDate,
     Text,
+    TournamentBody,
     TournamentIn,
 )
 
@@ -54,14 +54,8 @@ class TournamentCreate(TournamentIn):
     divisions: list[DivisionIn] = Field(default_factory=list)
 
 
-class TournamentUpdate(BaseModel):
-    model_config = STRICT
-    name: Text
-    tier: Literal["world", "continental", "national", "open"]
-    start_date: IsoDate
-    end_date: IsoDate
-    status: Literal["scheduled", "live", "finalized"] = "scheduled"
-    ruleset: Text = "combat-default"
+class TournamentUpdate(TournamentBody):
+    """Replaces the tournament's fields; its divisions are kept."""
 
 
 class AthleteUpdate(BaseModel):

@@ -134,14 +134,19 @@ class DivisionIn(DivisionBody):
     division_id: Slug
 
 
-class TournamentIn(_Strict):
-    tournament_id: Slug
+class TournamentBody(_Strict):
+    """A tournament's own fields (without its id and divisions)."""
+
     name: Text
     tier: Literal["world", "continental", "national", "open"]
     start_date: IsoDate
     end_date: IsoDate
     status: Literal["scheduled", "live", "finalized"] = "scheduled"
     ruleset: Text = "combat-default"
+
+
+class TournamentIn(TournamentBody):
+    tournament_id: Slug
     divisions: list[DivisionIn]
 
 
