@@ -182,6 +182,9 @@ class Problem(ProblemMembers):
     applied_revision: int | None = Field(default=None, description="The bout's highest applied revision (409)")
     ruleset: str | None = Field(default=None, description="The tournament's ruleset (422 ruleset-violation)")
     rule: str | None = Field(default=None, description="The ruleset's score rule the result breaks")
+    waiting_for: str | None = Field(
+        default=None, description="A bracket bout's open slot and what it waits for (409 while it is not determined)"
+    )
 
 
 _RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying", "schema": {"type": "integer"}}}

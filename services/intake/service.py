@@ -22,7 +22,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.core import events
 from services.core.db.errors import DATABASE_DOWN_ERRORS
-from services.core.domain.codec import UndecodablePayload, decode_revision
+from services.core.domain.brackets import Participants
+from services.core.domain.codec import UndecodablePayload, athletes_of, decode_revision
 from services.core.domain.consistency import RuleViolation
 from services.core.domain.results import BoutResult, BoutVoid, Revision, is_same_payload
 from services.core.domain.ruleset import RULESETS, Ruleset
@@ -30,7 +31,7 @@ from services.core.errors import Conflict, NotFound, ServiceUnavailable, Unproce
 from services.core.kafka.producer import Delivery, trace_id_of, traceparent_for
 from services.core.logging import get_logger
 from services.intake import repository
-from services.intake.repository import AppliedRevision
+from services.intake.repository import AppliedRevision, PostTarget
 from services.intake.schemas import (
     RULESET_VIOLATION_SLUG,
     RULESET_VIOLATION_TITLE,
@@ -60,6 +61,13 @@ def stored_revision(bout_id: str, applied: AppliedRevision) -> Revision | None:
         return None
 
 
+def _voided(
+    tournament_id: str, division_id: str, void: BoutVoid, at: datetime, _athletes: tuple[str, str] | None
+) -> events.ResultVoided:
+    """A void names no athletes (it annuls whatever was fought)."""
+    return events.result_voided(tournament_id, division_id, void, at)
+
+
 class ResultBreaksRuleset(Unprocessable):
     """A result its tournament's ruleset rules out (422); ``ruleset`` and ``rule`` name the rule."""
 
@@ -75,6 +83,26 @@ def check_against_ruleset(posted: BoutResult, ruleset: Ruleset) -> None:
     violations = ruleset.score_violations(posted.winner, posted.method, posted.score)
     if violations:
         raise ResultBreaksRuleset(violations)
+
+
+def bracket_athletes(target: PostTarget, posted: Revision, repost: bool) -> tuple[str, str] | None:
+    """The (red, blue) athletes a bracket bout's result is fought between: its slots as they stand
+    (SPEC §7), or for a repost the athletes it was applied with (the same event again). None for a
+    round-robin bout or a void; raise Conflict (409) while a slot is open or the position is a bye."""
+    if not target.in_bracket or isinstance(posted, BoutVoid):
+        return None
+    if repost:
+        applied = next((a for a in target.applied if a.revision == posted.revision), None)
+        stored = None if applied is None else athletes_of(applied.payload)
+        if stored is not None:
+            return stored
+    slots = target.slots
+    if slots is not None and slots.red is not None and slots.blue is not None:
+        return slots.red, slots.blue
+    if slots is not None and slots.status == "bye":
+        raise Conflict(Participants(posted.bout_id, None, None, True, ()).problem() or "", waiting_for=None)
+    waits = slots.waiting_for if slots is not None else None
+    raise Conflict(f"{posted.bout_id}: {waits or 'its slots are not determined yet'}", waiting_for=waits)
 
 
 def check_against_applied(posted: Revision, applied: Sequence[AppliedRevision]) -> bool:
@@ -128,7 +156,7 @@ class IntakeService:
     async def void_result(
         self, tournament_id: str, bout_id: str, body: VoidIn, *, traceparent: str | None = None
     ) -> AcceptedOut:
-        return await self._post(tournament_id, body.to_domain(bout_id), events.result_voided, traceparent)
+        return await self._post(tournament_id, body.to_domain(bout_id), _voided, traceparent)
 
     async def finalize(self, tournament_id: str, *, traceparent: str | None = None) -> FinalizeOut:
         """One ``tournament_finalized`` per division, so each division's partition sees it in order."""
@@ -159,11 +187,17 @@ class IntakeService:
 
     def _guard(self, tournament_id: str, posted: Revision) -> str:
         """The bout's division, after the 404, 409 and (for a new result) ruleset checks."""
+        return self._checked(tournament_id, posted)[0]
+
+    def _checked(self, tournament_id: str, posted: Revision) -> tuple[str, tuple[str, str] | None]:
+        """The bout's division and, for a bracket result, its athletes, after the 404, 409 (applied
+        revisions, open bracket slots) and (for a new result) ruleset checks."""
         with self._session_factory() as session:
             target = repository.bout_and_applied(session, posted.bout_id, posted.revision)
         if target is None or target.bout.tournament_id != tournament_id:
             raise NotFound(f"bout {posted.bout_id!r} does not exist in tournament {tournament_id!r}")
         repost = check_against_applied(posted, target.applied)
+        athletes = bracket_athletes(target, posted, repost)
         if isinstance(posted, BoutResult) and not repost:
             ruleset = self._rulesets.get(target.ruleset)
             if ruleset is None:
@@ -172,7 +206,7 @@ class IntakeService:
                 log.warning("unknown_ruleset", tournament_id=tournament_id, ruleset=target.ruleset)
             else:
                 check_against_ruleset(posted, ruleset)
-        return target.bout.division_id
+        return target.bout.division_id, athletes
 
     def _divisions(self, tournament_id: str) -> list[str]:
         with self._session_factory() as session:
@@ -187,12 +221,14 @@ class IntakeService:
         self,
         tournament_id: str,
         posted: R,
-        make_event: Callable[[str, str, R, datetime], events.ResultRecorded | events.ResultVoided],
+        make_event: Callable[
+            [str, str, R, datetime, tuple[str, str] | None], events.ResultRecorded | events.ResultVoided
+        ],
         traceparent: str | None,
     ) -> AcceptedOut:
         """A result or void: checked against the bout (404/409/ruleset), then produced (202 once delivered)."""
-        division_id = await self._run(self._guard, tournament_id, posted)
-        event = make_event(tournament_id, division_id, posted, self._clock())
+        division_id, athletes = await self._run(self._checked, tournament_id, posted)
+        event = make_event(tournament_id, division_id, posted, self._clock(), athletes)
         return await self._produce(event, posted.bout_id, posted.revision, traceparent)
 
     async def _produce(

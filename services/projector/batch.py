@@ -13,7 +13,10 @@ domain's (``services.core.domain``); nothing here imports the database layer. Th
   (:class:`~services.core.domain.first_applied.FirstAppliedWins`), the second is recorded and
   dead-lettered (``conflicting_revision``), never merged;
 - a division's ``tournament_finalized`` applies once (``divisions.finalized_at``); again, it is a
-  duplicate.
+  duplicate;
+- a new result for a bracket bout whose slots are not both known at its place in the log (the
+  stored revisions of its division plus the batch's accepted ones before it) is a dead letter,
+  ``slot_not_determined`` (or ``no_bout`` for a bye), SPEC §7 (:mod:`services.projector.bracket_log`).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
 from services.core import events
+from services.core.domain.bracket_division import BracketDivision
 from services.core.domain.codec import RESULT, StoredRevision, encode_result, encode_revision
 from services.core.domain.first_applied import FirstAppliedWins, RevisionKey, Verdict
 from services.core.domain.projection import (
@@ -35,6 +39,8 @@ from services.core.domain.projection import (
     DivisionMark,
     NewRevision,
 )
+from services.core.domain.ruleset import Ruleset
+from services.projector.bracket_log import BracketLogs, bracket_revision
 
 TopicPartitionKey = tuple[str, int]
 
@@ -111,6 +117,9 @@ class StoredState:
     known_rulesets: Container[str]
     # bout -> its stored effective revision (bouts whose highest revision is a void are absent).
     effective: Mapping[str, int] = field(default_factory=dict)
+    # The batch's bracket divisions; ``revisions`` then holds every stored revision of their bouts.
+    brackets: Mapping[DivisionKey, BracketDivision] = field(default_factory=dict)
+    rulesets: Mapping[str, Ruleset] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +170,8 @@ class BatchPlan:
 def revision_payload(event: events.ResultRecorded | events.ResultVoided) -> StoredRevision:
     """The stored form of an event's revision: kind plus a canonical payload (identity for duplicates)."""
     if isinstance(event, events.ResultRecorded):
-        return encode_result(event.result)  # the event's result object has the domain result's fields
+        # The event's result object has the domain result's fields; a bracket result its athletes.
+        return encode_result(event.result, event.red_athlete_id, event.blue_athlete_id)
     return encode_revision(event.to_domain())
 
 
@@ -182,6 +192,7 @@ def plan_batch(decoded: Sequence[Decoded], state: StoredState) -> BatchPlan:
     """Classify every message of the batch in consumption order (first applied wins)."""
     plan = BatchPlan()
     first = FirstAppliedWins(state.revisions)
+    brackets = BracketLogs(state.brackets, state.revisions)
     for item in decoded:
         msg = item.msg
         if _advance(plan, msg, state.positions):
@@ -199,10 +210,13 @@ def plan_batch(decoded: Sequence[Decoded], state: StoredState) -> BatchPlan:
             _plan_finalize(plan, msg, event, state.divisions.get(key))
             continue
         rejected = _reject_revision(msg, event, state)
+        if rejected is None and key in brackets:
+            rejected = _reject_in_bracket(msg, event, first, brackets, state)
         if rejected is not None:
             plan.dead_letters.append(rejected)
             continue
-        _plan_revision(plan, msg, event, first, state.divisions[key])
+        if _plan_revision(plan, msg, event, first, state.divisions[key]) and key in brackets:
+            brackets.add(key, bracket_revision(event))
     _plan_effective(plan, state)
     return plan
 
@@ -244,19 +258,37 @@ def _reject_revision(
     return None
 
 
+def _reject_in_bracket(
+    msg: Incoming,
+    event: events.ResultRecorded | events.ResultVoided,
+    first: FirstAppliedWins,
+    brackets: BracketLogs,
+    state: StoredState,
+) -> DeadLetter | None:
+    """The dead letter of a new bracket result whose slots are not both known at this point of the
+    log. A (bout, revision) applied before is left to first-applied-wins (a duplicate or a conflict)."""
+    at = (event.bout_id, event.revision)
+    if at in first.accepted or at in state.revisions:
+        return None
+    key = (event.tournament_id, event.division_id)
+    rejected = brackets.rejects(key, bracket_revision(event), state.rulesets[state.divisions[key].ruleset])
+    return None if rejected is None else DeadLetter(msg, *rejected)
+
+
 def _plan_revision(
     plan: BatchPlan,
     msg: Incoming,
     event: events.ResultRecorded | events.ResultVoided,
     first: FirstAppliedWins,
     division: DivisionInfo,
-) -> None:
+) -> bool:
+    """Plan a revision that passed the checks; True when it is applied now (new)."""
     t, d = key = (event.tournament_id, event.division_id)
     stored = revision_payload(event)
     outcome = first.offer((event.bout_id, event.revision), stored)
     if outcome.verdict is Verdict.DUPLICATE:
         plan.duplicates += 1
-        return
+        return False
     revision = NewRevision(
         tournament_id=t,
         division_id=d,
@@ -273,12 +305,13 @@ def _plan_revision(
         plan.conflicts.append(ConflictRecord.against(revision, outcome.applied.payload))
         detail = f"bout {event.bout_id} revision {event.revision} was already applied with a different payload"
         plan.dead_letters.append(DeadLetter(msg, CONFLICTING_REVISION, detail))
-        return
+        return False
     plan.new_revisions.append(revision)
     if division.tournament_status == "scheduled":
         plan.started.add(t)
     plan.mark(key, event.occurred_at, msg.partition, msg.offset)
     plan.applied["result_recorded" if stored.kind == RESULT else "result_voided"] += 1
+    return True
 
 
 def _plan_effective(plan: BatchPlan, state: StoredState) -> None:

@@ -11,11 +11,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.core import metrics
-from services.core.db import consumers, projection
+from services.core.db import brackets, consumers, projection
 from services.core.db.projection import ConflictRecord, DivisionKey
 from services.core.domain.ruleset import RULESETS, Ruleset
 from services.core.kafka.dlq import DeadLetterPublisher
@@ -79,8 +80,11 @@ class BatchApplier:
         messages above those positions refer to."""
         positions = consumers.lock_positions(session, self.group, {d.msg.tp for d in decoded})
         live = [d for d in decoded if not is_replay(d.msg, positions)]
-        divisions = projection.load_divisions(session, division_keys(live))
-        ids = bout_ids(live)
+        described: dict[DivisionKey, Any] = {}
+        divisions = projection.load_divisions(session, division_keys(live), described)
+        # A bracket division's results are checked against its whole log: load all its bouts' revisions.
+        bracket_divisions = brackets.bracket_divisions(session, described)
+        ids = bout_ids(live).union(*(b.bout_ids for b in bracket_divisions.values()))
         revisions, effective = projection.load_revisions(session, ids)
         return StoredState(
             positions=positions,
@@ -89,6 +93,8 @@ class BatchApplier:
             divisions=divisions,
             known_rulesets=frozenset(self._rulesets),
             effective=effective,
+            brackets=bracket_divisions,
+            rulesets=self._rulesets,
         )
 
     def apply(self, decoded: Sequence[Decoded]) -> BatchOutcome:

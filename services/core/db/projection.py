@@ -59,7 +59,7 @@ _LOAD_REVISIONS = """
 # FOR UPDATE in key order: one division's batches serialise (whichever partitions carry its
 # events), and every writer takes division locks in the same order (no deadlock).
 _LOAD_DIVISIONS = """
-    SELECT dv.tournament_id, dv.division_id, t.ruleset, t.status, dv.finalized_at IS NOT NULL
+    SELECT dv.tournament_id, dv.division_id, t.ruleset, t.status, dv.finalized_at IS NOT NULL, dv.bracket::text
     FROM unnest(%(t)b::text[], %(d)b::text[]) AS k(t, d)
     JOIN divisions dv ON dv.tournament_id = k.t AND dv.division_id = k.d
     JOIN tournaments t ON t.tournament_id = dv.tournament_id
@@ -90,13 +90,18 @@ def load_revisions(
     return revisions, effective
 
 
-def load_divisions(session: Session, keys: Collection[DivisionKey]) -> dict[DivisionKey, DivisionInfo]:
-    """The batch's divisions, locked until commit (read them before anything they govern)."""
+def load_divisions(
+    session: Session, keys: Collection[DivisionKey], brackets: dict[DivisionKey, Any] | None = None
+) -> dict[DivisionKey, DivisionInfo]:
+    """The batch's divisions, locked until commit (read them before anything they govern);
+    ``brackets`` (when given) gets each bracket division's ``divisions.bracket``."""
     if not keys:
         return {}
     ts, ds = _split(keys)
     rows = fetchall(session, _LOAD_DIVISIONS, {"t": ts, "d": ds})
-    return {(t, d): DivisionInfo(ruleset, status, done) for t, d, ruleset, status, done in rows}
+    if brackets is not None:
+        brackets.update({(t, d): orjson.loads(b) for t, d, *_, b in rows if b is not None})
+    return {(t, d): DivisionInfo(ruleset, status, done) for t, d, ruleset, status, done, _ in rows}
 
 
 # --- results and conflicts ---------------------------------------------------------------------
