@@ -28,16 +28,18 @@ import time
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from confluent_kafka import Message
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from services.core import events
-from services.core.db import projection
+from services.core.db import brackets, projection
 from services.core.db.engine import make_session_factory
 from services.core.db.projection import DivisionInput
-from services.core.domain.codec import StoredRevision, decode_revision
+from services.core.domain import bracket_division
+from services.core.domain.codec import StoredRevision, decode_bracket_revision, decode_revision
 from services.core.domain.first_applied import FirstAppliedWins, RevisionKey, Verdict
 from services.core.domain.projection import DivisionInfo, DivisionKey, DivisionMark
 from services.core.domain.results import effective_results
@@ -189,7 +191,8 @@ def apply_replay(
         (d for d in revisions if d.msg.partition in spans and spans[d.msg.partition].replayed(d.msg.offset)),
         key=lambda d: (d.msg.partition, d.msg.offset),
     )
-    infos = projection.load_divisions(session, division_keys(in_window))
+    described: dict[DivisionKey, Any] = {}
+    infos = projection.load_divisions(session, division_keys(in_window), described)
     standing, applied = _stored_outside(session, spans, set(infos))
     state = StoredState(
         positions={},
@@ -197,6 +200,9 @@ def apply_replay(
         revisions={k: stored for by_key in standing.values() for k, stored in by_key.items()},
         divisions=infos,
         known_rulesets=frozenset(rulesets),
+        # Bracket results are judged against their division's log as the live projector does.
+        brackets=brackets.bracket_divisions(session, described),
+        rulesets=rulesets,
     )
     plan = plan_batch(in_window, state)
     report.conflicts += len(plan.conflicts)
@@ -262,7 +268,7 @@ def _compare(
         ruleset = rulesets.get(infos[key].ruleset)
         if ruleset is None:
             continue  # its revisions are the plan's unknown_ruleset dead letters: nothing to score
-        rows = _table(inputs[key], standing[key], ruleset)
+        rows = _table(key, inputs[key], standing[key], ruleset)
         report.divisions += 1
         change = standings_change(rows, published[key])
         if change:
@@ -272,9 +278,14 @@ def _compare(
 
 
 def _table(
-    division: DivisionInput, standing: Mapping[RevisionKey, StoredRevision], ruleset: Ruleset
+    key: DivisionKey, division: DivisionInput, standing: Mapping[RevisionKey, StoredRevision], ruleset: Ruleset
 ) -> list[StandingRow]:
-    """The division's standings from the revisions that stand (all of registered bouts of it)."""
+    """The division's standings from the revisions that stand (all of registered bouts of it); a
+    bracket division's are its placings, from the same pure projection as the live path."""
+    if division.bracket is not None:
+        log = [decode_bracket_revision(bout, revision, s.kind, s.payload) for (bout, revision), s in standing.items()]
+        spec = bracket_division.division_bracket(key[1], division.bracket)
+        return bracket_division.division_rows(bracket_division.project(spec, division.bouts, log, ruleset), ruleset)
     domain = [decode_revision(bout, revision, s.kind, s.payload) for (bout, revision), s in standing.items()]
     return compute_standings(division.entries, division.bouts, effective_results(domain), ruleset)
 
