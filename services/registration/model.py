@@ -105,7 +105,8 @@ class DivisionBody(_Strict):
     bouts: list[BoutIn] | Literal["round_robin"] = "round_robin"
     repechage: str | None = Field(default=None, json_schema_extra=_choices(Repechage))
     third_place: str | None = Field(default=None, json_schema_extra=_choices(ThirdPlace))
-    advance: int | None = None
+    # Bounded for the transport (a JSON integer past 64 bits was a 500); ``advance >= 1`` is the domain's.
+    advance: int | None = Field(default=None, ge=0, le=MAX_BRACKET)
     seeds: list[AthleteId] | None = Field(
         default=None, max_length=MAX_BRACKET, description="elimination: athletes in seed order"
     )
