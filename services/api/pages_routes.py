@@ -11,7 +11,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import HTMLResponse
 
-from services.api.context import CtxDep
+from services.api.context import ApiContext, CtxDep
 from services.api.paths import DivisionId, TournamentId
 from services.api.schemas import problems
 from services.core.db import standings_read
@@ -32,6 +32,17 @@ def _script_json(value: object) -> str:
     return orjson.dumps(value).decode().replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
+def _overlay_page(ctx: ApiContext, template: str, tournament_id: str, division_id: str) -> HTMLResponse:
+    config = {
+        "tournament_id": tournament_id,
+        "division_id": division_id,
+        "heartbeat_s": ctx.settings.api.sse_heartbeat_s,
+        "stale_after_s": ctx.settings.api.stale_after_s,
+    }
+    page = _template(template).replace(CONFIG_PLACEHOLDER, _script_json(config))
+    return HTMLResponse(page, headers={"cache-control": "no-cache"})
+
+
 @router.get(
     "/overlay/{tournament_id}/{division_id}",
     response_class=HTMLResponse,
@@ -45,14 +56,29 @@ def _script_json(value: object) -> str:
 )
 async def overlay(request: Request, ctx: CtxDep, tournament_id: TournamentId, division_id: DivisionId) -> HTMLResponse:
     await ctx.cache.get(tournament_id, division_id)  # 404 for a typo instead of an empty board
-    config = {
-        "tournament_id": tournament_id,
-        "division_id": division_id,
-        "heartbeat_s": ctx.settings.api.sse_heartbeat_s,
-        "stale_after_s": ctx.settings.api.stale_after_s,
-    }
-    page = _template("overlay.html").replace(CONFIG_PLACEHOLDER, _script_json(config))
-    return HTMLResponse(page, headers={"cache-control": "no-cache"})
+    return _overlay_page(ctx, "overlay.html", tournament_id, division_id)
+
+
+@router.get(
+    "/overlay/{tournament_id}/{division_id}/bracket",
+    response_class=HTMLResponse,
+    summary="Bracket overlay (1920x1080 browser source for OBS/vMix)",
+    description=(
+        "The division's bracket: main rounds as columns up to the final, repechage and bronze bouts beside them, "
+        "the current bout (first to fight in mat order) highlighted, winners filled in as results arrive, "
+        "invalidated bouts marked as needing a re-fight; a pools_then_elimination division shows its pools until "
+        "the bracket is drawn. SSE on `…/bracket/stream`, ETag polling every 500 ms if EventSource fails. Query "
+        "options: `transparent=1`, `theme=dark|light`, `lang=en|fr|es|de|ja|ko|zh|ru|ar`, `stale_after=seconds`, "
+        "`transport=poll`."
+    ),
+    responses={
+        200: {"content": {"text/html": {}}, "description": "The bracket overlay page"},
+        **problems(404, 409, 422),
+    },
+)
+async def bracket_overlay(ctx: CtxDep, tournament_id: TournamentId, division_id: DivisionId) -> HTMLResponse:
+    await ctx.brackets.get(tournament_id, division_id)  # 404 for a typo, 409 for a round-robin division
+    return _overlay_page(ctx, "bracket.html", tournament_id, division_id)
 
 
 @router.get(
