@@ -274,7 +274,20 @@ def _compare(
         if change:
             changes[key] = change
             report.differing.append(DivisionDiff(key[0], key[1], change.athletes, 0 if dry_run else len(change)))
+            if not dry_run and inputs[key].bracket is not None:  # its bracket_bouts follow its rows
+                repaired = {key: _bracket(key, inputs[key], standing[key], ruleset)}
+                brackets.write_projections(session, repaired, {key: inputs[key].positions})
     return changes
+
+
+def _bracket(
+    key: DivisionKey, division: DivisionInput, standing: Mapping[RevisionKey, StoredRevision], ruleset: Ruleset
+) -> bracket_division.BracketProjection:
+    """A bracket division from the revisions that stand, as the live projector projects it."""
+    assert division.bracket is not None
+    log = [decode_bracket_revision(bout, revision, s.kind, s.payload) for (bout, revision), s in standing.items()]
+    spec = bracket_division.division_bracket(key[1], division.bracket)
+    return bracket_division.project(spec, division.bouts, log, ruleset)
 
 
 def _table(
@@ -283,9 +296,7 @@ def _table(
     """The division's standings from the revisions that stand (all of registered bouts of it); a
     bracket division's are its placings, from the same pure projection as the live path."""
     if division.bracket is not None:
-        log = [decode_bracket_revision(bout, revision, s.kind, s.payload) for (bout, revision), s in standing.items()]
-        spec = bracket_division.division_bracket(key[1], division.bracket)
-        return bracket_division.division_rows(bracket_division.project(spec, division.bouts, log, ruleset), ruleset)
+        return bracket_division.division_rows(_bracket(key, division, standing, ruleset), ruleset)
     domain = [decode_revision(bout, revision, s.kind, s.payload) for (bout, revision), s in standing.items()]
     return compute_standings(division.entries, division.bouts, effective_results(domain), ruleset)
 

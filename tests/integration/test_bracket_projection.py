@@ -10,6 +10,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from services.core import events
@@ -289,6 +290,17 @@ def test_a_quarterfinal_correction_after_the_final_invalidates_downstream_and_mo
     report = replay(env.settings, env.engine, dry_run=True, idle_timeout_s=5)
     assert report.equal and report.divisions == 1
     assert report.ignored == {"slot_not_determined": 1}
+    # Damaged rows are repaired from the log: the standings rows and the bracket_bouts rows.
+    expected = (rows_of(env), bracket_bouts(env))
+    with env.engine.begin() as conn:
+        conn.execute(
+            sa.text("UPDATE standings_rows SET rank = 9 WHERE tournament_id = :t AND athlete_id = 'D'"), {"t": T}
+        )
+        conn.execute(
+            sa.text("UPDATE bracket_bouts SET status = 'open', winner_athlete_id = NULL WHERE bout_id = 'd-final'")
+        )
+    assert not replay(env.settings, env.engine, idle_timeout_s=5).equal
+    assert (rows_of(env), bracket_bouts(env)) == expected
     assert metric("standings_dlq_messages_total", {"reason": "slot_not_determined"}) == dlq_before + 1
     (letter,) = read_topic(env.settings.kafka.bootstrap_servers, env.settings.kafka.dlq_topic, 1)
     headers = dict(letter.headers())
