@@ -21,7 +21,7 @@ from services.core.kafka.admin import ensure_topics
 from services.core.settings import Settings
 from services.embedded.errors import ComponentExitedError, ComponentStartError
 from services.embedded.stack import EmbeddedStack, stop_from_state
-from services.registration.loader import DEMO_FILE, load_registration
+from services.registration.loader import load_demo
 
 console = Console()
 err_console = Console(stderr=True)
@@ -63,9 +63,10 @@ def up(
         engine = make_engine(settings.database, pool_size=2)
         with Session(engine) as session, session.begin():
             if not registration_repo.has_registration(session):
-                summary = load_registration(session, DEMO_FILE.read_bytes())
+                summaries = load_demo(session)
                 console.print(
-                    f"imported demo registration: {summary.tournaments} tournaments, {summary.divisions} divisions"
+                    f"imported demo registration: {sum(s.tournaments for s in summaries)} tournaments,"
+                    f" {sum(s.divisions for s in summaries)} divisions (round robin and brackets)"
                 )
         tokens = _demo_tokens(engine, settings.token_pepper.get_secret_value())
         if services:
@@ -143,7 +144,8 @@ def _demo_tokens(engine: Engine, pepper: str) -> dict[str, str]:
 def _start_simulator(
     settings: Settings, engine: Engine, tokens: dict[str, str], rate: float, stop: threading.Event
 ) -> None:
-    """Post the demo results; then finalize tournaments that have already ended so rankings fill."""
+    """Post the demo results, one simulator per tournament (so a bracket fills from the first
+    minute, beside the pools); then finalize each tournament that has already ended so rankings fill."""
     import datetime as dt
 
     import httpx
@@ -151,29 +153,29 @@ def _start_simulator(
     from services.cli.simulate import simulate
 
     intake_url = f"http://127.0.0.1:{settings.intake.port}"
+    with Session(engine) as session:
+        tournaments = [
+            (t.tournament_id, t.end_date < dt.datetime.now(dt.UTC).date())
+            for t in registration_repo.list_tournaments(session)
+            if t.status != "finalized"
+        ]
 
-    def run() -> None:
+    def run(tournament_id: str, ended: bool) -> None:
         try:
-            simulate(intake_url, tokens["referee"], engine, rate, None, stop)
-            if stop.is_set():
+            simulate(intake_url, tokens["referee"], engine, rate, tournament_id, stop)
+            if stop.is_set() or not ended:
                 return
-            with Session(engine) as session:
-                ended = [
-                    t.tournament_id
-                    for t in registration_repo.list_tournaments(session)
-                    if t.end_date < dt.datetime.now(dt.UTC).date() and t.status != "finalized"
-                ]
-            for tournament_id in ended:
-                httpx.post(
-                    f"{intake_url}/v1/tournaments/{tournament_id}/finalize",
-                    headers={"authorization": f"Bearer {tokens['ops']}"},
-                    timeout=10,
-                ).raise_for_status()
-                console.print(f"finalized {tournament_id}: its placing points now count in the rankings")
+            httpx.post(
+                f"{intake_url}/v1/tournaments/{tournament_id}/finalize",
+                headers={"authorization": f"Bearer {tokens['ops']}"},
+                timeout=10,
+            ).raise_for_status()
+            console.print(f"finalized {tournament_id}: its placing points now count in the rankings")
         except Exception as exc:  # the demo driver must never take the stack down
-            console.print(f"[yellow]simulator stopped: {exc}[/yellow]")
+            console.print(f"[yellow]simulator of {tournament_id} stopped: {exc}[/yellow]")
 
-    threading.Thread(target=run, name="simulator", daemon=True).start()
+    for tournament_id, ended in tournaments:
+        threading.Thread(target=run, args=(tournament_id, ended), name=f"simulator-{tournament_id}", daemon=True).start()
 
 
 def _local_url(host: str, port: int, path: str = "") -> str:
