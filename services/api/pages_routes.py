@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.responses import HTMLResponse
 
 from services.api.context import ApiContext, CtxDep
+from services.api.page_sections import ROUND_ROBIN, division_section
 from services.api.paths import DivisionId, TournamentId
 from services.api.schemas import problems
 from services.core.db import standings_read
@@ -89,21 +90,35 @@ async def bracket_overlay(ctx: CtxDep, tournament_id: TournamentId, division_id:
 )
 async def tournament_page(ctx: CtxDep, tournament_id: TournamentId) -> HTMLResponse:
     tournament, divisions = await ctx.tournament(tournament_id)
-    return HTMLResponse(_render_tournament(tournament, divisions), headers={"cache-control": "no-cache"})
+    sections = [await division_section(ctx, d) for d in divisions]
+    return HTMLResponse(_render_tournament(tournament, divisions, sections), headers={"cache-control": "no-cache"})
 
 
-def _render_tournament(t: standings_read.TournamentMeta, divisions: list[standings_read.DivisionMeta]) -> str:
+def _render_tournament(
+    t: standings_read.TournamentMeta, divisions: list[standings_read.DivisionMeta], sections: list[str]
+) -> str:
     e = html.escape
     rows = []
-    for d in divisions:
+    for d, section in zip(divisions, sections, strict=True):
+        overlay = f"/overlay/{e(t.tournament_id)}/{e(d.division_id)}"
         base = f"/v1/tournaments/{e(t.tournament_id)}/divisions/{e(d.division_id)}"
+        bracket_links = bracket_json = ""
+        if d.format != ROUND_ROBIN:
+            bracket_links = (
+                f' · <a href="{overlay}/bracket">bracket overlay</a>'
+                f' · <a href="{overlay}/bracket?transparent=1">transparent</a>'
+            )
+            bracket_json = f' · <a href="{base}/bracket">bracket.json</a>'
+
         rows.append(
             f'<tr data-division-id="{e(d.division_id)}"><td>{e(d.name)}</td><td>{e(d.category)}</td>'
             f"<td>{d.version}</td>"
             f'<td><a href="/overlay/{e(t.tournament_id)}/{e(d.division_id)}">overlay</a> · '
-            f'<a href="/overlay/{e(t.tournament_id)}/{e(d.division_id)}?transparent=1">transparent</a></td>'
-            f'<td><a href="{base}/standings">standings.json</a> · <a href="{base}/conflicts">conflicts</a></td></tr>'
+            f'<a href="/overlay/{e(t.tournament_id)}/{e(d.division_id)}?transparent=1">transparent</a>{bracket_links}</td>'
+            f'<td><a href="{base}/standings">standings.json</a> · <a href="{base}/conflicts">conflicts</a>'
+            f"{bracket_json}</td></tr>"
         )
+        rows.append(f'<tr class="inline" data-inline-for="{e(d.division_id)}"><td colspan="5">{section}</td></tr>')
     body = "\n".join(rows) or '<tr><td colspan="5">No divisions yet.</td></tr>'
     return _template("tournament.html").format(
         name=e(t.name),

@@ -298,3 +298,17 @@ def test_pools_stage_then_the_bracket_drawn_from_the_pools(served: Served, valid
         assert body["current_bout_id"] == f"{d}-r1-b1"
         stages = {p["athlete"]["athlete_id"]: (p["stage"], p["place"]) for p in body["placings"]}
         assert stages[a[2]] == ("pool", 5) and stages[a[0]][0] == "bracket"
+
+
+def test_tournament_page_shows_each_division_inline(served: Served) -> None:
+    d = elimination(served)
+    win(served.engine, T, d, f"{d}-r1-b1", "red", next(_offsets))
+    with httpx.Client(base_url=served.url, timeout=5) as client:
+        page = client.get(f"/t/{T}")
+        assert page.status_code == 200
+        assert f'data-bout-id="{d}-r1-b1"' in page.text and f'href="/overlay/{T}/{d}/bracket"' in page.text
+        assert '<table class="standings">' in page.text  # the round-robin division: its table
+        overlay = client.get(f"/overlay/{T}/{d}/bracket")
+        assert overlay.status_code == 200 and f'"division_id":"{d}"' in overlay.text
+        assert client.get(f"/overlay/{T}/{RR}/bracket").status_code == 409
+        assert client.get(f"/overlay/{T}/nope/bracket").status_code == 404
