@@ -174,6 +174,8 @@ class DivisionLinks(BaseModel):
     stream: str
     conflicts: str
     overlay: str
+    bracket: str | None = Field(default=None, description="The bracket (elimination formats); null for round robin")
+    bracket_overlay: str | None = Field(default=None, description="The bracket overlay; null for round robin")
 
 
 class DivisionSummary(BaseModel):
@@ -181,6 +183,7 @@ class DivisionSummary(BaseModel):
     name: str
     category: str
     formats: list[str]
+    format: str = Field(default="round_robin", description="round_robin | elimination | pools_then_elimination")
     version: int
     last_event_at: dt.datetime | None
     links: DivisionLinks

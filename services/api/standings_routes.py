@@ -59,13 +59,15 @@ def _ctx(request: Request) -> ApiContext:
     return ctx
 
 
-def _links(t: str, d: str) -> DivisionLinks:
+def _links(t: str, d: str, bracket: bool) -> DivisionLinks:
     base = f"/v1/tournaments/{t}/divisions/{d}"
     return DivisionLinks(
         standings=f"{base}/standings",
         stream=f"{base}/standings/stream",
         conflicts=f"{base}/conflicts",
         overlay=f"/overlay/{t}/{d}",
+        bracket=f"{base}/bracket" if bracket else None,
+        bracket_overlay=f"/overlay/{t}/{d}/bracket" if bracket else None,
     )
 
 
@@ -196,9 +198,10 @@ async def get_tournament(ctx: CtxDep, tournament_id: TournamentId) -> Tournament
                 name=d.name,
                 category=d.category,
                 formats=list(d.formats),
+                format=d.format,
                 version=d.version,
                 last_event_at=d.last_event_at,
-                links=_links(tournament_id, d.division_id),
+                links=_links(tournament_id, d.division_id, d.format != "round_robin"),
             )
             for d in divisions
         ],

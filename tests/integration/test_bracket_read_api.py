@@ -312,3 +312,6 @@ def test_tournament_page_shows_each_division_inline(served: Served) -> None:
         assert overlay.status_code == 200 and f'"division_id":"{d}"' in overlay.text
         assert client.get(f"/overlay/{T}/{RR}/bracket").status_code == 409
         assert client.get(f"/overlay/{T}/nope/bracket").status_code == 404
+        summary = {x["division_id"]: x for x in client.get(f"/v1/tournaments/{T}").json()["divisions"]}
+        assert summary[d]["format"] == "elimination" and summary[d]["links"]["bracket"].endswith(f"/{d}/bracket")
+        assert summary[RR]["format"] == "round_robin" and summary[RR]["links"]["bracket"] is None
