@@ -17,12 +17,17 @@ from sqlalchemy import Engine
 
 from services.api.app import create_app
 from services.core.db.engine import make_engine
-from services.core.settings import ApiSettings, DatabaseSettings, Settings
 from services.embedded.postgres import EmbeddedPostgres
 from tests.bracket_read_helpers import division_athletes, seed_bracket_division, win
 from tests.cdp import Chromium
 from tests.e2e.test_overlay_browser import chromium, wait_version
-from tests.read_api_helpers import UvicornThread, create_database, registration_doc, seed_registration
+from tests.read_api_helpers import (
+    UvicornThread,
+    create_database,
+    read_api_settings,
+    registration_doc,
+    seed_registration,
+)
 
 pytestmark = pytest.mark.browser
 __all__ = ["chromium"]
@@ -35,12 +40,7 @@ _offsets = itertools.count(5000)
 @pytest.fixture(scope="module")
 def bracket_api(pg: EmbeddedPostgres) -> Iterator[tuple[str, Engine]]:
     url = create_database(pg, "bracket_overlay")
-    settings = Settings(
-        environment="test",
-        log_json=False,
-        database=DatabaseSettings(url=url),
-        api=ApiSettings(sse_heartbeat_s=0.5, lag_poll_s=0.2, stale_after_s=10),
-    )
+    settings = read_api_settings(url, sse_heartbeat_s=0.5)
     engine = make_engine(settings.database)
     seed_registration(engine, registration_doc(T, {RR: 8}))
     athletes = division_athletes(engine, T, RR)
