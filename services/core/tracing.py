@@ -27,6 +27,26 @@ from services.core.settings import TracingSettings
 
 _PROPAGATOR = TraceContextTextMapPropagator()
 _NOOP = trace.NoOpTracerProvider()
+_installed: trace.TracerProvider = _NOOP
+
+
+def install(provider: trace.TracerProvider) -> None:
+    """Make ``provider`` the process's (its bootstrap calls this once; a test may swap it)."""
+    global _installed
+    _installed = provider
+
+
+def installed() -> trace.TracerProvider:
+    return _installed
+
+
+def enabled() -> bool:
+    """Whether spans are recorded (an SDK provider is installed): instrument only then."""
+    return isinstance(_installed, TracerProvider)
+
+
+def tracer(name: str) -> Tracer:
+    return _installed.get_tracer(name)
 
 
 def build_provider(
@@ -49,6 +69,18 @@ def build_provider(
     return provider
 
 
+@contextmanager
+def traced(settings: TracingSettings, service: str) -> Iterator[trace.TracerProvider]:
+    """A process's tracing, from its start to its end (its last spans flushed at exit)."""
+    provider = build_provider(settings, service)
+    install(provider)
+    try:
+        yield provider
+    finally:
+        shutdown(provider)
+        install(_NOOP)
+
+
 def shutdown(provider: trace.TracerProvider) -> None:
     """Flush what is buffered (a process stopping must not drop its last spans)."""
     if isinstance(provider, TracerProvider):
@@ -65,6 +97,20 @@ def traceparent_of(span: Span) -> str | None:
     carrier: dict[str, str] = {}
     _PROPAGATOR.inject(carrier, context=trace.set_span_in_context(span))
     return carrier.get("traceparent")
+
+
+def current_traceparent() -> str | None:
+    """The ``traceparent`` of the span running now, if there is a valid one."""
+    span = trace.get_current_span()
+    return traceparent_of(span) if span.get_span_context().is_valid else None
+
+
+def traceparent_in(headers: Iterable[tuple[str, str | bytes | None]] | None) -> str | None:
+    """The ``traceparent`` header of a Kafka message (librdkafka's list of pairs), if any."""
+    for name, value in headers or ():
+        if name == "traceparent" and value is not None:
+            return value.decode("ascii", "replace") if isinstance(value, bytes) else value
+    return None
 
 
 def remote_span(traceparent: str | None) -> Span:

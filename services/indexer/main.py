@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+from services.core import tracing
 from services.core.logging import configure_logging
 from services.core.settings import Settings
 from services.indexer.bootstrap import bootstrap
@@ -13,7 +14,8 @@ def run(settings: Settings | None = None, *, stop: threading.Event | None = None
     """Run the indexer until SIGTERM/SIGINT (or ``stop`` is set)."""
     settings = settings or Settings()
     configure_logging(settings.log_level, settings.log_json)
-    bootstrap(settings).run(stop)
+    with tracing.traced(settings.tracing, "indexer"):
+        bootstrap(settings).run(stop)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 
-from services.core import metrics
+from services.core import metrics, tracing
 from services.core.logging import configure_logging
 from services.core.settings import APP_VERSION, Settings
 from services.projector.bootstrap import bootstrap
@@ -24,10 +24,11 @@ def run(settings: Settings | None = None, *, after_db_commit: AfterDbCommit | No
     """
     settings = settings or Settings()
     configure_logging(settings.log_level, settings.log_json)
-    metrics.BUILD.info({"version": APP_VERSION, "service": "projector"})
-    process = bootstrap(settings)
-    process.loop.after_db_commit = after_db_commit
-    return process.run()
+    with tracing.traced(settings.tracing, "projector"):
+        metrics.BUILD.info({"version": APP_VERSION, "service": "projector"})
+        process = bootstrap(settings)
+        process.loop.after_db_commit = after_db_commit
+        return process.run()
 
 
 def main() -> None:

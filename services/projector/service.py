@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from services.core import metrics
+from services.core import metrics, tracing
 from services.core.db import brackets, consumers, projection
 from services.core.db.projection import ConflictRecord, DivisionKey
 from services.core.domain.ruleset import RULESETS, Ruleset
@@ -98,6 +98,13 @@ class BatchApplier:
         )
 
     def apply(self, decoded: Sequence[Decoded]) -> BatchOutcome:
+        """One transaction, in one span: a child of the first message's trace, linked to every message's."""
+        traceparents = [tracing.traceparent_in(d.msg.headers) for d in decoded]
+        attributes = {"messaging.batch.message_count": len(decoded)}
+        with tracing.batch_span(tracing.tracer(__name__), "match-events process", traceparents, attributes):
+            return self._apply(decoded)
+
+    def _apply(self, decoded: Sequence[Decoded]) -> BatchOutcome:
         started = time.perf_counter()
         with self._sessions() as session, session.begin():
             state = self.load_state(session, decoded)
@@ -116,7 +123,9 @@ class BatchApplier:
             outcome.recomputed = projection.recompute_standings(
                 session, recompute, {key: self._rulesets[state.divisions[key].ruleset] for key in recompute}
             )
-            outcome.versions = projection.bump_divisions(session, plan.changed)
+            notify = tracing.tracer(__name__).start_as_current_span("standings_changed notify")
+            with notify:
+                outcome.versions = projection.bump_divisions(session, plan.changed)
             projection.update_tournament_status(session, plan.started, plan.finalized)
             self._hook(session, set(outcome.recomputed), set(plan.finalized))
             consumers.save_positions(session, self.group, plan.positions)

@@ -11,27 +11,31 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import sqlalchemy as sa
-from elasticsearch import Elasticsearch
 from sqlalchemy.orm import Session
 
 from services.core.domain.ranking import Tier, awards_for_division, ranking_list
-from services.core.search.client import make_search_client
 from services.embedded.postgres import EmbeddedPostgres
 from services.embedded.search_engine import OsmemEngine
-from services.indexer.loop import RankingsIndexer
-from services.rankings.audit import run_audit
 from services.rankings.model import utc_today
 from services.registration.loader import load_registration
-from tests.e2e.pipeline import Pipeline, running_pipeline
+from tests.e2e.pipeline import Pipeline
+from tests.e2e.ranked_stack import (
+    Stack,
+    admin_headers,
+    awards,
+    drain,
+    finalize,
+    import_file,
+    index_agrees,
+    ranked_stack,
+    rankings,
+)
 from tests.projector_support import unique
-from tests.rankings_support import drain_indexer, drop_indices, index_docs, rankings_settings
 from tests.read_api_helpers import api_rows
 
 ATHLETES = ["ri-a", "ri-b", "ri-c", "ri-d"]
@@ -66,14 +70,6 @@ def registration_file(tournament_id: str) -> dict[str, Any]:
     }
 
 
-@dataclass
-class Stack:
-    p: Pipeline
-    indexer: RankingsIndexer
-    client: Elasticsearch
-    alias: str
-
-
 @pytest.fixture(scope="module", params=["tansu", "mock"])
 def stack(
     request: pytest.FixtureRequest,
@@ -81,24 +77,7 @@ def stack(
     search: OsmemEngine,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Stack]:
-    broker = request.getfixturevalue("kafka" if request.param == "tansu" else "mock_kafka")
-    log_dir: Path = tmp_path_factory.mktemp(f"reimport-{request.param}")
-    with running_pipeline(
-        pg, broker.bootstrap, mock_broker=request.param == "mock", log_dir=log_dir, search_url=search.url
-    ) as p:
-        settings = rankings_settings(p.settings.database.url.get_secret_value(), search.url)
-        client = make_search_client(settings.search)
-        indexer = RankingsIndexer(settings, p.engine, client)
-        indexer.check_alias(force=True)
-        try:
-            yield Stack(p, indexer, client, settings.search.alias)
-        finally:
-            drop_indices(client, settings.search.alias)
-            client.close()
-
-
-def _admin(p: Pipeline) -> dict[str, str]:
-    return {"Authorization": f"Bearer {p.tokens['admin']}", "Content-Type": "application/json"}
+    yield from ranked_stack(request, pg, search, tmp_path_factory)
 
 
 def _bouts(p: Pipeline, tournament_id: str) -> dict[tuple[str, str], str]:
@@ -133,10 +112,6 @@ def _new_tournament(prefix: str) -> tuple[str, dict[str, Any], bytes]:
     return tournament_id, doc, json.dumps(doc).encode()
 
 
-def _import(p: Pipeline, raw: bytes) -> httpx.Response:
-    return httpx.post(f"{p.api.url}/v1/registration/import", content=raw, headers=_admin(p), timeout=30)
-
-
 def _play_every_bout(p: Pipeline, tournament_id: str) -> dict[tuple[str, str], str]:
     """Revision 1 of every bout (WINNERS), applied; returns the bouts by (red, blue)."""
     bouts = _bouts(p, tournament_id)
@@ -158,57 +133,12 @@ def _post(p: Pipeline, tournament_id: str, bout_id: str, revision: int, winner: 
     assert r.status_code == 202, r.text
 
 
-def _finalize(p: Pipeline, tournament_id: str) -> None:
-    r = httpx.post(
-        f"{p.intake.url}/v1/tournaments/{tournament_id}/finalize",
-        headers={"Authorization": f"Bearer {p.tokens['ops']}"},
-        timeout=10,
-    )
-    assert r.status_code == 202, r.text
-    for e in r.json()["events"]:
-        p.accepted.append({"partition": e["partition"], "offset": e["offset"], "bout_id": "", "kind": "finalize"})
-
-
-def _drain(indexer: RankingsIndexer) -> None:
-    drain_indexer(indexer)
-
-
-def _awards(p: Pipeline, tournament_id: str) -> dict[str, tuple[int, float, bool]]:
-    with p.engine.connect() as conn:
-        rows = conn.execute(
-            sa.text('SELECT athlete_id, "placing", points, provisional FROM ranking_awards WHERE tournament_id = :t'),
-            {"t": tournament_id},
-        )
-        return {a: (pl, float(pt), prov) for a, pl, pt, prov in rows}
-
-
 def _expected_awards(p: Pipeline, tournament_id: str, category: str, end: dt.date) -> dict[str, tuple[int, float]]:
     """Final awards from the oracle's standings (the pure domain), not from the pipeline."""
     rows = p.oracle("m-81kg", tournament_id)
     return {
         a.athlete_id: (a.rank, a.points)
         for a in awards_for_division(tournament_id, "m-81kg", category, Tier.WORLD, end, rows)
-    }
-
-
-def _rankings(p: Pipeline, category: str) -> dict[str, tuple[int, float, float]]:
-    with p.engine.connect() as conn:
-        rows = conn.execute(
-            sa.text("SELECT athlete_id, rank, points, provisional_points FROM rankings WHERE category = :c"),
-            {"c": category},
-        )
-        return {a: (rank, float(points), float(prov)) for a, rank, points, prov in rows}
-
-
-def _index_agrees(s: Stack, category: str) -> None:
-    """The index says what PostgreSQL says: the audit is clean and the category's documents match."""
-    _drain(s.indexer)
-    report = run_audit(s.p.engine, s.client, s.alias)
-    assert report.clean, report
-    docs = {d["athlete_id"]: d for d in index_docs(s.client, s.alias).values() if d["category"] == category}
-    stored = _rankings(s.p, category)
-    assert {a: (d["rank"], d["points"], d["provisional_points"]) for a, d in docs.items()} == {
-        a: (rank or None, points, prov) for a, (rank, points, prov) in stored.items()
     }
 
 
@@ -220,22 +150,22 @@ def test_reimport_keeps_a_finalized_tournament_final_and_a_correction_counts_onc
     category = doc["tournaments"][0]["divisions"][0]["category"]
     end = dt.date.fromisoformat(doc["tournaments"][0]["end_date"])
 
-    r = _import(p, raw)
+    r = import_file(p, raw)
     assert r.status_code == 200, r.text
     bouts = _play_every_bout(p, tournament_id)
-    _finalize(p, tournament_id)
+    finalize(p, tournament_id)
     p.wait_applied()
 
     expected = _expected_awards(p, tournament_id, category, end)
-    assert {a: (pl, pt) for a, (pl, pt, _) in _awards(p, tournament_id).items()} == expected
-    assert not any(prov for *_, prov in _awards(p, tournament_id).values())
+    assert {a: (pl, pt) for a, (pl, pt, _) in awards(p, tournament_id).items()} == expected
+    assert not any(prov for *_, prov in awards(p, tournament_id).values())
     assert expected["ri-c"] == (3, 100.0)  # 3rd: 50 × world 2.0
-    _index_agrees(stack, category)
+    index_agrees(stack, category)
 
     # The organiser re-imports the same file (CLI path) and again through the admin API.
     with Session(p.engine) as session, session.begin():
         summary = load_registration(session, raw)
-    r = _import(p, raw)
+    r = import_file(p, raw)
     assert r.status_code == 200, r.text
     standings = httpx.get(f"{p.api.url}/v1/tournaments/{tournament_id}/divisions/m-81kg/standings", timeout=10).json()
     assert standings["tournament"]["status"] == "finalized"
@@ -244,11 +174,11 @@ def test_reimport_keeps_a_finalized_tournament_final_and_a_correction_counts_onc
     _post(p, tournament_id, bouts[("ri-b", "ri-c")], 2, "blue")
     p.wait_applied()
     assert api_rows(p.standings("m-81kg", tournament_id)) == p.oracle("m-81kg", tournament_id)
-    awards = _awards(p, tournament_id)
-    assert not any(prov for *_, prov in awards.values()), awards
+    stored = awards(p, tournament_id)
+    assert not any(prov for *_, prov in stored.values()), stored
     after = _expected_awards(p, tournament_id, category, end)
     assert after != expected  # the correction moved b and c
-    assert {a: (pl, pt) for a, (pl, pt, _) in awards.items()} == after
+    assert {a: (pl, pt) for a, (pl, pt, _) in stored.items()} == after
     today = utc_today()
     want = {
         e.athlete_id: (e.rank, e.points, 0.0)
@@ -257,9 +187,9 @@ def test_reimport_keeps_a_finalized_tournament_final_and_a_correction_counts_onc
             today,
         )[category]
     }
-    _drain(stack.indexer)  # the category re-rank runs in the rankings stage (the indexer process)
-    assert _rankings(p, category) == want
-    _index_agrees(stack, category)
+    drain(stack.indexer)  # the category re-rank runs in the rankings stage (the indexer process)
+    assert rankings(p, category) == want
+    index_agrees(stack, category)
     # ...and both imports said what they kept.
     assert [(k.tournament_id, k.status, k.requested) for k in summary.kept] == [
         (tournament_id, "finalized", "scheduled")
@@ -275,46 +205,46 @@ def test_reopen_is_explicit_audited_and_turns_points_provisional(
     p = stack.p
     tournament_id, doc, raw = _new_tournament("reopen")
     category = doc["tournaments"][0]["divisions"][0]["category"]
-    assert _import(p, raw).is_success
+    assert import_file(p, raw).is_success
     _play_every_bout(p, tournament_id)
 
     reopen_url = f"{p.api.url}/v1/tournaments/{tournament_id}/reopen"
-    r = httpx.post(reopen_url, json={"reason": "scoring error on mat 2"}, headers=_admin(p), timeout=10)
+    r = httpx.post(reopen_url, json={"reason": "scoring error on mat 2"}, headers=admin_headers(p), timeout=10)
     assert r.status_code == 409, r.text  # live, not finalized
     assert r.headers["content-type"].startswith("application/problem+json")
 
-    _finalize(p, tournament_id)
+    finalize(p, tournament_id)
     p.wait_applied()
-    _drain(stack.indexer)
-    final = _rankings(p, category)
+    drain(stack.indexer)
+    final = rankings(p, category)
     assert final["ri-a"] == (1, 200.0, 0.0)
-    _index_agrees(stack, category)
+    index_agrees(stack, category)
 
     ref = {"Authorization": f"Bearer {p.tokens['referee']}"}
     assert httpx.post(reopen_url, json={"reason": "nope"}, headers=ref, timeout=10).status_code == 403
-    r = httpx.post(reopen_url, json={"reason": "scoring error on mat 2"}, headers=_admin(p), timeout=10)
+    r = httpx.post(reopen_url, json={"reason": "scoring error on mat 2"}, headers=admin_headers(p), timeout=10)
     assert r.status_code == 200, r.text
     assert r.json()["status"] == "live"
 
-    awards = _awards(p, tournament_id)
-    assert awards and all(prov for *_, prov in awards.values())
-    reopened = _rankings(p, category)
+    reopened_awards = awards(p, tournament_id)
+    assert reopened_awards and all(prov for *_, prov in reopened_awards.values())
+    reopened = rankings(p, category)
     # Nothing counted any more: every athlete's points are 0, the former points provisional.
     assert {a: (points, prov) for a, (_, points, prov) in reopened.items()} == {
         a: (0.0, points) for a, (_, points, _) in final.items()
     }
-    _index_agrees(stack, category)
+    index_agrees(stack, category)
     standings = httpx.get(f"{p.api.url}/v1/tournaments/{tournament_id}/divisions/m-81kg/standings", timeout=10).json()
     assert standings["tournament"]["status"] == "live"
 
-    trail = httpx.get(f"{p.api.url}/v1/tournaments/{tournament_id}/admin-actions", headers=_admin(p), timeout=10)
+    trail = httpx.get(f"{p.api.url}/v1/tournaments/{tournament_id}/admin-actions", headers=admin_headers(p), timeout=10)
     assert trail.status_code == 200, trail.text
     [action] = trail.json()
     assert (action["action"], action["reason"]) == ("reopen", "scoring error on mat 2")
 
     # Finalizing again applies (the re-open cleared the divisions' finalized_at) and counts once.
-    _finalize(p, tournament_id)
+    finalize(p, tournament_id)
     p.wait_applied()
-    _drain(stack.indexer)
-    assert _rankings(p, category) == final
-    _index_agrees(stack, category)
+    drain(stack.indexer)
+    assert rankings(p, category) == final
+    index_agrees(stack, category)

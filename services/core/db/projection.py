@@ -59,7 +59,7 @@ _LOAD_REVISIONS = """
 # FOR UPDATE in key order: one division's batches serialise (whichever partitions carry its
 # events), and every writer takes division locks in the same order (no deadlock).
 _LOAD_DIVISIONS = """
-    SELECT dv.tournament_id, dv.division_id, t.ruleset, t.status, dv.finalized_at IS NOT NULL, dv.bracket::text
+    SELECT dv.tournament_id, dv.division_id, t.ruleset, t.status, dv.finalized_at IS NOT NULL, NULLIF(dv.bracket, 'null'::jsonb)::text
     FROM unnest(%(t)b::text[], %(d)b::text[]) AS k(t, d)
     JOIN divisions dv ON dv.tournament_id = k.t AND dv.division_id = k.d
     JOIN tournaments t ON t.tournament_id = dv.tournament_id
@@ -219,9 +219,9 @@ _DIVISION_ENTRIES = """
     FROM unnest(%(t)b::text[], %(d)b::text[]) AS k(t, d)
     JOIN division_entries e ON e.tournament_id = k.t AND e.division_id = k.d
     UNION ALL
-    SELECT dv.tournament_id, dv.division_id, NULL, dv.bracket::text
+    SELECT dv.tournament_id, dv.division_id, NULL, NULLIF(dv.bracket, 'null'::jsonb)::text
     FROM unnest(%(t)b::text[], %(d)b::text[]) AS k(t, d)
-    JOIN divisions dv ON dv.tournament_id = k.t AND dv.division_id = k.d AND dv.bracket IS NOT NULL
+    JOIN divisions dv ON dv.tournament_id = k.t AND dv.division_id = k.d AND jsonb_typeof(dv.bracket) = 'object'
 """
 
 _STANDINGS = """

@@ -80,7 +80,7 @@ class Division(Base):
     format: Mapped[str] = mapped_column(String(32), server_default="round_robin")
     # A bracket division's description as registered: repechage, third_place, advance and the
     # resolved first-round draw (or, for pools_then_elimination, the pools). Null for round robin.
-    bracket: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    bracket: Mapped[dict[str, Any] | None] = mapped_column(JSONB(none_as_null=True))  # None: SQL NULL
     # Bumped on every committed change; the read API's ETag.
     version: Mapped[int] = mapped_column(BigInteger, server_default="0")
     last_event_at: Mapped[dt.datetime | None] = mapped_column(TS)

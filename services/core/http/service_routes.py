@@ -14,6 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from starlette.responses import Response
 
+from services.core import tracing
 from services.core.http.problems import install_problem_handlers, problem_only_openapi
 from services.core.settings import APP_VERSION
 
@@ -26,6 +27,12 @@ def problem_json_app(*, title: str, summary: str, lifespan: Lifespan) -> FastAPI
     app = FastAPI(title=title, version=APP_VERSION, summary=summary, lifespan=lifespan)
     _serve_problem_only_openapi(app)
     install_problem_handlers(app)
+    if tracing.enabled():  # a server span per request (none at all, no cost, while tracing is off)
+        from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+        FastAPIInstrumentor.instrument_app(
+            app, tracer_provider=tracing.installed(), excluded_urls="livez,readyz,metrics"
+        )
     return app
 
 

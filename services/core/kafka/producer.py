@@ -21,8 +21,9 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
+from opentelemetry.trace import SpanKind
 
-from services.core import events
+from services.core import events, tracing
 from services.core.errors import ServiceUnavailable
 from services.core.logging import get_logger
 from services.core.metrics import PRODUCER_DELIVERY_SECONDS, PRODUCER_FAILURES
@@ -61,7 +62,11 @@ class _RepeatFilter(logging.Filter):
 
 
 def traceparent_for(incoming: str | None) -> str:
-    """Propagate a valid W3C ``traceparent`` unchanged; otherwise start a new sampled trace."""
+    """The span running now (the request's, when tracing is on); else a valid W3C ``traceparent``
+    unchanged; else a new sampled trace."""
+    current = tracing.current_traceparent()
+    if current:
+        return current
     if incoming:
         m = _TRACEPARENT.match(incoming.strip().lower())
         if m and m.group(1) != "ff" and set(m.group(2)) != {"0"} and set(m.group(3)) != {"0"}:
@@ -202,6 +207,15 @@ class EventProducer:
     async def send(self, event: events.MatchEvent, *, traceparent: str | None = None) -> Delivery:
         """Produce one event and wait for its delivery report (at most ``delivery_timeout_s``)."""
         producer = self._client()
+        with tracing.tracer(__name__).start_as_current_span(
+            f"{self.topic} publish",
+            context=tracing.context_of(traceparent_for(traceparent)),
+            kind=SpanKind.PRODUCER,
+            attributes={"messaging.system": "kafka", "messaging.destination.name": self.topic},
+        ) as span:
+            return await self._send(producer, event, traceparent_for(tracing.traceparent_of(span)))
+
+    async def _send(self, producer: Producer, event: events.MatchEvent, traceparent: str) -> Delivery:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Delivery] = loop.create_future()
         started = time.perf_counter()
@@ -215,7 +229,7 @@ class EventProducer:
                 loop.call_soon_threadsafe(_settle, future, outcome)
 
         headers: list[tuple[str, str | bytes | None]] = [
-            ("traceparent", traceparent_for(traceparent).encode()),
+            ("traceparent", traceparent.encode()),
             ("producer-id", self.producer_id.encode()),
             ("event-type", _event_type(event).encode()),
             ("schema-version", str(event.schema_version).encode()),
