@@ -32,7 +32,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from services.core import metrics
+from services.core import metrics, tracing
 from services.core.db.engine import libpq_conninfo
 from services.core.logging import get_logger
 from services.core.search import indices
@@ -223,7 +223,11 @@ class RankingsIndexer:
             self.check_alias()
             return reranked
         self.refresh_freshness()
-        if not self.breaker.call(lambda: self._write(actions)):
+        with tracing.tracer(__name__).start_as_current_span(
+            "rankings bulk write", attributes={"documents": len(actions)}
+        ):
+            written = self.breaker.call(lambda: self._write(actions))
+        if not written:
             self._rebuild()  # outside the breaker: a database error here is not the engine's answer
         with Session(self.engine) as session, session.begin():
             feed.advance_position(session, changes[-1].position)

@@ -218,3 +218,25 @@ def test_the_indexer_writes_through_its_search_writer_port(settings: Settings, w
         assert feed.get_position(session) == feed.head(session)
     written = {doc_id: (version, body["points"]) for (_, doc_id), (version, body) in fake.docs.items()}
     assert written == {doc_id(*key): (record.version, record.points) for key, record in rows.items()}
+
+
+def test_a_bulk_write_of_ranking_changes_is_a_span(settings: Settings, world: World) -> None:
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from services.core import tracing
+    from services.core.settings import TracingSettings
+
+    spans = InMemorySpanExporter()
+    tracing.install(tracing.build_provider(TracingSettings(), "indexer", exporter=spans))
+    try:
+        fake = FakeSearchWriter()
+        indexer = RankingsIndexer(settings, world.engine, make_search_client(settings.search), writer=fake)
+        world.athletes([("a", "A", "GER"), ("b", "B", "JPN")])
+        _finalize(world, "traced", {"a": 1, "b": 2})
+        indexer._alias_ok = True  # no engine behind the fake: skip the alias probe
+        indexer._alias_checked_at = float("inf")
+        assert indexer.step() == 2
+    finally:
+        tracing.install(tracing.build_provider(TracingSettings(), "indexer"))
+    (span,) = [s for s in spans.get_finished_spans() if s.name == "rankings bulk write"]
+    assert span.attributes == {"documents": len(fake.docs)} and len(fake.docs) == 2
