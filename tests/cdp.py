@@ -1,7 +1,13 @@
-"""A minimal Chrome DevTools Protocol driver for headless Chromium (Debian's ``chromium``).
+"""The browser driver every page test uses: headless Chromium (Debian's ``chromium``) over the
+Chrome DevTools Protocol.
 
 No browser download, no extra dependency: the browser is a child process with
 ``--remote-debugging-port`` and we speak CDP over the ``websockets`` client uvicorn already needs.
+It does what the page tests need and no more: tabs at 1920x1080 (or isolated in a browser context
+of their own, like a second device), JavaScript evaluated and awaited, bounded waits on a page
+condition, reloads, offline network emulation and screenshots. Playwright would bring the same
+through a second runtime (its Node driver) and its own browser build expectations; this file is
+the whole of it.
 """
 
 from __future__ import annotations
@@ -104,6 +110,16 @@ class Page:
         await self.call("Page.enable")
         await self.call("Page.navigate", url=url)
 
+    async def reload(self) -> None:
+        await self.call("Page.reload", ignoreCache=True)
+
+    async def set_offline(self, offline: bool) -> None:
+        """Network emulation: with ``offline`` every request of the page fails, as on a dropped Wi-Fi."""
+        await self.call("Network.enable")
+        await self.call(
+            "Network.emulateNetworkConditions", offline=offline, latency=0, downloadThroughput=-1, uploadThroughput=-1
+        )
+
     async def screenshot(self, path: Path) -> None:
         data = await self.call("Page.captureScreenshot", format="png", captureBeyondViewport=False)
         await asyncio.to_thread(_write_file, path, base64.b64decode(data["data"]))
@@ -151,6 +167,11 @@ class Chromium:
                     raise TimeoutError(f"chromium DevTools not up within {timeout}s") from None
                 time.sleep(0.1)
 
+    def _browser_ws(self) -> str:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/json/version", timeout=5) as resp:
+            url: str = json.load(resp)["webSocketDebuggerUrl"]
+            return url
+
     def _new_target(self) -> dict[str, Any]:
         req = urllib.request.Request(f"http://127.0.0.1:{self.port}/json/new?about:blank", method="PUT")
         with urllib.request.urlopen(req, timeout=5) as resp:
@@ -158,8 +179,33 @@ class Chromium:
             return target
 
     @contextlib.asynccontextmanager
-    async def page(self) -> AsyncIterator[Page]:
+    async def page(self, *, isolated: bool = False) -> AsyncIterator[Page]:
+        """A new tab at 1920x1080. ``isolated``: in a browser context of its own (its own cookies,
+        storage and IndexedDB, like a second device), disposed with the tab."""
+        if isolated:
+            async with self._isolated_target() as target, self._attached(target) as page:
+                yield page
+            return
         target = await asyncio.to_thread(self._new_target)
+        async with self._attached(target) as page:
+            yield page
+
+    @contextlib.asynccontextmanager
+    async def _isolated_target(self) -> AsyncIterator[dict[str, Any]]:
+        browser_ws = await asyncio.to_thread(self._browser_ws)
+        async with connect(browser_ws, open_timeout=10) as ws:
+            browser = Page(ws)
+            try:
+                context = (await browser.call("Target.createBrowserContext"))["browserContextId"]
+                created = await browser.call("Target.createTarget", url="about:blank", browserContextId=context)
+                target_id = created["targetId"]
+                yield {"id": target_id, "webSocketDebuggerUrl": f"ws://127.0.0.1:{self.port}/devtools/page/{target_id}"}
+                await browser.call("Target.disposeBrowserContext", browserContextId=context)
+            finally:
+                await browser.close()
+
+    @contextlib.asynccontextmanager
+    async def _attached(self, target: dict[str, Any]) -> AsyncIterator[Page]:
         async with connect(target["webSocketDebuggerUrl"], max_size=64 * 2**20, open_timeout=10) as ws:
             page = Page(ws)
             try:

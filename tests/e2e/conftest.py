@@ -1,4 +1,5 @@
-"""End-to-end fixtures: the pipeline on tansu and on librdkafka's mock cluster (a second broker)."""
+"""End-to-end fixtures: the pipeline on tansu and on librdkafka's mock cluster (a second broker), and
+headless Chromium for the page tests."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from services.embedded.postgres import EmbeddedPostgres
+from tests.cdp import Chromium, find_chromium
 from tests.e2e.pipeline import Pipeline, running_pipeline
 
 
@@ -20,3 +22,14 @@ def pipeline(
     log_dir: Path = tmp_path_factory.mktemp(f"e2e-{request.param}")
     with running_pipeline(pg, broker.bootstrap, mock_broker=request.param == "mock", log_dir=log_dir) as p:
         yield p
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Chromium]:
+    """Headless Chromium for a module's page tests (tests/cdp.py is the one browser driver)."""
+    binary = find_chromium()
+    if binary is None:
+        pytest.skip("headless Chromium not installed (apt-get install -y chromium)")
+    browser = Chromium(binary).start()
+    yield browser
+    browser.stop()

@@ -20,7 +20,7 @@ from services.core.db.engine import make_engine
 from services.embedded.postgres import EmbeddedPostgres
 from tests.bracket_read_helpers import division_athletes, seed_bracket_division, win
 from tests.cdp import Chromium
-from tests.e2e.test_overlay_browser import chromium, wait_version
+from tests.e2e.test_overlay_browser import wait_version
 from tests.read_api_helpers import (
     UvicornThread,
     create_database,
@@ -30,7 +30,6 @@ from tests.read_api_helpers import (
 )
 
 pytestmark = pytest.mark.browser
-__all__ = ["chromium"]
 
 T, RR, D = "bracket-overlay-cup", "m-73kg", "e-81kg"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"

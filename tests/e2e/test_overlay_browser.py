@@ -24,7 +24,7 @@ from services.api.app import create_app
 from services.core.db.engine import make_engine
 from services.core.settings import ApiSettings, DatabaseSettings, Settings
 from services.embedded.postgres import EmbeddedPostgres
-from tests.cdp import Chromium, Page, find_chromium
+from tests.cdp import Chromium, Page
 from tests.read_api_helpers import (
     StoredResult,
     UvicornThread,
@@ -44,16 +44,6 @@ ROWS_JS = (
     "Array.from(document.querySelectorAll('#rows li[data-athlete-id]'))"
     ".map(li => [li.dataset.athleteId, Number(li.dataset.rank)])"
 )
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Chromium]:
-    binary = find_chromium()
-    if binary is None:
-        pytest.skip("headless Chromium not installed (apt-get install -y chromium)")
-    browser = Chromium(binary).start()
-    yield browser
-    browser.stop()
 
 
 @pytest.fixture(scope="module")
