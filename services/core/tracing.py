@@ -37,7 +37,34 @@ def install(provider: trace.TracerProvider) -> None:
 
 
 def installed() -> trace.TracerProvider:
-    return _installed
+    """The provider to hand to instrumentations: it follows ``install`` (they get their tracer once)."""
+    return _FOLLOWING
+
+
+class _FollowingTracer(Tracer):
+    """A tracer that asks the installed provider for its tracer at every span."""
+
+    def __init__(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        self._name, self._args, self._kwargs = name, args, kwargs
+
+    def _current(self) -> Tracer:
+        return _installed.get_tracer(self._name, *self._args, **self._kwargs)
+
+    def start_span(self, *args: Any, **kwargs: Any) -> Span:
+        return self._current().start_span(*args, **kwargs)
+
+    @contextmanager
+    def start_as_current_span(self, *args: Any, **kwargs: Any) -> Iterator[Span]:  # type: ignore[override]
+        with self._current().start_as_current_span(*args, **kwargs) as span:
+            yield span
+
+
+class _FollowingProvider(trace.TracerProvider):
+    def get_tracer(self, instrumenting_module_name: str, *args: Any, **kwargs: Any) -> Tracer:
+        return _FollowingTracer(instrumenting_module_name, args, kwargs)
+
+
+_FOLLOWING = _FollowingProvider()
 
 
 def enabled() -> bool:

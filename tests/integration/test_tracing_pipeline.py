@@ -125,6 +125,9 @@ def test_one_post_is_one_trace_from_the_request_to_the_notify(
     assert batch.parent is not None and batch.parent.span_id == produce.context.span_id
     assert [link.context.span_id for link in batch.links] == [produce.context.span_id]
     assert notify.parent is not None and notify.parent.span_id == batch.context.span_id
+    # the intake's statements (its engine was made with tracing on) are client spans of the request
+    statements = [s for s in spans if s.kind is SpanKind.CLIENT and s.parent is not None]
+    assert any(s.parent.span_id == request.context.span_id for s in statements if s.parent), [s.name for s in spans]
 
     accepted = [line for line in logs if line.get("event") == "revision_accepted"]
     applied = [line for line in logs if line.get("event") == "batch_applied" and line.get("applied")]

@@ -6,16 +6,28 @@ from psycopg.conninfo import make_conninfo
 from sqlalchemy import URL, Engine, create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from services.core import tracing
 from services.core.settings import DatabaseSettings
 
 
 def make_engine(settings: DatabaseSettings, *, pool_size: int | None = None) -> Engine:
-    return create_engine(
+    """The process's engine; with tracing on, every statement is a client span of the span running it."""
+    engine = create_engine(
         settings.sqlalchemy_url(),
         pool_size=pool_size or settings.pool_size,
         pool_pre_ping=True,
         connect_args=settings.connect_args(),
     )
+    if tracing.enabled():
+        from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+        from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
+        from opentelemetry.metrics import NoOpMeter
+
+        # One EngineTracer per engine (the instrumentor's instrument() works once per process).
+        usage = NoOpMeter("standings").create_up_down_counter("db.client.connections.usage")
+        tracer = tracing.installed().get_tracer(SQLAlchemyInstrumentor.__module__)
+        EngineTracer(tracer, engine, usage)
+    return engine
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
