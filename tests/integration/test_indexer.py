@@ -203,16 +203,22 @@ def test_readiness_endpoint_reports_freshness_and_breaker(
         server.stop()
 
 
-def test_the_indexer_writes_through_its_search_writer_port(settings: Settings, world: World) -> None:
-    """Wired with the fake writer (held to the real one's contract in test_contracts.py): the documents
-    and versions it receives are PostgreSQL's, and the feed position follows."""
+def _step_on_fake_writer(settings: Settings, world: World, tournament: str) -> FakeSearchWriter:
+    """One indexer step over a finalized two-athlete tournament, written to the fake writer."""
     fake = FakeSearchWriter()
     indexer = RankingsIndexer(settings, world.engine, make_search_client(settings.search), writer=fake)
     world.athletes([("a", "A", "GER"), ("b", "B", "JPN")])
-    _finalize(world, "ported", {"a": 1, "b": 2})
+    _finalize(world, tournament, {"a": 1, "b": 2})
     indexer._alias_ok = True  # no engine behind the fake: skip the alias probe
     indexer._alias_checked_at = float("inf")
     assert indexer.step() == 2
+    return fake
+
+
+def test_the_indexer_writes_through_its_search_writer_port(settings: Settings, world: World) -> None:
+    """Wired with the fake writer (held to the real one's contract in test_contracts.py): the documents
+    and versions it receives are PostgreSQL's, and the feed position follows."""
+    fake = _step_on_fake_writer(settings, world, "ported")
     with Session(world.engine) as session:
         rows = records.load_records(session, [("m-73kg", "a"), ("m-73kg", "b")])
         assert feed.get_position(session) == feed.head(session)
@@ -229,13 +235,7 @@ def test_a_bulk_write_of_ranking_changes_is_a_span(settings: Settings, world: Wo
     spans = InMemorySpanExporter()
     tracing.install(tracing.build_provider(TracingSettings(), "indexer", exporter=spans))
     try:
-        fake = FakeSearchWriter()
-        indexer = RankingsIndexer(settings, world.engine, make_search_client(settings.search), writer=fake)
-        world.athletes([("a", "A", "GER"), ("b", "B", "JPN")])
-        _finalize(world, "traced", {"a": 1, "b": 2})
-        indexer._alias_ok = True  # no engine behind the fake: skip the alias probe
-        indexer._alias_checked_at = float("inf")
-        assert indexer.step() == 2
+        fake = _step_on_fake_writer(settings, world, "traced")
     finally:
         tracing.install(tracing.build_provider(TracingSettings(), "indexer"))
     (span,) = [s for s in spans.get_finished_spans() if s.name == "rankings bulk write"]
