@@ -98,7 +98,10 @@ class BatchApplier:
         )
 
     def apply(self, decoded: Sequence[Decoded]) -> BatchOutcome:
-        """One transaction, in one span: a child of the first message's trace, linked to every message's."""
+        """One transaction, in one span: a child of the first message's trace, linked to every message's.
+        With tracing off no header is parsed: nothing would record the links."""
+        if not tracing.enabled():
+            return self._apply(decoded)
         traceparents = [tracing.traceparent_in(d.msg.headers) for d in decoded]
         attributes = {"messaging.batch.message_count": len(decoded)}
         with tracing.batch_span(tracing.tracer(__name__), "match-events process", traceparents, attributes):
