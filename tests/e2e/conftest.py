@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 
 from services.embedded.postgres import EmbeddedPostgres
+from services.embedded.search_engine import OsmemEngine
 from tests.cdp import Chromium, find_chromium
 from tests.e2e.pipeline import Pipeline, running_pipeline
+from tests.e2e.ranked_stack import Stack, ranked_stack
 
 
 @pytest.fixture(scope="module", params=["tansu", "mock"])
@@ -33,3 +35,14 @@ def chromium() -> Iterator[Chromium]:
     browser = Chromium(binary).start()
     yield browser
     browser.stop()
+
+
+@pytest.fixture(scope="module", params=["tansu", "mock"])
+def stack(
+    request: pytest.FixtureRequest,
+    pg: EmbeddedPostgres,
+    search: OsmemEngine,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Stack]:
+    """The pipeline with the rankings indexer on the search engine, on both brokers (one per module)."""
+    yield from ranked_stack(request, pg, search, tmp_path_factory)

@@ -12,31 +12,17 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pytest
 import sqlalchemy as sa
 
-from services.embedded.postgres import EmbeddedPostgres
-from services.embedded.search_engine import OsmemEngine
 from services.embedded.waiting import wait_until
 from tests.e2e.pipeline import Pipeline
-from tests.e2e.ranked_stack import Stack, awards, drain, finalize, import_file, index_agrees, ranked_stack, rankings
+from tests.e2e.ranked_stack import Stack, awards, drain, finalize, import_file, index_agrees, rankings
 from tests.projector_support import unique
 
 LETTERS = "ABCDEFGH"
-
-
-@pytest.fixture(scope="module", params=["tansu", "mock"])
-def stack(
-    request: pytest.FixtureRequest,
-    pg: EmbeddedPostgres,
-    search: OsmemEngine,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[Stack]:
-    yield from ranked_stack(request, pg, search, tmp_path_factory)
 
 
 class Bracket:

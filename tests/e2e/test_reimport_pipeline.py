@@ -10,17 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from services.core.domain.ranking import Tier, awards_for_division, ranking_list
-from services.embedded.postgres import EmbeddedPostgres
-from services.embedded.search_engine import OsmemEngine
 from services.rankings.model import utc_today
 from services.registration.loader import load_registration
 from tests.e2e.pipeline import Pipeline
@@ -32,7 +28,6 @@ from tests.e2e.ranked_stack import (
     finalize,
     import_file,
     index_agrees,
-    ranked_stack,
     rankings,
 )
 from tests.projector_support import unique
@@ -68,16 +63,6 @@ def registration_file(tournament_id: str) -> dict[str, Any]:
             }
         ],
     }
-
-
-@pytest.fixture(scope="module", params=["tansu", "mock"])
-def stack(
-    request: pytest.FixtureRequest,
-    pg: EmbeddedPostgres,
-    search: OsmemEngine,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[Stack]:
-    yield from ranked_stack(request, pg, search, tmp_path_factory)
 
 
 def _bouts(p: Pipeline, tournament_id: str) -> dict[tuple[str, str], str]:
