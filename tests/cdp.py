@@ -124,6 +124,35 @@ class Page:
         data = await self.call("Page.captureScreenshot", format="png", captureBeyondViewport=False)
         await asyncio.to_thread(_write_file, path, base64.b64decode(data["data"]))
 
+    async def set_viewport(self, width: int, height: int, *, mobile: bool = False) -> None:
+        """Emulate a screen of ``width`` x ``height`` CSS pixels (``mobile``: a phone's viewport rules)."""
+        await self.call(
+            "Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1, mobile=mobile
+        )
+
+    async def add_init_script(self, source: str) -> None:
+        """Run ``source`` in every document of this tab before its own scripts (from the next navigation)."""
+        await self.call("Page.enable")
+        await self.call("Page.addScriptToEvaluateOnNewDocument", source=source)
+
+    async def press_key(self, key: str, code: str, key_code: int, *, shift: bool = False) -> None:
+        """A real key press (down, up) as the keyboard sends it, e.g. ``press_key("Tab", "Tab", 9)``."""
+        event: dict[str, Any] = {
+            "key": key,
+            "code": code,
+            "windowsVirtualKeyCode": key_code,
+            "modifiers": 8 if shift else 0,
+        }
+        await self.call("Input.dispatchKeyEvent", type="rawKeyDown", **event)
+        await self.call("Input.dispatchKeyEvent", type="keyUp", **event)
+
+    async def screenshot_full(self, path: Path) -> None:
+        """The whole page at the viewport's width, beyond the viewport's height."""
+        size = (await self.call("Page.getLayoutMetrics"))["cssContentSize"]
+        clip = {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1}
+        data = await self.call("Page.captureScreenshot", format="png", captureBeyondViewport=True, clip=clip)
+        await asyncio.to_thread(_write_file, path, base64.b64decode(data["data"]))
+
     async def close(self) -> None:
         self._reader.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -1,31 +1,27 @@
-"""HTML pages: the broadcast overlay (static, no build step) and the public tournament page."""
+"""HTML pages: the broadcast overlays (static, no build step), the public tournament page and the
+rankings page (services/api/rankings_page.py). Plain HTML/CSS/JS from ``static/``, no build step."""
 
 from __future__ import annotations
-
-import html
-from functools import cache
-from pathlib import Path
 
 import orjson
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.staticfiles import StaticFiles
-from starlette.responses import HTMLResponse
+from starlette.responses import HTMLResponse, Response
 
+from services.api import rankings_page
+from services.api.conditional import ConditionalResponse
 from services.api.context import ApiContext, CtxDep
-from services.api.page_sections import ROUND_ROBIN, division_section
+from services.api.page_sections import division_section
+from services.api.page_tournament import STATIC_DIR, template, tournament_html
 from services.api.paths import DivisionId, TournamentId
 from services.api.schemas import problems
 from services.core.db import standings_read
+from services.core.errors import NotFound
 
-STATIC_DIR = Path(__file__).with_name("static")
 CONFIG_PLACEHOLDER = "/*__OVERLAY_CONFIG__*/{}"
 
 router = APIRouter(tags=["pages"])
-
-
-@cache
-def _template(name: str) -> str:
-    return (STATIC_DIR / name).read_text(encoding="utf-8")
+router.include_router(rankings_page.router)
 
 
 def _script_json(value: object) -> str:
@@ -33,14 +29,14 @@ def _script_json(value: object) -> str:
     return orjson.dumps(value).decode().replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def _overlay_page(ctx: ApiContext, template: str, tournament_id: str, division_id: str) -> HTMLResponse:
+def _overlay_page(ctx: ApiContext, page: str, tournament_id: str, division_id: str) -> HTMLResponse:
     config = {
         "tournament_id": tournament_id,
         "division_id": division_id,
         "heartbeat_s": ctx.settings.api.sse_heartbeat_s,
         "stale_after_s": ctx.settings.api.stale_after_s,
     }
-    page = _template(template).replace(CONFIG_PLACEHOLDER, _script_json(config))
+    page = template(page).replace(CONFIG_PLACEHOLDER, _script_json(config))
     return HTMLResponse(page, headers={"cache-control": "no-cache"})
 
 
@@ -85,51 +81,48 @@ async def bracket_overlay(ctx: CtxDep, tournament_id: TournamentId, division_id:
 @router.get(
     "/t/{tournament_id}",
     response_class=HTMLResponse,
-    summary="Public tournament page: divisions with links to overlays and JSON",
+    summary="Public tournament page: every division's live standings or bracket",
+    description=(
+        "Server-rendered (useful without JavaScript): each division's round-robin table (rank, athlete, "
+        "country, W/L/D, points) or its bracket (pools first for pools_then_elimination; winners, the bout up "
+        "next, bouts needing a re-fight, placings). The page's script keeps each division live from its SSE "
+        "stream (`…/standings/stream` or `…/bracket/stream`), polling the division's JSON with `If-None-Match` "
+        "every 2 s when EventSource fails, and swaps in a fresh copy of the division from "
+        "`/t/{tournament_id}/divisions/{division_id}/section`. Query option: `transport=poll` (force polling)."
+    ),
     responses={200: {"content": {"text/html": {}}, "description": "The tournament page"}, **problems(404, 422)},
 )
 async def tournament_page(ctx: CtxDep, tournament_id: TournamentId) -> HTMLResponse:
     tournament, divisions = await ctx.tournament(tournament_id)
     sections = [await division_section(ctx, d) for d in divisions]
-    return HTMLResponse(_render_tournament(tournament, divisions, sections), headers={"cache-control": "no-cache"})
+    page = tournament_html(tournament, divisions, sections, ctx.settings.api.stale_after_s)
+    return HTMLResponse(page, headers={"cache-control": "no-cache"})
 
 
-def _render_tournament(
-    t: standings_read.TournamentMeta, divisions: list[standings_read.DivisionMeta], sections: list[str]
-) -> str:
-    e = html.escape
-    rows = []
-    for d, section in zip(divisions, sections, strict=True):
-        overlay = f"/overlay/{e(t.tournament_id)}/{e(d.division_id)}"
-        base = f"/v1/tournaments/{e(t.tournament_id)}/divisions/{e(d.division_id)}"
-        bracket_links = bracket_json = ""
-        if d.format != ROUND_ROBIN:
-            bracket_links = (
-                f' · <a href="{overlay}/bracket">bracket overlay</a>'
-                f' · <a href="{overlay}/bracket?transparent=1">transparent</a>'
-            )
-            bracket_json = f' · <a href="{base}/bracket">bracket.json</a>'
-
-        rows.append(
-            f'<tr data-division-id="{e(d.division_id)}"><td>{e(d.name)}</td><td>{e(d.category)}</td>'
-            f"<td>{d.version}</td>"
-            f'<td><a href="/overlay/{e(t.tournament_id)}/{e(d.division_id)}">overlay</a> · '
-            f'<a href="/overlay/{e(t.tournament_id)}/{e(d.division_id)}?transparent=1">transparent</a>{bracket_links}</td>'
-            f'<td><a href="{base}/standings">standings.json</a> · <a href="{base}/conflicts">conflicts</a>'
-            f"{bracket_json}</td></tr>"
-        )
-        rows.append(f'<tr class="inline" data-inline-for="{e(d.division_id)}"><td colspan="5">{section}</td></tr>')
-    body = "\n".join(rows) or '<tr><td colspan="5">No divisions yet.</td></tr>'
-    return _template("tournament.html").format(
-        name=e(t.name),
-        tier=e(t.tier),
-        status=e(t.status),
-        start=e(t.start_date.isoformat()),
-        end=e(t.end_date.isoformat()),
-        json_link=f"/v1/tournaments/{e(t.tournament_id)}",
-        all_link=f"/v1/tournaments/{e(t.tournament_id)}/standings",
-        rows=body,
-    )
+@router.get(
+    "/t/{tournament_id}/divisions/{division_id}/section",
+    response_class=HTMLResponse,
+    summary="One division's live part of the tournament page (HTML fragment)",
+    description="What the tournament page shows for the division now: its table or its bracket, as an HTML "
+    "fragment whose root carries `data-version`. ETag per division version (`If-None-Match` gives a 304).",
+    responses={
+        200: {"content": {"text/html": {}}, "description": "The division's live part"},
+        304: {"description": "Not modified (no body)"},
+        **problems(404, 422),
+    },
+)
+async def division_section_fragment(
+    request: Request, ctx: CtxDep, tournament_id: TournamentId, division_id: DivisionId
+) -> Response:
+    meta = await ctx.read(lambda s: standings_read.division_meta(s, tournament_id, division_id))
+    if meta is None:
+        raise NotFound(f"division {division_id!r} of tournament {tournament_id!r} does not exist")
+    section = await division_section(ctx, meta)
+    etag = f'W/"section:{tournament_id}:{division_id}:{section.version}"'.encode()
+    response = ConditionalResponse(request.scope, etag, section.html.encode())
+    if response.status_code == 200:
+        response.headers["content-type"] = "text/html; charset=utf-8"
+    return response
 
 
 def mount_static(app: FastAPI) -> None:

@@ -247,13 +247,33 @@ async def search_rankings(
         after = decode_cursor(search_after) if search_after else None
     except InvalidCursor as exc:
         raise BadRequest(str(exc)) from None
+    page, freshness = await search_page(reader, category=category, country=country, q=q, size=size, after=after)
+    return _json(page, freshness)
+
+
+async def search_page(
+    reader: RankingsReader,
+    *,
+    category: str | None,
+    country: str | None,
+    q: str | None,
+    size: int,
+    after: list[Any] | None,
+) -> tuple[dict[str, Any], FreshnessSnapshot]:
+    """One page of the ranking list (``total``, ``items``, ``next``) and the index's freshness; the
+    search route and the public rankings page both read through it."""
     params = ranking_search(category=category, country=country, q=q, size=size, search_after=after)
     freshness = await _freshness(reader)
     response = await reader.guarded(lambda: reader.client.search(index=reader.alias, **params))
     hits = response.body["hits"]["hits"]
     total = response.body["hits"].get("total", {}).get("value", len(hits))
     next_cursor = encode_cursor(hits[-1]["sort"]) if len(hits) == size else None
-    return _json({"total": total, "items": [_item(h["_source"]) for h in hits], "next": next_cursor}, freshness)
+    return {"total": total, "items": [_item(h["_source"]) for h in hits], "next": next_cursor}, freshness
+
+
+async def index_freshness(reader: RankingsReader) -> FreshnessSnapshot:
+    """How far the index is behind PostgreSQL (503 problem when PostgreSQL cannot say)."""
+    return await _freshness(reader)
 
 
 @router.get(
