@@ -127,9 +127,9 @@ def registration() -> dict[str, Any]:
     }
 
 
-def seed_tournament(engine: sa.Engine) -> None:
-    """The tournament with two round-robin bouts fought, and the bracket through a correction that
-    invalidates a semifinal already fought (r1-b1 corrected after r2-b1)."""
+def seed_tournament(engine: sa.Engine) -> list[StoredResult]:
+    """The tournament with two round-robin bouts fought (returned), and the bracket through a correction
+    that invalidates a semifinal already fought (r1-b1 corrected after r2-b1)."""
     seed_registration(engine, registration())
     bouts = division_bout_list(engine, T, RR)
     fought = [
@@ -152,6 +152,7 @@ def seed_tournament(engine: sa.Engine) -> None:
     for bout in ("r1-b1", "r1-b2", "r1-b3", "r1-b4", "r2-b1"):
         win(engine, T, EL, f"{EL}-{bout}", "red", next(_offsets))
     win(engine, T, EL, f"{EL}-r1-b1", "blue", next(_offsets), revision=2)
+    return fought
 
 
 def seed_rankings(engine: sa.Engine) -> None:
