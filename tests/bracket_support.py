@@ -246,6 +246,7 @@ class BracketOracle:
     def __init__(self, spec: bd.DivisionBracket, pools: Sequence[Bout], ruleset: Ruleset = COMBAT_DEFAULT) -> None:
         self.spec, self.pools, self.ruleset = spec, list(pools), ruleset
         self.applied: dict[tuple[str, int], bd.AnyRevision] = {}
+        self.invalidating = 0  # applied revisions that left more fought bouts invalidated
         self._projection: bd.BracketProjection | None = None
 
     def offer(self, event: events.ResultRecorded | events.ResultVoided) -> str:
@@ -255,11 +256,13 @@ class BracketOracle:
         prior = self.applied.get(key)
         if prior is not None:
             return "duplicate" if prior == rev else "conflicting_revision"
-        rejected = bd.rejected(self.projection(), rev)
+        before = self.projection()
+        rejected = bd.rejected(before, rev)
         if rejected is not None:
             return rejected[0]
         self.applied[key] = rev
         self._projection = None
+        self.invalidating += bd.invalidated_bouts(self.projection()) > bd.invalidated_bouts(before)
         return "applied"
 
     def projection(self) -> bd.BracketProjection:

@@ -254,3 +254,24 @@ def test_the_demo_brackets_import_idempotently_with_open_first_rounds(engine: En
         )
         statuses = {s: n for s, n in result}
     assert statuses == {"bye": 2, "open": 6, "waiting": 11}
+
+
+def test_division_rows_that_carry_different_columns_are_refused_not_cut(engine: Engine) -> None:
+    """One multi-row insert takes its columns from its first row: a bracket division behind a
+    round-robin one would silently lose its format and bracket."""
+    from services.core.db.registration import upsert_divisions
+
+    t = new_t()
+    rows: list[dict[str, object]] = [
+        {"tournament_id": t, "division_id": "rr", "name": "RR", "category": "c", "formats": ["round_robin"]},
+        {
+            "tournament_id": t,
+            "division_id": "el",
+            "name": "EL",
+            "category": "c",
+            "formats": ["elimination"],
+            "format": "elimination",
+        },
+    ]
+    with Session(engine) as session, pytest.raises(ValueError, match="Division rows must all carry the same columns"):
+        upsert_divisions(session, rows)

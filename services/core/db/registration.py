@@ -100,6 +100,11 @@ def _upsert(session: Session, model: type, rows: Iterable[dict[str, object]], ke
     batch = list(rows)
     if not batch:
         return
+    columns = set(batch[0])
+    if any(set(row) != columns for row in batch):
+        # one multi-row VALUES takes its columns from the first row: a key only later rows carry
+        # would be dropped without a word
+        raise ValueError(f"{model.__name__} rows must all carry the same columns")
     stmt = insert(model).values(batch)
     updates = {c: stmt.excluded[c] for c in batch[0] if c not in keys}
     stmt = stmt.on_conflict_do_update(index_elements=keys, set_=updates) if updates else stmt.on_conflict_do_nothing()

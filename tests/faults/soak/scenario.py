@@ -2,6 +2,10 @@
 straight to the topic (results, corrections, voids, out-of-order revisions, exact retries,
 conflicting payloads, re-produced blocks, poison messages) and the referees' HTTP script.
 
+Each tournament also has two bracket divisions (SPEC §7), fought on the direct stream to their
+finals: a judo bracket of 13 (byes, repechage) and a pools_then_elimination division, with
+corrections that re-route downstream slots, voids, retries and results posted into open slots.
+
 Each tournament's traffic spans its own slice of the production window (``window``, fractions of
 it), overlapping the next one like a real season; the ops finalize it through the intake at
 ``finalize_at``, a little before its last events, so late corrections of a finalized tournament
@@ -20,9 +24,11 @@ from typing import Any, Literal
 import orjson
 
 from services.core import events
-from services.core.domain.results import BoutResult, Method, Score, Winner
+from services.core.domain.bracket_division import DivisionBracket
+from services.core.domain.results import Bout, BoutResult, Method, Score, Winner
 from services.core.domain.ruleset import COMBAT_DEFAULT
-from tests.projector_support import Planned, Registration, generate_events, random_result
+from tests.bracket_support import StreamRates, add_bracket_division, bracket_description, bracket_stream, pool_bouts
+from tests.projector_support import Planned, Registration, generate_events, planned, random_result
 
 SEED = 20261126
 
@@ -52,6 +58,13 @@ POISON_PER_KIND = 50
 HTTP_ACTIONS_PER_TOURNAMENT = 800
 # The divisions the overlay poller watches (one per tournament).
 POLLED = (("soak-worlds", "m-73kg"), ("soak-continental", "w-57kg"), ("soak-nationals", "m-81kg"))
+
+# Bracket divisions per tournament: (suffix, category, format); athletes from the category's pool.
+BRACKET_CATEGORIES = ("m-90kg", "w-70kg")
+BRACKETS = (("judo", "m-90kg", "elimination"), ("pools", "w-70kg", "pools_then_elimination"))
+BRACKET_ENTRANTS = 13  # judo: a 16-draw with 3 byes
+POOL_SIZE, POOLS = 4, 3  # 3 pools of 4, 2 advance: an 8-draw with 2 byes
+BRACKET_RATES = StreamRates(corrections=5, voids=2, early=2, pool_corrections=1)
 
 POISON_KINDS = ("not_json", "unknown_type", "unknown_schema_version", "unknown_bout", "invalid_result")
 BULK_HEADERS = (("producer-id", b"soak-bulk"), ("traceparent", b"00-" + b"a" * 32 + b"-" + b"b" * 16 + b"-01"))
@@ -94,6 +107,7 @@ class Scenario:
     http: list[HttpAction]
     http_bouts: set[str]
     today: dt.date
+    brackets: dict[tuple[str, str], tuple[DivisionBracket, list[Bout]]]
     division_of: dict[str, tuple[str, str]] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -113,17 +127,18 @@ def build_scenario(seed: int = SEED, today: dt.date | None = None) -> Scenario:
     rng = random.Random(seed)
     today = today or dt.datetime.now(dt.UTC).date()
     reg = _registration(rng, today)
-    http_bouts = _pick_http_bouts(rng, reg)
+    brackets = _bracket_divisions(rng, reg)
+    http_bouts = _pick_http_bouts(rng, reg, brackets)
     plans = {p.tournament_id: p for p in TOURNAMENTS}
-    direct = _direct_stream(rng, reg, http_bouts, seed)
+    direct = _direct_stream(rng, reg, http_bouts, seed, brackets)
     http = _http_script(rng, reg, http_bouts)
-    return Scenario(reg, plans, direct, http, http_bouts, today)
+    return Scenario(reg, plans, direct, http, http_bouts, today, brackets)
 
 
 def _registration(rng: random.Random, today: dt.date) -> Registration:
     reg = Registration()
     pools: dict[str, list[str]] = {}
-    for ci, category in enumerate(CATEGORIES):
+    for ci, category in enumerate(CATEGORIES + BRACKET_CATEGORIES):
         ids = [f"soak-{category}-{i:02d}" for i in range(POOL)]
         pools[category] = ids
         for i, athlete in enumerate(ids):
@@ -149,7 +164,15 @@ def _registration(rng: random.Random, today: dt.date) -> Registration:
         for category in CATEGORIES:
             t, d = plan.tournament_id, category
             reg.divisions.append(
-                {"tournament_id": t, "division_id": d, "name": d, "category": category, "formats": ["round_robin"]}
+                {
+                    "tournament_id": t,
+                    "division_id": d,
+                    "name": d,
+                    "category": category,
+                    "formats": ["round_robin"],
+                    "format": "round_robin",
+                    "bracket": None,
+                }
             )
             entrants = sorted(rng.sample(pools[category], ENTRANTS))
             reg.entries += [{"tournament_id": t, "division_id": d, "athlete_id": a} for a in entrants]
@@ -157,24 +180,80 @@ def _registration(rng: random.Random, today: dt.date) -> Registration:
     return reg
 
 
-def _pick_http_bouts(rng: random.Random, reg: Registration) -> set[str]:
+def _bracket_divisions(
+    rng: random.Random, reg: Registration
+) -> dict[tuple[str, str], tuple[DivisionBracket, list[Bout]]]:
+    """Each tournament's bracket divisions; ids carry the tournament (bracket bout ids are global)."""
+    out: dict[tuple[str, str], tuple[DivisionBracket, list[Bout]]] = {}
+    for plan in TOURNAMENTS:
+        t = plan.tournament_id
+        for suffix, category, fmt in BRACKETS:
+            d = f"{t}-{suffix}-{category}"
+            pool_ids = [f"soak-{category}-{i:02d}" for i in range(POOL)]
+            if fmt == "elimination":
+                bracket = bracket_description(fmt, repechage="judo", seeds=rng.sample(pool_ids, BRACKET_ENTRANTS))
+            else:
+                drawn = rng.sample(pool_ids, POOL_SIZE * POOLS)
+                pools = [drawn[i * POOL_SIZE : (i + 1) * POOL_SIZE] for i in range(POOLS)]
+                bracket = bracket_description(fmt, repechage="none", third_place="bronze_bout", pools=pools)
+            spec = add_bracket_division(reg, t, d, bracket, category=category, name=f"{category} {suffix}")
+            out[(t, d)] = (spec, pool_bouts(t, d, bracket))
+    return out
+
+
+def _bracket_stream(
+    rng: random.Random, reg: Registration, brackets: dict[tuple[str, str], tuple[DivisionBracket, list[Bout]]]
+) -> list[Timed]:
+    """Every bracket division fought to its final over its tournament's window."""
+    described = {(d["tournament_id"], d["division_id"]): d["bracket"] for d in reg.divisions if d.get("bracket")}
+    plans = {p.tournament_id: p for p in TOURNAMENTS}
+    out: list[Timed] = []
+    for t, d in brackets:
+        stream = bracket_stream(rng, t, d, described[(t, d)], rates=BRACKET_RATES)
+        a, b = plans[t].window
+        b = a + (b - a) * 0.95  # fought before the tournament's last events
+        out += [
+            Timed(a + (b - a) * j / len(stream), dataclasses.replace(planned(e), headers=BULK_HEADERS), "event")
+            for j, e in enumerate(stream)
+        ]
+    return out
+
+
+def _pick_http_bouts(
+    rng: random.Random, reg: Registration, brackets: dict[tuple[str, str], tuple[DivisionBracket, list[Bout]]]
+) -> set[str]:
     by_division: dict[tuple[str, str], list[str]] = {}
     for b in reg.bouts:
+        if (b["tournament_id"], b["division_id"]) in brackets:
+            continue  # bracket bouts are fought on the direct stream
         by_division.setdefault((b["tournament_id"], b["division_id"]), []).append(b["bout_id"])
     return {bout for bouts in by_division.values() for bout in rng.sample(bouts, HTTP_BOUTS_PER_DIVISION)}
 
 
 def _sub_registration(reg: Registration, tournament_id: str, exclude: set[str]) -> Registration:
+    """The tournament's round-robin divisions, without the ``exclude`` bouts."""
+    divisions = [d for d in reg.divisions if d["tournament_id"] == tournament_id and not d.get("bracket")]
+    keys = {d["division_id"] for d in divisions}
     return Registration(
         tournaments=[t for t in reg.tournaments if t["tournament_id"] == tournament_id],
-        divisions=[d for d in reg.divisions if d["tournament_id"] == tournament_id],
-        entries=[e for e in reg.entries if e["tournament_id"] == tournament_id],
-        bouts=[b for b in reg.bouts if b["tournament_id"] == tournament_id and b["bout_id"] not in exclude],
+        divisions=divisions,
+        entries=[e for e in reg.entries if e["tournament_id"] == tournament_id and e["division_id"] in keys],
+        bouts=[
+            b
+            for b in reg.bouts
+            if b["tournament_id"] == tournament_id and b["division_id"] in keys and b["bout_id"] not in exclude
+        ],
     )
 
 
-def _direct_stream(rng: random.Random, reg: Registration, http_bouts: set[str], seed: int) -> list[Timed]:
-    stream: list[Timed] = []
+def _direct_stream(
+    rng: random.Random,
+    reg: Registration,
+    http_bouts: set[str],
+    seed: int,
+    brackets: dict[tuple[str, str], tuple[DivisionBracket, list[Bout]]],
+) -> list[Timed]:
+    stream: list[Timed] = _bracket_stream(rng, reg, brackets)
     for k, plan in enumerate(TOURNAMENTS):
         sub = _sub_registration(reg, plan.tournament_id, http_bouts)
         messages = generate_events(sub, DIRECT_EVENTS_PER_TOURNAMENT, seed=seed + k, duplicate_rate=0.06)
@@ -184,7 +263,7 @@ def _direct_stream(rng: random.Random, reg: Registration, http_bouts: set[str], 
             Timed(a + (b - a) * j / n, dataclasses.replace(m, headers=BULK_HEADERS), "event")
             for j, m in enumerate(messages)
         ]
-    stream += _poison(rng, reg)
+    stream += _poison(rng, reg, brackets)
     stream.sort(key=lambda t: t.at)
     # Re-produced blocks: a producer replaying a stretch it had already sent (same keys and values).
     for _ in range(REPRODUCED_BLOCKS):
@@ -199,10 +278,12 @@ def _direct_stream(rng: random.Random, reg: Registration, http_bouts: set[str], 
     return stream
 
 
-def _poison(rng: random.Random, reg: Registration) -> list[Timed]:
+def _poison(
+    rng: random.Random, reg: Registration, brackets: dict[tuple[str, str], tuple[DivisionBracket, list[Bout]]]
+) -> list[Timed]:
     out: list[Timed] = []
     headers = (("producer-id", b"soak-poison"),)
-    bouts = reg.bouts
+    bouts = [b for b in reg.bouts if (b["tournament_id"], b["division_id"]) not in brackets]
     at_base = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     for kind in POISON_KINDS:
         for i in range(POISON_PER_KIND):

@@ -342,13 +342,14 @@ class Soak:
         )
 
         # Standings: PostgreSQL == the from-scratch oracle, every division.
-        oracle = verify.standings_oracle(scenario, replayed.applied)
+        oracle = verify.standings_oracle(scenario, replayed.applied, replayed.brackets)
         stored = verify.pg_standings(self.engine)
         bad = [k for k in oracle if stored.get(k, []) != oracle[k]]
         for key in bad[:3]:
             self.failures.append(f"standings of {key} differ:\n{verify.diff_rows(oracle[key], stored.get(key, []))}")
         check(not bad, f"{len(bad)} of {len(oracle)} divisions differ from the oracle")
         self.facts["divisions_checked"] = len(oracle)
+        self._verify_brackets(replayed)
 
         # Results: exactly the first-applied revision of every (bout, revision), from its offset.
         results = verify.pg_results(self.engine)
@@ -408,6 +409,29 @@ class Soak:
         self._verify_rankings(oracle)
         self._verify_read_api(oracle)
         self._verify_chaos()
+
+    def _verify_brackets(self, replayed: verify.Replay) -> None:
+        """Every bracket division's ``bracket_bouts`` == its replay: slots, winners, invalidations."""
+        stored = verify.pg_bracket_bouts(self.engine)
+        bad = [key for key, oracle in replayed.brackets.items() if stored.get(key) != oracle.bout_rows()]
+        for key in bad[:2]:
+            want, got = replayed.brackets[key].bout_rows(), stored.get(key, {})
+            diff = [
+                f"    {b}: expected {want.get(b)}, stored {got.get(b)}"
+                for b in sorted(want | got)
+                if want.get(b) != got.get(b)
+            ]
+            self.failures.append(f"bracket of {key} differs:\n" + "\n".join(diff[:4]))
+        self.check(not bad, f"{len(bad)} of {len(replayed.brackets)} brackets differ from the replay")
+        invalidating = sum(o.invalidating for o in replayed.brackets.values())
+        self.check(invalidating > 0, "no bracket correction re-routed a fought bout")
+        self.facts["brackets"] = {
+            "divisions": len(replayed.brackets),
+            "bracket_revisions": sum(len(o.applied) for o in replayed.brackets.values()),
+            "dead_lettered": dict(replayed.bracket_rejected),
+            "revisions_invalidating_fought_bouts": invalidating,
+            "finals_decided": sum(o.bout_rows()[f"{k[1]}-final"][0] == "decided" for k, o in replayed.brackets.items()),
+        }
 
     def _verify_dlq(self, replayed: verify.Replay, log: dict[verify.Offset, verify.Record]) -> None:
         """Every poison message and every conflict is in the DLQ, once or more (at least once), with
@@ -727,6 +751,7 @@ class Soak:
         out["rankings"] = self.facts.get("rankings")
         out["audit"] = self.facts.get("audit")
         out["divisions_checked"] = self.facts.get("divisions_checked")
+        out["brackets"] = self.facts.get("brackets")
         out["failures"] = self.failures
         return out
 
@@ -783,6 +808,7 @@ def render(summary: dict[str, Any]) -> str:
         f"rankings: {summary.get('rankings')}",
         f"final audit: checked {audit.get('checked')}, drift {audit.get('drift')}, pending {audit.get('pending')}",
         f"standings: {summary.get('divisions_checked')} divisions == from-scratch oracle",
+        f"brackets == their log-order replay: {summary.get('brackets')}",
     ]
     if summary["failures"]:
         lines.append("FAILURES:")

@@ -20,10 +20,13 @@ import sqlalchemy as sa
 from confluent_kafka import Consumer, TopicPartition
 
 from services.core import events
+from services.core.domain.bracket_division import AnyRevision
+from services.core.domain.brackets import FoughtResult
 from services.core.domain.ranking import Award, Tier, awards_for_division, ranking_list
-from services.core.domain.results import Bout, BoutResult, BoutVoid, Revision, effective_results
+from services.core.domain.results import Bout, BoutResult, BoutVoid, effective_results
 from services.core.domain.ruleset import COMBAT_DEFAULT
 from services.core.domain.standings import StandingRow, compute_standings
+from tests.bracket_support import BracketOracle
 from tests.faults.soak.scenario import Scenario
 
 DivisionKey = tuple[str, str]
@@ -103,12 +106,14 @@ def covers(ends: Mapping[int, int]) -> Callable[[dict[Offset, Record]], bool]:
 class Replay:
     """The topic replayed with the spec's rules."""
 
-    applied: dict[tuple[str, int], tuple[Revision, Offset]] = field(default_factory=dict)
+    applied: dict[tuple[str, int], tuple[AnyRevision, Offset]] = field(default_factory=dict)
     duplicates: int = 0  # identical (bout, revision) payloads and repeated finalizes
     conflicts: dict[Offset, tuple[str, int]] = field(default_factory=dict)
     poison: dict[Offset, str] = field(default_factory=dict)  # offset -> expected error.class
     finalized: dict[DivisionKey, Offset] = field(default_factory=dict)
     by_type: Counter[str] = field(default_factory=Counter)
+    brackets: dict[DivisionKey, BracketOracle] = field(default_factory=dict)
+    bracket_rejected: Counter[str] = field(default_factory=Counter)  # slot_not_determined, no_bout
 
     def dead_letters(self) -> dict[Offset, str]:
         out = dict(self.poison)
@@ -117,7 +122,7 @@ class Replay:
 
 
 def replay(log: Mapping[Offset, Record], scenario: Scenario) -> Replay:
-    out = Replay()
+    out = Replay(brackets={key: BracketOracle(spec, pools) for key, (spec, pools) in scenario.brackets.items()})
     divisions = {(d["tournament_id"], d["division_id"]) for d in scenario.reg.divisions}
     for where in sorted(log):
         record = log[where]
@@ -141,6 +146,9 @@ def replay(log: Mapping[Offset, Record], scenario: Scenario) -> Replay:
         if scenario.division_of.get(event.bout_id) != key:
             out.poison[where] = "unknown_bout"
             continue
+        if key in out.brackets:
+            _offer_bracket(out, out.brackets[key], event, where)
+            continue
         revision = event.to_domain()
         rkey = (event.bout_id, event.revision)
         prior = out.applied.get(rkey)
@@ -153,10 +161,30 @@ def replay(log: Mapping[Offset, Record], scenario: Scenario) -> Replay:
     return out
 
 
+def _offer_bracket(
+    out: Replay, oracle: BracketOracle, event: events.ResultRecorded | events.ResultVoided, where: Offset
+) -> None:
+    """A bracket division's revision, in log order: §7's slot rules, then first applied wins."""
+    verdict = oracle.offer(event)
+    rkey = (event.bout_id, event.revision)
+    if verdict == "applied":
+        out.applied[rkey] = (oracle.applied[rkey], where)
+    elif verdict == "duplicate":
+        out.duplicates += 1
+    elif verdict == "conflicting_revision":
+        out.conflicts[where] = rkey
+    else:
+        out.poison[where] = verdict
+        out.bracket_rejected[verdict] += 1
+
+
 def standings_oracle(
-    scenario: Scenario, applied: Mapping[tuple[str, int], tuple[Revision, Offset]]
+    scenario: Scenario,
+    applied: Mapping[tuple[str, int], tuple[AnyRevision, Offset]],
+    brackets: Mapping[DivisionKey, BracketOracle],
 ) -> dict[DivisionKey, list[StandingRow]]:
-    effective = effective_results(rev for rev, _ in applied.values())
+    """Round-robin divisions from their effective results, bracket divisions from their replay."""
+    effective = effective_results(rev for rev, _ in applied.values() if not isinstance(rev, FoughtResult))
     roster: dict[DivisionKey, list[str]] = {}
     for e in scenario.reg.entries:
         roster.setdefault((e["tournament_id"], e["division_id"]), []).append(e["athlete_id"])
@@ -167,6 +195,9 @@ def standings_oracle(
         )
     out: dict[DivisionKey, list[StandingRow]] = {}
     for key in scenario.reg.division_keys():
+        if key in brackets:
+            out[key] = brackets[key].rows()
+            continue
         division_bouts = bouts.get(key, [])
         ids = {b.bout_id for b in division_bouts}
         rows = compute_standings(
@@ -267,9 +298,21 @@ def diff_rows(expected: list[StandingRow], actual: list[StandingRow], limit: int
     return "\n".join(lines)
 
 
-def is_void(revision: Revision) -> bool:
+def is_void(revision: AnyRevision) -> bool:
     return isinstance(revision, BoutVoid)
 
 
-def is_result(revision: Revision) -> bool:
-    return isinstance(revision, BoutResult)
+def is_result(revision: AnyRevision) -> bool:
+    return isinstance(revision, BoutResult | FoughtResult)
+
+
+def pg_bracket_bouts(engine: sa.Engine) -> dict[DivisionKey, dict[str, tuple[Any, ...]]]:
+    """Per division: bout -> (status, red, blue, winner, counted revision, invalidated revision)."""
+    out: dict[DivisionKey, dict[str, tuple[Any, ...]]] = {}
+    for r in pg_rows(
+        engine,
+        "SELECT tournament_id, division_id, bout_id, status, red_athlete_id, blue_athlete_id, winner_athlete_id,"
+        " counted_revision, invalidated_revision FROM bracket_bouts",
+    ):
+        out.setdefault((r[0], r[1]), {})[r[2]] = tuple(r[3:])
+    return out
