@@ -11,7 +11,9 @@ Prints, in one run:
   3. projector events/s over N result events (2 tournaments x 50 divisions, revisions, voids,
      duplicates and conflicts mixed, interleaved like a live tournament), from the partitions'
      assignment until every stored position reached the produced offsets (delivery reports);
-     with the ranking hook (production path) and without it (the projection alone);
+     with the ranking hook (production path) and without it (the projection alone); then the same
+     number of events with 60 bracket divisions of every format fought among the round-robin ones
+     (``mixed``), and 180 bracket divisions alone (each checked against its log-order replay);
   4. the same projector with a DB commit and a synchronous offset commit per message (batch size 1:
      the shape of the article's consumer), over a few thousand events, and the ratio;
   5. post -> visible latency at 200 results/s: intake (``python -m services.intake.main``) answers
@@ -70,13 +72,12 @@ from services.projector.loop import ProjectorLoop  # noqa: E402
 from services.projector.service import BatchApplier  # noqa: E402
 from tests.projector_support import (  # noqa: E402
     build_registration,
-    normalized,
-    oracle,
     positions,
     produce,
-    read_standings,
     unique,
 )
+
+BRACKET_DIVISIONS = 60  # in the mixed run (about a tenth of its events); three times as many alone
 
 
 def log(msg: str) -> None:
@@ -232,10 +233,27 @@ def seconds_until_caught_up(
 
 
 def projector_rate(
-    stack: EmbeddedStack, admin_url: str, n_events: int, *, batch_size: int, ranking_hook: bool, check: bool
+    stack: EmbeddedStack,
+    admin_url: str,
+    n_events: int,
+    *,
+    batch_size: int,
+    ranking_hook: bool,
+    check: bool,
+    bracket_divisions: int = 0,
+    round_robin: bool = True,
 ) -> tuple[float, dict[str, Any]]:
-    w = workload(stack, admin_url, "bench", "bn", n_events, batch_size=batch_size)
-    settings, engine, reg, messages = w.settings, w.engine, w.reg, w.messages
+    w = workload(
+        stack,
+        admin_url,
+        "bench",
+        "bn",
+        n_events,
+        batch_size=batch_size,
+        bracket_divisions=bracket_divisions,
+        round_robin=round_robin,
+    )
+    settings, engine, messages = w.settings, w.engine, w.messages
     tracker = produce(settings.kafka, messages)
     applier = None
     if not ranking_hook:
@@ -256,9 +274,10 @@ def projector_rate(
         loop.stop()
         thread.join(60)
     info: dict[str, Any] = {"events": len(messages), "seconds": round(elapsed, 2), "batch_size": batch_size}
+    if bracket_divisions:
+        info.update(bracket_divisions=bracket_divisions, bracket_events=w.bracket_events)
     if check:
-        with Session(engine) as session:
-            info["matches_from_scratch"] = normalized(read_standings(session)) == normalized(oracle(reg, messages))
+        info["matches_from_scratch"] = w.matches_from_scratch()
     engine.dispose()
     return len(messages) / elapsed, info
 
@@ -743,6 +762,17 @@ def main() -> None:
             )
             log(f"   the same without the ranking hook:               {rate_nohook:>9,.0f} events/s  {info2}")
             log(f"   ratio to the raw bound: {rate / bound:.2f} (without the ranking hook {rate_nohook / bound:.2f})")
+            check = not args.no_check
+            mixed, info_mixed = projector_rate(
+                stack, admin_url, n_events, batch_size=args.batch_size, ranking_hook=True, check=check,
+                bracket_divisions=BRACKET_DIVISIONS,
+            )  # fmt: skip
+            log(f"   mixed, round robin + {BRACKET_DIVISIONS} bracket divisions: {mixed:>9,.0f} events/s  {info_mixed}")
+            brackets_only, info_brackets = projector_rate(
+                stack, admin_url, 0, batch_size=args.batch_size, ranking_hook=True, check=check,
+                bracket_divisions=BRACKET_DIVISIONS * 3, round_robin=False,
+            )  # fmt: skip
+            log(f"   bracket divisions only:                          {brackets_only:>9,.0f} events/s  {info_brackets}")
 
             per_msg, info3 = per_message_rate(stack, admin_url, 1000 if quick else 5000)
             log(f"4. per-message commit (DB + sync offset commit):   {per_msg:>9,.0f} events/s  {info3}")
@@ -807,6 +837,13 @@ def main() -> None:
             "events": info["events"],
             "batch_size": args.batch_size,
             "matches_from_scratch": info.get("matches_from_scratch"),
+            "projector_events_per_s_mixed_brackets": round(mixed),
+            "mixed_bracket_events": info_mixed.get("bracket_events"),
+            "mixed_events": info_mixed["events"],
+            "matches_from_scratch_mixed": info_mixed.get("matches_from_scratch"),
+            "projector_events_per_s_brackets_only": round(brackets_only),
+            "brackets_only_events": info_brackets["events"],
+            "matches_from_scratch_brackets_only": info_brackets.get("matches_from_scratch"),
             "load_avg_1m_after": os.getloadavg()[0],
             "cpus": os.cpu_count(),
             "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
