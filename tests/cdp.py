@@ -135,16 +135,22 @@ class Page:
         await self.call("Page.enable")
         await self.call("Page.addScriptToEvaluateOnNewDocument", source=source)
 
-    async def press_key(self, key: str, code: str, key_code: int, *, shift: bool = False) -> None:
-        """A real key press (down, up) as the keyboard sends it, e.g. ``press_key("Tab", "Tab", 9)``."""
+    async def press_key(self, key: str, code: str, key_code: int, *, shift: bool = False, text: str = "") -> None:
+        """A real key press (down, up) as the keyboard sends it, e.g. ``press_key("Tab", "Tab", 9)``;
+        ``text`` for a key that types (Enter's ``"\\r"`` activates a focused link)."""
         event: dict[str, Any] = {
             "key": key,
             "code": code,
             "windowsVirtualKeyCode": key_code,
             "modifiers": 8 if shift else 0,
         }
-        await self.call("Input.dispatchKeyEvent", type="rawKeyDown", **event)
+        down: dict[str, Any] = {"type": "keyDown", "text": text} if text else {"type": "rawKeyDown"}
+        await self.call("Input.dispatchKeyEvent", **down, **event)
         await self.call("Input.dispatchKeyEvent", type="keyUp", **event)
+
+    async def type_text(self, text: str) -> None:
+        """Type ``text`` into the focused element, as an input method commits it (one input event)."""
+        await self.call("Input.insertText", text=text)
 
     async def screenshot_full(self, path: Path) -> None:
         """The whole page at the viewport's width, beyond the viewport's height."""

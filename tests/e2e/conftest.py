@@ -46,3 +46,14 @@ def stack(
 ) -> Iterator[Stack]:
     """The pipeline with the rankings indexer on the search engine, on both brokers (one per module)."""
     yield from ranked_stack(request, pg, search, tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def tansu_stack(
+    request: pytest.FixtureRequest,
+    pg: EmbeddedPostgres,
+    search: OsmemEngine,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Stack]:
+    """The same stack on tansu only: for page tests, where the broker is not what is under test."""
+    yield from ranked_stack(request, pg, search, tmp_path_factory, broker_name="tansu")

@@ -34,11 +34,14 @@ def ranked_stack(
     pg: EmbeddedPostgres,
     search: OsmemEngine,
     tmp_path_factory: pytest.TempPathFactory,
+    broker_name: str | None = None,
 ) -> Iterator[Stack]:
-    broker = request.getfixturevalue("kafka" if request.param == "tansu" else "mock_kafka")
-    log_dir: Path = tmp_path_factory.mktemp(f"ranked-{request.param}")
+    """``broker_name`` (``tansu`` or ``mock``) for a fixture on one broker; else the fixture's param."""
+    name = broker_name or request.param
+    broker = request.getfixturevalue("kafka" if name == "tansu" else "mock_kafka")
+    log_dir: Path = tmp_path_factory.mktemp(f"ranked-{name}")
     with running_pipeline(
-        pg, broker.bootstrap, mock_broker=request.param == "mock", log_dir=log_dir, search_url=search.url
+        pg, broker.bootstrap, mock_broker=name == "mock", log_dir=log_dir, search_url=search.url
     ) as p:
         settings = rankings_settings(p.settings.database.url.get_secret_value(), search.url)
         client = make_search_client(settings.search)
