@@ -3,6 +3,8 @@ rankings page (services/api/rankings_page.py). Plain HTML/CSS/JS from ``static/`
 
 from __future__ import annotations
 
+import time
+
 import orjson
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.staticfiles import StaticFiles
@@ -19,6 +21,8 @@ from services.core.db import standings_read
 from services.core.errors import NotFound
 
 CONFIG_PLACEHOLDER = "/*__OVERLAY_CONFIG__*/{}"
+DIVISION_META_TTL_S = 30.0
+DIVISION_META_MAX = 4096
 
 router = APIRouter(tags=["pages"])
 router.include_router(rankings_page.router)
@@ -114,15 +118,32 @@ async def tournament_page(ctx: CtxDep, tournament_id: TournamentId) -> HTMLRespo
 async def division_section_fragment(
     request: Request, ctx: CtxDep, tournament_id: TournamentId, division_id: DivisionId
 ) -> Response:
-    meta = await ctx.read(lambda s: standings_read.division_meta(s, tournament_id, division_id))
-    if meta is None:
-        raise NotFound(f"division {division_id!r} of tournament {tournament_id!r} does not exist")
-    section = await division_section(ctx, meta)
+    section = await division_section(ctx, await _division(request, ctx, tournament_id, division_id))
     etag = f'W/"section:{tournament_id}:{division_id}:{section.version}"'.encode()
     response = ConditionalResponse(request.scope, etag, section.html.encode())
     if response.status_code == 200:
         response.headers["content-type"] = "text/html; charset=utf-8"
     return response
+
+
+async def _division(request: Request, ctx: ApiContext, t: str, d: str) -> standings_read.DivisionMeta:
+    """The division's registration (its format), kept a short while per app: every viewer of the page
+    fetches the section after each change, and the format does not change between results."""
+    known: dict[tuple[str, str], tuple[float, standings_read.DivisionMeta]] = getattr(
+        request.app.state, "page_divisions", {}
+    )
+    request.app.state.page_divisions = known
+    now = time.monotonic()
+    hit = known.get((t, d))
+    if hit is not None and now - hit[0] < DIVISION_META_TTL_S:
+        return hit[1]
+    meta = await ctx.read(lambda s: standings_read.division_meta(s, t, d))
+    if meta is None:
+        raise NotFound(f"division {d!r} of tournament {t!r} does not exist")
+    if len(known) >= DIVISION_META_MAX:
+        known.clear()
+    known[(t, d)] = (now, meta)
+    return meta
 
 
 def mount_static(app: FastAPI) -> None:
