@@ -14,6 +14,7 @@ from html.parser import HTMLParser
 import httpx
 import pytest
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 from services.api.app import create_app
 from services.core.db.engine import make_engine
@@ -22,8 +23,9 @@ from services.core.settings import ApiSettings, ProjectorSettings
 from services.embedded.postgres import EmbeddedPostgres
 from services.embedded.search_engine import OsmemEngine
 from services.indexer.loop import RankingsIndexer
+from services.rankings import rerank
 from tests import public_pages_seed as seed
-from tests.rankings_support import drain_indexer, drop_indices, rankings_settings
+from tests.rankings_support import drain_indexer, drop_indices, rankings_settings, wait_for
 from tests.read_api_helpers import StoredResult, UvicornThread, create_database, expected_table
 
 
@@ -88,6 +90,7 @@ class Site:
     url: str
     engine: Engine
     fought: list[StoredResult]
+    indexer: RankingsIndexer
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +111,7 @@ def served(pg: EmbeddedPostgres, search: OsmemEngine) -> Iterator[Site]:
     drain_indexer(indexer)
     try:
         with UvicornThread(create_app(settings, engine=engine)).running() as server:
-            yield Site(server.url, engine, fought)
+            yield Site(server.url, engine, fought, indexer)
     finally:
         drop_indices(client, settings.search.alias)
         client.close()
@@ -262,3 +265,25 @@ def test_hostile_names_and_queries_are_shown_as_text(site: str) -> None:
             assert scripts in ([], ["/static/tournament.js"], ["/static/rankings.js"]), scripts
         names = [e.text for e in parse(http.get("/rankings", params={"country": "FRA"}).text).classed("name")]
         assert names == [seed.HOSTILE]  # shown as its text, exactly
+
+
+def test_rankings_page_shows_the_index_behind_then_caught_up(served: Site) -> None:
+    """A ranking change committed but not yet indexed: the page says how far behind, then up to date."""
+    with Session(served.engine) as session, session.begin():
+        assert rerank.touch_athletes(session, ["jose-a"]) == 1
+
+    def state() -> tuple[str, str]:
+        freshness = parse(httpx.get(f"{served.url}/rankings", params={"q": "jose"}, timeout=10).text).classed(
+            "freshness"
+        )
+        return str(freshness[0].attrs["data-state"]), freshness[0].text
+
+    def in_state(want: str) -> tuple[str, str] | None:
+        now = state()
+        return now if now[0] == want else None
+
+    behind = wait_for(lambda: in_state("behind"), 10, "the pending change on the page")
+    assert " s behind the latest results" in behind[1] and "complete up to" in behind[1]
+    drain_indexer(served.indexer)
+    fresh = wait_for(lambda: in_state("fresh"), 10, "caught up on the page")
+    assert fresh[1].startswith("Ranking index up to date")
