@@ -25,6 +25,7 @@ from services.embedded.search_engine import OsmemEngine
 from services.indexer.loop import RankingsIndexer
 from services.rankings import rerank
 from tests import public_pages_seed as seed
+from tests.bracket_read_helpers import payload, record
 from tests.rankings_support import drain_indexer, drop_indices, rankings_settings, wait_for
 from tests.read_api_helpers import StoredResult, UvicornThread, create_database, expected_table
 
@@ -287,3 +288,25 @@ def test_rankings_page_shows_the_index_behind_then_caught_up(served: Site) -> No
     drain_indexer(served.indexer)
     fresh = wait_for(lambda: in_state("fresh"), 10, "caught up on the page")
     assert fresh[1].startswith("Ranking index up to date")
+
+
+def test_pools_then_elimination_shows_the_pools_then_the_bracket_they_drew(served: Site) -> None:
+    """Every pool bout won by red (the first-listed athlete): pool A ranks pt-1, pt-2, pt-3 and pool B
+    pt-4, pt-5, pt-6; two advance from each, pool winners in opposite halves (SPEC §7). Runs last: it
+    completes the module's pools."""
+    d = seed.PT
+    pool_bouts = [f"{seed.T}-{d}-{pool}-{i:03d}" for pool in "AB" for i in (1, 2, 3)]
+    record(served.engine, seed.T, d, [(b, 1, "result", payload("red")) for b in pool_bouts], 900)
+    page = parse(httpx.get(f"{served.url}/t/{seed.T}", timeout=10).text)
+    section = next(e for e in page.having("data-division-id", d) if e.tag == "section").text
+    assert section.index("Pool A complete") < section.index("Pool B complete") < section.index("Semifinals")
+    assert "The bracket is drawn once" not in section
+    semis = [e for e in page.having("data-bout-id") if str(e.attrs["data-bout-id"]).startswith(f"{d}-r1-")]
+    drawn = [{a for a in ("pt-1", "pt-2", "pt-4", "pt-5") if _name(a) in semi.text} for semi in semis]
+    assert len(drawn) == 2 and set().union(*drawn) == {"pt-1", "pt-2", "pt-4", "pt-5"}
+    assert all(len(pair) == 2 and {"pt-1", "pt-4"} != pair for pair in drawn)  # the pool winners apart
+    assert all(_name(a) not in " ".join(s.text for s in semis) for a in ("pt-3", "pt-6"))
+
+
+def _name(athlete_id: str) -> str:
+    return next(n for a, n, _ in seed.ATHLETES if a == athlete_id)
