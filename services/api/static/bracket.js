@@ -1,5 +1,4 @@
-/* Bracket overlay: SSE first (event "bracket"), ETag polling (500 ms) as fallback; STALE badge.
-   The current bout (the first to fight in mat order) is highlighted, winners fill in as results
+/* Bracket overlay (the live feed, options and STALE badge: overlay_feed.js). The current bout (the first to fight in mat order) is highlighted, winners fill in as results
    arrive, repechage and bronze bouts sit in the right-hand column, invalidated bouts are marked as
    needing a re-fight. No build step, no dependencies. Cards carry data-bout-id / data-status /
    data-current / data-invalidated, slots data-athlete-id, for browser tests. */
@@ -18,44 +17,14 @@
     ar: { live: "مباشر", stale: "قديم", updated: "تحديث", final: "النهائي", semi: "نصف النهائي", quarter: "ربع النهائي", roundOf: "دور الـ", repechage: "الملحق", bronze: "البرونزية", now: "الآن", refight: "إعادة", refights: "إعادة", bye: "تأهل مباشر", pool: "مجموعة ", w: "ف", pts: "نقاط", nat: "الدولة" },
   };
 
-  const cfg = JSON.parse(document.getElementById("overlay-config").textContent || "{}");
-  const params = new URLSearchParams(location.search);
-  const parts = location.pathname.split("/").filter(Boolean); // ["overlay", t, d, "bracket"]
-  const tournament = cfg.tournament_id || decodeURIComponent(parts[1] || "");
-  const division = cfg.division_id || decodeURIComponent(parts[2] || "");
-  const base = "/v1/tournaments/" + encodeURIComponent(tournament) + "/divisions/" + encodeURIComponent(division);
-  const staleAfter = Math.max(1, parseFloat(params.get("stale_after") || "") || cfg.stale_after_s || 10);
-  const heartbeat = cfg.heartbeat_s || 15;
-  const lang = (params.get("lang") || "en").toLowerCase();
-  const L = Object.assign({}, LABELS.en, LABELS[lang] || LABELS[lang.split("-")[0]] || {});
-  const POLL_MS = 500;
-
-  const body = document.body;
+  const page = OverlayFeed.page(LABELS, function (node) { return node.id === "refight-badge"; });
+  const L = page.L;
   const board = document.getElementById("board");
   const roundsEl = document.getElementById("rounds");
   const medalsEl = document.getElementById("medals");
   const poolsEl = document.getElementById("pools");
-  const staleBadge = document.getElementById("stale-badge");
   const refightBadge = document.getElementById("refight-badge");
-  const freshnessEl = document.getElementById("freshness");
-
-  body.dataset.theme = params.get("theme") === "light" ? "light" : "dark";
-  if (params.get("transparent") === "1" || params.get("transparent") === "true") body.classList.add("transparent");
-  document.documentElement.lang = lang;
-  if (lang === "ar" || lang === "he" || lang === "fa") document.documentElement.dir = "rtl";
-  document.querySelectorAll("[data-label]").forEach(function (el) {
-    const key = el.getAttribute("data-label");
-    if (L[key] && el.id !== "refight-badge") el.textContent = L[key];
-  });
-
-  let version = -1;
-  let freshness = 0;
-  let lastHeard = Date.now();
-  let lastUpdate = null;
-  let transport = "";
   const seen = new Map(); // bout_id -> last rendered key (a change flashes the card)
-
-  function heard() { lastHeard = Date.now(); }
 
   function el(tag, cls, text) {
     const node = document.createElement(tag);
@@ -169,66 +138,5 @@
     document.title = doc.division.name + " · " + doc.tournament.name;
   }
 
-  function apply(doc) {
-    heard();
-    freshness = doc.freshness_s || 0;
-    if (doc.version !== null && doc.version < version) return; // an older bracket arriving late
-    version = doc.version === null ? version : doc.version;
-    lastUpdate = new Date();
-    render(doc);
-    checkStale();
-  }
-
-  function checkStale() {
-    const silentFor = (Date.now() - lastHeard) / 1000;
-    const silenceLimit = transport === "sse" ? Math.max(staleAfter, heartbeat * 2 + 1) : staleAfter;
-    const stale = freshness > staleAfter || silentFor > silenceLimit;
-    staleBadge.hidden = !stale;
-    body.dataset.stale = stale ? "1" : "0";
-    const lag = freshness > 0 ? " · " + freshness + " s" : "";
-    freshnessEl.textContent = lastUpdate ? L.updated + " " + lastUpdate.toLocaleTimeString() + lag : "";
-  }
-
-  function setTransport(name) { transport = name; body.dataset.transport = name; }
-
-  let etag = null;
-  let polling = false;
-  function startPolling() {
-    if (polling) return;
-    polling = true;
-    setTransport("poll");
-    const tick = function () {
-      fetch(base + "/bracket", { headers: etag ? { "If-None-Match": etag } : {}, cache: "no-store" })
-        .then(function (res) {
-          if (res.status === 304) { heard(); return null; }
-          if (!res.ok) return null;
-          etag = res.headers.get("ETag");
-          return res.json();
-        })
-        .then(function (doc) { if (doc) apply(doc); })
-        .catch(function () { /* network error: the STALE badge tells the operator */ })
-        .finally(function () { setTimeout(tick, POLL_MS); });
-    };
-    tick();
-  }
-
-  function startSSE() {
-    if (!("EventSource" in window)) { startPolling(); return; }
-    setTransport("sse");
-    const es = new EventSource(base + "/bracket/stream");
-    let gotData = false;
-    const giveUp = setTimeout(function () { if (!gotData) { es.close(); startPolling(); } }, 5000);
-    es.addEventListener("bracket", function (ev) { gotData = true; apply(JSON.parse(ev.data)); });
-    es.addEventListener("ping", function (ev) {
-      heard();
-      try { freshness = JSON.parse(ev.data).freshness_s || 0; } catch (e) { /* keep the last value */ }
-      checkStale();
-    });
-    es.onerror = function () {
-      if (es.readyState === EventSource.CLOSED) { clearTimeout(giveUp); startPolling(); }
-    };
-  }
-
-  setInterval(checkStale, 500);
-  if (params.get("transport") === "poll") startPolling(); else startSSE();
+  OverlayFeed.follow(page, "bracket", render);
 })();

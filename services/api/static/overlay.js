@@ -1,4 +1,5 @@
-/* Broadcast overlay: SSE first, ETag polling (500 ms) as fallback; FLIP rank animations; STALE badge.
+/* Broadcast overlay: the standings table with FLIP rank animations (the live feed, options and
+   STALE badge: overlay_feed.js).
    No build step, no dependencies. Rows carry data-athlete-id / data-rank for browser tests. */
 (function () {
   "use strict";
@@ -17,42 +18,12 @@
     ar: { rank: "#", athlete: "الرياضي", country: "الدولة", bouts: "ن", wins: "ف", losses: "خ", draws: "ت", points: "نقاط", finishes: "حسم", tp: "ن.ف", live: "مباشر", stale: "قديم", updated: "تحديث" },
   };
 
-  const cfg = JSON.parse(document.getElementById("overlay-config").textContent || "{}");
-  const params = new URLSearchParams(location.search);
-  const parts = location.pathname.split("/").filter(Boolean); // ["overlay", t, d]
-  const tournament = cfg.tournament_id || decodeURIComponent(parts[1] || "");
-  const division = cfg.division_id || decodeURIComponent(parts[2] || "");
-  const base = "/v1/tournaments/" + encodeURIComponent(tournament) + "/divisions/" + encodeURIComponent(division);
-  const top = Math.max(1, parseInt(params.get("top") || "0", 10) || 1000);
-  const staleAfter = Math.max(1, parseFloat(params.get("stale_after") || "") || cfg.stale_after_s || 10);
-  const heartbeat = cfg.heartbeat_s || 15;
-  const lang = (params.get("lang") || "en").toLowerCase();
-  const L = Object.assign({}, LABELS.en, LABELS[lang] || LABELS[lang.split("-")[0]] || {});
-  const POLL_MS = 500;
-
-  const body = document.body;
+  const page = OverlayFeed.page(LABELS);
+  const L = page.L;
+  const top = Math.max(1, parseInt(page.params.get("top") || "0", 10) || 1000);
   const board = document.getElementById("board");
   const list = document.getElementById("rows");
-  const staleBadge = document.getElementById("stale-badge");
-  const freshnessEl = document.getElementById("freshness");
-
-  body.dataset.theme = params.get("theme") === "light" ? "light" : "dark";
-  if (params.get("transparent") === "1" || params.get("transparent") === "true") body.classList.add("transparent");
-  document.documentElement.lang = lang;
-  if (lang === "ar" || lang === "he" || lang === "fa") document.documentElement.dir = "rtl";
-  document.querySelectorAll("[data-label]").forEach(function (el) {
-    const key = el.getAttribute("data-label");
-    if (L[key]) el.textContent = L[key];
-  });
-
-  let version = -1;
-  let freshness = 0;
-  let lastHeard = Date.now();
-  let lastUpdate = null;
-  let transport = "";
   const nodes = new Map(); // athlete_id -> <li>
-
-  function heard() { lastHeard = Date.now(); }
 
   function cell(cls, text) {
     const span = document.createElement("span");
@@ -155,73 +126,5 @@
     document.title = doc.division.name + " · " + doc.tournament.name;
   }
 
-  function apply(doc) {
-    heard();
-    freshness = doc.freshness_s || 0;
-    if (doc.version !== null && doc.version < version) return; // an older table arriving late
-    version = doc.version === null ? version : doc.version;
-    lastUpdate = new Date();
-    render(doc);
-    checkStale();
-  }
-
-  function checkStale() {
-    const silentFor = (Date.now() - lastHeard) / 1000;
-    const silenceLimit = transport === "sse" ? Math.max(staleAfter, heartbeat * 2 + 1) : staleAfter;
-    const stale = freshness > staleAfter || silentFor > silenceLimit;
-    staleBadge.hidden = !stale;
-    body.dataset.stale = stale ? "1" : "0";
-    const lag = freshness > 0 ? " · " + freshness + " s" : "";
-    freshnessEl.textContent = lastUpdate ? L.updated + " " + lastUpdate.toLocaleTimeString() + lag : "";
-  }
-
-  function setTransport(name) { transport = name; body.dataset.transport = name; }
-
-  // --- polling fallback: ETag revalidation every 500 ms --------------------------------------
-  let etag = null;
-  let polling = false;
-  function startPolling() {
-    if (polling) return;
-    polling = true;
-    setTransport("poll");
-    const tick = function () {
-      const headers = etag ? { "If-None-Match": etag } : {};
-      fetch(base + "/standings", { headers: headers, cache: "no-store" })
-        .then(function (res) {
-          if (res.status === 304) { heard(); return null; }
-          if (!res.ok) return null;
-          etag = res.headers.get("ETag");
-          return res.json();
-        })
-        .then(function (doc) { if (doc) apply(doc); })
-        .catch(function () { /* network error: the STALE badge tells the operator */ })
-        .finally(function () { setTimeout(tick, POLL_MS); });
-    };
-    tick();
-  }
-
-  // --- live push: SSE ------------------------------------------------------------------------
-  function startSSE() {
-    if (!("EventSource" in window)) { startPolling(); return; }
-    setTransport("sse");
-    const es = new EventSource(base + "/standings/stream");
-    let gotData = false;
-    const giveUp = setTimeout(function () { if (!gotData) { es.close(); startPolling(); } }, 5000);
-    es.addEventListener("standings", function (ev) {
-      gotData = true;
-      apply(JSON.parse(ev.data));
-    });
-    es.addEventListener("ping", function (ev) {
-      heard();
-      try { freshness = JSON.parse(ev.data).freshness_s || 0; } catch (e) { /* keep the last value */ }
-      checkStale();
-    });
-    es.onerror = function () {
-      // CLOSED: the server refused the stream (not a network blip, which EventSource retries itself).
-      if (es.readyState === EventSource.CLOSED) { clearTimeout(giveUp); startPolling(); }
-    };
-  }
-
-  setInterval(checkStale, 500);
-  if (params.get("transport") === "poll") startPolling(); else startSSE();
+  OverlayFeed.follow(page, "standings", render);
 })();
