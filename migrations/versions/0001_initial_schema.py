@@ -1,9 +1,4 @@
-"""initial schema
-
-Revision ID: 0001
-Revises:
-Create Date: 2026-11-26 15:15:37.023661
-"""
+"""initial schema"""
 
 from collections.abc import Sequence
 

@@ -1,9 +1,4 @@
-"""division finalized_at: a division's finalize event applies once (replays are no-ops)
-
-Revision ID: 0002
-Revises: 0001
-Create Date: 2026-11-26 15:40:00
-"""
+"""division finalized_at: a division's finalize event applies once (replays are no-ops)"""
 
 from collections.abc import Sequence
 

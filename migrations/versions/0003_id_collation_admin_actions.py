@@ -3,10 +3,6 @@
 Rows sharing a rank are ordered by ``athlete_id``, ranking lists by id: the domain sorts ids by
 code point, and so must every reader, whatever the database's default locale (en_US.utf8 sorts
 "a-b" after "ab" and folds case).
-
-Revision ID: 0003
-Revises: 0002
-Create Date: 2026-12-01 23:30:00
 """
 
 from collections.abc import Sequence

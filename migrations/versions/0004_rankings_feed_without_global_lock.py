@@ -4,10 +4,6 @@ The outbox used to be written under one advisory lock so change ids committed in
 row records its transaction id and readers go in ``(txid, change_id)`` order below the oldest running
 transaction. Existing rows get txid 0 (all committed); the indexer's position moves from
 ``consumer_positions`` (group rankings-indexer) to ``feed_positions`` as ``(0, last change id)``.
-
-Revision ID: 0004
-Revises: 0003
-Create Date: 2026-12-01 23:40:00
 """
 
 from collections.abc import Sequence

@@ -4,10 +4,6 @@ Bracket bouts exist from registration with their mats and order, but who stands 
 known only as the results feeding them come in: ``bouts.red_athlete_id``/``blue_athlete_id`` become
 nullable, and ``bracket_bouts`` holds each position's state (SPEC §7). Existing divisions are round
 robin.
-
-Revision ID: 0005
-Revises: 0004
-Create Date: 2026-12-02 17:10:00
 """
 
 from collections.abc import Sequence
