@@ -45,6 +45,15 @@ IdRef = Annotated[str, mapped_column(Id)]  # an id outside the primary key
 DbNow = Annotated[dt.datetime, mapped_column(TS, server_default=func.now())]  # the insert's time by default
 
 
+def _in_division() -> ForeignKeyConstraint:
+    """A row of a division's table: ``(tournament_id, division_id)`` names the division, and goes with it."""
+    return ForeignKeyConstraint(
+        ["tournament_id", "division_id"],
+        ["divisions.tournament_id", "divisions.division_id"],
+        ondelete="CASCADE",
+    )
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSONB, dt.datetime: TS}
@@ -108,13 +117,7 @@ class DivisionEntry(Base):
     tournament_id: Mapped[IdKey]
     division_id: Mapped[IdKey]
     athlete_id: Mapped[str] = mapped_column(Id, ForeignKey("athletes.athlete_id"), primary_key=True)
-    __table_args__ = (
-        ForeignKeyConstraint(
-            ["tournament_id", "division_id"],
-            ["divisions.tournament_id", "divisions.division_id"],
-            ondelete="CASCADE",
-        ),
-    )
+    __table_args__ = (_in_division(),)
 
 
 class BoutRow(Base):
@@ -128,11 +131,7 @@ class BoutRow(Base):
     red_athlete_id: Mapped[str | None] = mapped_column(Id, ForeignKey("athletes.athlete_id"))
     blue_athlete_id: Mapped[str | None] = mapped_column(Id, ForeignKey("athletes.athlete_id"))
     __table_args__ = (
-        ForeignKeyConstraint(
-            ["tournament_id", "division_id"],
-            ["divisions.tournament_id", "divisions.division_id"],
-            ondelete="CASCADE",
-        ),
+        _in_division(),
         CheckConstraint("red_athlete_id <> blue_athlete_id", name="distinct_athletes"),
         Index(None, "tournament_id", "division_id"),
     )
@@ -164,11 +163,7 @@ class BracketBout(Base):
     counted_revision: Mapped[int | None] = mapped_column(Integer)
     invalidated_revision: Mapped[int | None] = mapped_column(Integer)
     __table_args__ = (
-        ForeignKeyConstraint(
-            ["tournament_id", "division_id"],
-            ["divisions.tournament_id", "divisions.division_id"],
-            ondelete="CASCADE",
-        ),
+        _in_division(),
         CheckConstraint("status in ('waiting','open','decided','bye','invalidated')", name="status"),
         Index(None, "tournament_id", "division_id"),
     )
