@@ -6,24 +6,15 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, create_engine, select, text
+from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
 from services.core.db.schema import BoutRow, Division, DivisionEntry
-from services.embedded.postgres import EmbeddedPostgres
 from services.registration.loader import DEMO_BRACKETS_FILE, load_registration
 from services.registration.model import RegistrationConflict, RegistrationError
-
-
-@pytest.fixture
-def engine(migrated_pg: EmbeddedPostgres) -> Iterator[Engine]:
-    eng = create_engine(migrated_pg.url)
-    yield eng
-    eng.dispose()
 
 
 def registration(t: str, **division: Any) -> dict[str, Any]:

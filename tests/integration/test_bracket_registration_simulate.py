@@ -8,27 +8,17 @@ from __future__ import annotations
 import json
 import random
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from services.cli.simulate import random_result
 from services.cli.simulate_brackets import post_brackets
 from services.core.db.projection import recompute_standings
 from services.core.domain.ruleset import RULESETS
-from services.embedded.postgres import EmbeddedPostgres
 from services.registration.loader import load_registration
 from tests.integration.test_bracket_registration import registration
-
-
-@pytest.fixture
-def engine(migrated_pg: EmbeddedPostgres) -> Iterator[Engine]:
-    eng = create_engine(migrated_pg.url)
-    yield eng
-    eng.dispose()
 
 
 def test_bracket_bouts_are_posted_in_order_once_their_slots_are_known(engine: Engine) -> None:

@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,13 +19,6 @@ from services.core.db.schema import Athlete, BoutRow, Division, Tournament
 from services.embedded.postgres import EmbeddedPostgres
 from services.registration.loader import DEMO_FILE, load_registration
 from services.registration.model import RegistrationError
-
-
-@pytest.fixture
-def engine(migrated_pg: EmbeddedPostgres) -> Iterator[Engine]:
-    eng = create_engine(migrated_pg.url)
-    yield eng
-    eng.dispose()
 
 
 def test_schema_matches_models_alembic_check(migrated_pg: EmbeddedPostgres) -> None:
