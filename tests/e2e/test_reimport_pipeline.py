@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 import sqlalchemy as sa
@@ -90,11 +90,22 @@ def _bouts(p: Pipeline, tournament_id: str) -> dict[tuple[str, str], str]:
     return {(r, bl): b for b, r, bl in rows}
 
 
-def _new_tournament(prefix: str) -> tuple[str, dict[str, Any], bytes]:
-    """A fresh tournament id, its registration file and the file's bytes."""
+class _NewTournament(NamedTuple):
+    """A fresh tournament: its id, its registration file's bytes, its one division's category and its end."""
+
+    tournament_id: str
+    raw: bytes
+    category: str
+    end: dt.date
+
+
+def _new_tournament(prefix: str) -> _NewTournament:
     tournament_id = unique(prefix).replace("_", "-")
     doc = registration_file(tournament_id)
-    return tournament_id, doc, json.dumps(doc).encode()
+    [tournament] = doc["tournaments"]
+    category = tournament["divisions"][0]["category"]
+    end = dt.date.fromisoformat(tournament["end_date"])
+    return _NewTournament(tournament_id, json.dumps(doc).encode(), category, end)
 
 
 def _play_every_bout(p: Pipeline, tournament_id: str) -> dict[tuple[str, str], str]:
@@ -131,9 +142,7 @@ def test_reimport_keeps_a_finalized_tournament_final_and_a_correction_counts_onc
     stack: Stack,
 ) -> None:
     p = stack.p
-    tournament_id, doc, raw = _new_tournament("reimport")
-    category = doc["tournaments"][0]["divisions"][0]["category"]
-    end = dt.date.fromisoformat(doc["tournaments"][0]["end_date"])
+    tournament_id, raw, category, end = _new_tournament("reimport")
 
     r = import_file(p, raw)
     assert r.status_code == 200, r.text
@@ -188,8 +197,7 @@ def test_reopen_is_explicit_audited_and_turns_points_provisional(
     stack: Stack,
 ) -> None:
     p = stack.p
-    tournament_id, doc, raw = _new_tournament("reopen")
-    category = doc["tournaments"][0]["divisions"][0]["category"]
+    tournament_id, raw, category, _ = _new_tournament("reopen")
     assert import_file(p, raw).is_success
     _play_every_bout(p, tournament_id)
 
