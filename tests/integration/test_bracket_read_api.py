@@ -25,6 +25,7 @@ from services.core.db.engine import make_engine
 from services.embedded.postgres import EmbeddedPostgres
 from services.embedded.waiting import wait_until
 from tests.bracket_read_helpers import division_athletes, payload, pool_bouts, record, seed_bracket_division, win
+from tests.bracket_support import bracket_description
 from tests.integration.test_read_api import QueryLog, next_event, sse_events, wait_for_etag_change
 from tests.integration.test_read_api_openapi import assert_valid, response_validator
 from tests.read_api_helpers import (
@@ -266,16 +267,8 @@ def test_problem_json(served: Served, path: str, status: int, detail: str) -> No
 def test_pools_stage_then_the_bracket_drawn_from_the_pools(served: Served, validator: Any) -> None:
     d = f"p{next(_divisions)}-90kg"
     a = served.athletes
-    pools = [{"pool_id": "A", "athletes": a[:4]}, {"pool_id": "B", "athletes": a[4:]}]
-    doc = {
-        "format": "pools_then_elimination",
-        "repechage": "none",
-        "third_place": "bronze_bout",
-        "advance": 2,
-        "seeds": None,
-        "draw": None,
-        "pools": pools,
-    }
+    doc = bracket_description("pools_then_elimination", pools=[a[:4], a[4:]])
+    pools = doc["pools"]
     seed_bracket_division(served.engine, T, d, a, doc)
     with httpx.Client(timeout=5) as client:
         body = get(client, served, d, validator)
