@@ -84,6 +84,7 @@ def tournament_html(
     divisions: list[standings_read.DivisionMeta],
     sections: list[Section],
     stale_after_s: float,
+    heartbeat_s: float,
 ) -> str:
     tid = t.tournament_id
     body = "\n".join(division_html(tid, d, s) for d, s in zip(divisions, sections, strict=True))
@@ -91,7 +92,8 @@ def tournament_html(
         name=esc(t.name),
         tournament_id=esc(tid),
         poll_ms=POLL_MS,
-        stale_after_s=int(stale_after_s),
+        stale_after_s=f"{stale_after_s:g}",
+        heartbeat_s=f"{heartbeat_s:g}",
         status=esc(t.status),
         status_label=esc(STATUS_LABELS.get(t.status, t.status)),
         tier_label=esc(TIER_LABELS.get(t.tier, t.tier)),

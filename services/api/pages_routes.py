@@ -99,7 +99,8 @@ async def bracket_overlay(ctx: CtxDep, tournament_id: TournamentId, division_id:
 async def tournament_page(ctx: CtxDep, tournament_id: TournamentId) -> HTMLResponse:
     tournament, divisions = await ctx.tournament(tournament_id)
     sections = [await division_section(ctx, d) for d in divisions]
-    page = tournament_html(tournament, divisions, sections, ctx.settings.api.stale_after_s)
+    api = ctx.settings.api
+    page = tournament_html(tournament, divisions, sections, api.stale_after_s, api.sse_heartbeat_s)
     return HTMLResponse(page, headers={"cache-control": "no-cache"})
 
 

@@ -56,6 +56,7 @@ class World:
     c90: str
     api: str = ""  # the read API reading the stack's rankings alias
     pre_rr: str = ""  # the round-robin bout fought before the tests
+    settings: Any = None  # the read API's settings
 
     def a(self, key: str) -> str:
         return f"{self.prefix}-{key}"
@@ -156,8 +157,12 @@ def world(tansu_stack: Stack) -> Iterator[World]:
             _post(p, bout_id, "red", (5, 0))
     p.wait_applied()
     # The pages are read from an API whose search alias is the stack indexer's.
+    # A heartbeat a second and STALE after 3 s: a dropped connection shows within seconds.
     search = p.settings.search.model_copy(update={"alias": tansu_stack.alias})
-    with UvicornThread(create_app(p.settings.model_copy(update={"search": search}))).running() as api:
+    api_settings = p.settings.api.model_copy(update={"sse_heartbeat_s": 1.0, "stale_after_s": 3.0})
+    settings = p.settings.model_copy(update={"search": search, "api": api_settings})
+    w.settings = settings
+    with UvicornThread(create_app(settings)).running() as api:
         w.api = api.url
         yield w
 
@@ -267,6 +272,47 @@ def test_a_posted_result_appears_without_reload_over_sse_and_by_polling(
             await page.screenshot_full(ARTIFACTS / "tournament-polling-390x844.png")
 
     asyncio.run(scenario())
+
+
+def _unfought(p: Pipeline, t: str, d: str) -> tuple[str, str | None, str | None]:
+    with p.engine.connect() as conn:
+        fought = set(conn.execute(sa.text("SELECT bout_id FROM results")).scalars())
+    return next(b for b in _bouts(p, t, d) if b[0] not in fought)
+
+
+def test_the_live_indicator_tells_a_lost_server_and_recovers(
+    chromium: Chromium, world: World, tansu_stack: Stack
+) -> None:
+    """The read API goes away (its streams end, reconnects are refused) and comes back on the same port."""
+    p = tansu_stack.p
+    state = "document.getElementById('live').dataset.state"
+    text = "document.getElementById('live').textContent"
+    server = UvicornThread(create_app(world.settings))
+    server.start()
+
+    async def scenario() -> None:
+        nonlocal server
+        async with chromium.page() as page:
+            await _open(page, f"{server.url}/t/{world.live}", 1440, 900, False, f"{state} === 'live'")
+            await asyncio.to_thread(server.stop)
+            await page.wait_for(f"['reconnecting', 'offline'].includes({state})", 15, "the indicator leaves 'live'")
+            assert (await page.evaluate(text)).startswith(("Reconnecting", "Connection lost")), await page.evaluate(
+                text
+            )
+            await page.wait_for(f"{state} === 'offline'", 20, "the connection reported lost")
+            server = UvicornThread(create_app(world.settings), port=server.port)
+            await asyncio.to_thread(server.start)
+            await page.wait_for(f"{state} === 'live'", 30, "live again")
+            # and live for real: a result posted now arrives
+            bout_id, red, _ = _unfought(p, world.live, world.rr)
+            before = await page.evaluate(f"{row_cells(str(red))}[3]")
+            await asyncio.to_thread(_post, p, bout_id, "red", (2, 0))
+            await page.wait_for(f"{row_cells(str(red))}[3] === '{int(before) + 1}'", 15, "a win after recovery")
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        server.stop()
 
 
 def _names(selector: str = ".ranking .name") -> str:

@@ -7,9 +7,13 @@
 
   var MAX_STREAMS = 4;
   var SSE_ERRORS_BEFORE_POLL = 3;
+  var SSE_RETRY_AFTER_MS = 30000; // after falling back to polling, try the stream again this often
   var body = document.body;
   var POLL_MS = Number(body.dataset.pollMs) || 2000;
   var STALE_AFTER_S = Number(body.dataset.staleAfterS) || 10;
+  var HEARTBEAT_S = Number(body.dataset.heartbeatS) || 15;
+  // Nothing (data or ping) for this long: the connection is stalled, whatever the socket says.
+  var SILENT_MS = Math.max(STALE_AFTER_S, 2 * HEARTBEAT_S + 1) * 1000;
   var forcePoll = new URLSearchParams(location.search).get("transport") === "poll";
   var canStream = !forcePoll && typeof window.EventSource === "function";
   var live = document.getElementById("live");
@@ -26,7 +30,8 @@
     this.kind = section.dataset.kind;
     this.version = Number(section.dataset.version) || 0;
     this.freshness = Number(section.dataset.freshnessS) || 0;
-    this.state = "static"; // sse | poll | reconnecting | offline
+    this.state = "static"; // sse | poll | reconnecting | stalled | offline
+    this.lastSeen = Date.now();
     this.etag = null;
     this.errors = 0;
     this.loading = false;
@@ -41,18 +46,20 @@
     this.es = es;
     function onData(e) {
       self.errors = 0;
+      self.lastSeen = Date.now();
       self.setState("sse");
       var doc = JSON.parse(e.data);
       self.seen(doc.version, doc.freshness_s);
     }
     es.addEventListener(this.kind, onData);
     es.addEventListener("ping", onData);
-    es.onopen = function () { self.errors = 0; self.setState("sse"); };
+    es.onopen = function () { self.errors = 0; self.lastSeen = Date.now(); self.setState("sse"); };
     es.onerror = function () {
       self.errors += 1;
       if (es.readyState === EventSource.CLOSED || self.errors >= SSE_ERRORS_BEFORE_POLL) {
         es.close();
         self.es = null;
+        self.retryStreamAt = Date.now() + SSE_RETRY_AFTER_MS;
         self.poll();
       } else {
         self.setState("reconnecting");
@@ -72,15 +79,22 @@
       })
       .then(function (doc) {
         self.errors = 0;
-        self.setState("poll");
+        self.lastSeen = Date.now();
         if (doc) self.seen(doc.version, doc.freshness_s);
+        if (self.retryStreamAt && Date.now() >= self.retryStreamAt) {
+          self.retryStreamAt = 0;
+          self.stream(); // the network is back: the stream again, not polling for good
+          return "streaming";
+        }
+        self.setState("poll");
       })
       .catch(function () {
         self.errors += 1;
         self.setState("offline");
       })
-      .then(function () {
-        var wait = self.errors ? Math.min(POLL_MS * Math.pow(2, self.errors), 30000) : POLL_MS;
+      .then(function (outcome) {
+        if (outcome === "streaming") return;
+        var wait = self.errors ? Math.min(POLL_MS * Math.pow(2, self.errors), 10000) : POLL_MS;
         self.timer = setTimeout(function () { self.poll(); }, document.hidden ? Math.max(wait, 10000) : wait);
       });
   };
@@ -128,6 +142,18 @@
       });
   };
 
+  Division.prototype.watch = function (now) {
+    if (now - this.lastSeen <= SILENT_MS || this.state === "stalled" || this.state === "offline") return;
+    this.setState("stalled");
+    if (this.es) { // reopen the stream: a connection a proxy or the network dropped without a word
+      this.es.close();
+      this.es = null;
+      this.lastSeen = now;
+      this.stream();
+      this.state = "stalled";
+    }
+  };
+
   Division.prototype.setState = function (state) {
     if (this.state !== state) { this.state = state; render(); }
   };
@@ -138,7 +164,7 @@
   function pageState() {
     var states = divisions.map(function (d) { return d.state; });
     if (states.indexOf("offline") >= 0) return "offline";
-    if (states.indexOf("reconnecting") >= 0) return "reconnecting";
+    if (states.indexOf("reconnecting") >= 0 || states.indexOf("stalled") >= 0) return "reconnecting";
     if (states.indexOf("static") >= 0) return "connecting";
     var behind = divisions.reduce(function (m, d) { return Math.max(m, d.freshness); }, 0);
     if (behind > STALE_AFTER_S) return "delayed";
@@ -158,7 +184,10 @@
     body.dataset.transport = mode;
     var text;
     if (state === "offline") text = "Connection lost · retrying";
-    else if (state === "reconnecting") text = "Reconnecting…";
+    else if (state === "reconnecting") {
+      var stalled = divisions.some(function (d) { return d.state === "stalled"; });
+      text = stalled ? "No updates for a while · reconnecting…" : "Reconnecting…";
+    }
     else if (state === "connecting") text = "Connecting…";
     else if (state === "delayed") {
       var behind = divisions.reduce(function (m, d) { return Math.max(m, d.freshness); }, 0);
@@ -178,5 +207,9 @@
     if (canStream && i < MAX_STREAMS) d.stream();
     else d.poll();
   });
+  setInterval(function () {
+    var now = Date.now();
+    divisions.forEach(function (d) { d.watch(now); });
+  }, 1000);
   render();
 })();
