@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from typing import Any
 
 import pytest
 
@@ -36,34 +37,41 @@ def cp(winner: Winner, method: Method, red: int = 0, blue: int = 0) -> tuple[int
 
 FIVE_NIL = [Method.KO, Method.TKO, Method.SUBMISSION, Method.FALL, Method.DISQUALIFICATION, Method.WALKOVER]
 
-
-@pytest.mark.parametrize("method", FIVE_NIL)
-def test_five_nil_methods_even_when_loser_scored(method: Method) -> None:
-    assert cp(Winner.RED, method, 0, 0) == (5, 0)
-    assert cp(Winner.RED, method, 2, 7) == (5, 0)
-    assert cp(Winner.BLUE, method, 3, 1) == (0, 5)
+Case = tuple[Winner, int, int, tuple[int, int]]  # winner, red score, blue score -> (red points, blue points)
 
 
-def test_technical_superiority_4_0_or_4_1_when_loser_scored() -> None:
-    assert cp(Winner.RED, Method.TECHNICAL_SUPERIORITY, 10, 0) == (4, 0)
-    assert cp(Winner.RED, Method.TECHNICAL_SUPERIORITY, 12, 2) == (4, 1)
-    assert cp(Winner.BLUE, Method.TECHNICAL_SUPERIORITY, 0, 10) == (0, 4)
-    assert cp(Winner.BLUE, Method.TECHNICAL_SUPERIORITY, 1, 11) == (1, 4)
+def cases(methods: list[Method], rows: list[Case]) -> list[Any]:
+    """Every row of the table for each of ``methods``, named method:winner:red-blue."""
+    return [
+        pytest.param(method, winner, red, blue, points, id=f"{method}:{winner}:{red}-{blue}")
+        for method in methods
+        for winner, red, blue, points in rows
+    ]
 
 
-@pytest.mark.parametrize("method", [Method.DECISION, Method.POINTS])
-def test_decision_and_points_3_0_or_3_1(method: Method) -> None:
-    assert cp(Winner.RED, method, 3, 0) == (3, 0)
-    assert cp(Winner.RED, method, 3, 1) == (3, 1)
-    assert cp(Winner.BLUE, method, 0, 5) == (0, 3)
-    assert cp(Winner.BLUE, method, 4, 5) == (1, 3)
-    # the *loser* scoring matters, not the winner: winner scoring 0 does not give the loser 1
-    assert cp(Winner.RED, method, 0, 0) == (3, 0)
+R, B, D = Winner.RED, Winner.BLUE, Winner.DRAW
+CLASSIFICATION = [
+    # 5:0 even when the loser scored
+    *cases(FIVE_NIL, [(R, 0, 0, (5, 0)), (R, 2, 7, (5, 0)), (B, 3, 1, (0, 5))]),
+    # technical superiority: 4:0, or 4:1 when the loser scored
+    *cases(
+        [Method.TECHNICAL_SUPERIORITY],
+        [(R, 10, 0, (4, 0)), (R, 12, 2, (4, 1)), (B, 0, 10, (0, 4)), (B, 1, 11, (1, 4))],
+    ),
+    # decision and points: 3:0 or 3:1; the *loser* scoring matters, not the winner: a winner
+    # scoring 0 does not give the loser 1
+    *cases(
+        [Method.DECISION, Method.POINTS],
+        [(R, 3, 0, (3, 0)), (R, 3, 1, (3, 1)), (B, 0, 5, (0, 3)), (B, 4, 5, (1, 3)), (R, 0, 0, (3, 0))],
+    ),
+    # a draw gives both one
+    *cases([Method.DRAW], [(D, 0, 0, (1, 1)), (D, 4, 4, (1, 1))]),
+]
 
 
-def test_draw_gives_both_one() -> None:
-    assert cp(Winner.DRAW, Method.DRAW, 0, 0) == (1, 1)
-    assert cp(Winner.DRAW, Method.DRAW, 4, 4) == (1, 1)
+@pytest.mark.parametrize(("method", "winner", "red", "blue", "points"), CLASSIFICATION)
+def test_classification_points(method: Method, winner: Winner, red: int, blue: int, points: tuple[int, int]) -> None:
+    assert cp(winner, method, red, blue) == points
 
 
 def test_no_contest_is_not_played_and_gives_nothing() -> None:
