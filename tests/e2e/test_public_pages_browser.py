@@ -57,6 +57,7 @@ class World:
     api: str = ""  # the read API reading the stack's rankings alias
     pre_rr: str = ""  # the round-robin bout fought before the tests
     settings: Any = None  # the read API's settings
+    many: str = ""  # a tournament of six divisions: more than the page streams
 
     def a(self, key: str) -> str:
         return f"{self.prefix}-{key}"
@@ -102,6 +103,18 @@ def _file(w: World) -> bytes:
             },
         ],
     }  # fmt: skip
+    pairs = [[w.a(k) for k, _, _ in (LIVE_RR + LIVE_EL)[i : i + 2]] for i in range(0, 12, 2)]
+    doc["tournaments"].append(
+        {
+            "tournament_id": w.many, "name": "Six Mats Open", "tier": "open", "status": "live",
+            "start_date": dt.datetime.now(dt.UTC).date().isoformat(), "end_date": dt.datetime.now(dt.UTC).date().isoformat(),
+            "divisions": [
+                {"division_id": f"{w.many}-k{i + 1}", "name": f"Kata {i + 1}", "category": f"{w.prefix}-kata-{i + 1}",
+                 "athletes": pair, **rr}
+                for i, pair in enumerate(pairs)
+            ],
+        }
+    )  # fmt: skip
     return json.dumps(doc).encode()
 
 
@@ -135,6 +148,7 @@ def world(tansu_stack: Stack) -> Iterator[World]:
     prefix = unique("pp").replace("_", "-")
     w = World(prefix, f"{prefix}-gp", f"{prefix}-m66", f"{prefix}-m81", f"{prefix}-worlds",
               f"{prefix}-m-73kg", f"{prefix}-m-90kg")  # fmt: skip
+    w.many = f"{prefix}-six"
     resp = import_file(p, _file(w))
     assert resp.status_code == 200, resp.text
     # The ranked tournament: red wins every bout; then finalized, its awards indexed.
@@ -151,6 +165,8 @@ def world(tansu_stack: Stack) -> Iterator[World]:
     first = {rr[0][1], rr[0][2]}
     w.pre_rr = next(b for b, red, blue in rr if not first & {red, blue})
     _post(p, w.pre_rr, "red", (5, 0))
+    for i in range(6):
+        _register(p, w.many, f"{w.many}-k{i + 1}")
     el = _register(p, w.live, w.el)
     for bout_id, _, _ in el:
         if bout_id.endswith(("-r1-b2", "-r1-b3", "-r1-b4")):
@@ -313,6 +329,26 @@ def test_the_live_indicator_tells_a_lost_server_and_recovers(
         asyncio.run(scenario())
     finally:
         server.stop()
+
+
+def test_six_divisions_stream_four_and_poll_two(chromium: Chromium, world: World, tansu_stack: Stack) -> None:
+    """Browsers keep about six connections per host: the page streams the first four divisions and polls
+    the others; a result in the last (polled) division appears all the same."""
+    p = tansu_stack.p
+    last = f"{world.many}-k6"
+    bout_id, red, _ = _bouts(p, world.many, last)[0]
+
+    async def scenario() -> None:
+        async with chromium.page() as page:
+            ready = "document.getElementById('live').dataset.state === 'live'"
+            await _open(page, f"{world.api}/t/{world.many}", 390, 844, True, ready)
+            assert await page.evaluate("document.body.dataset.transport") == "mixed"
+            assert await page.evaluate("document.querySelectorAll('section.division').length") == 6
+            await asyncio.to_thread(_post, p, bout_id, "red", (5, 0))
+            await page.wait_for(f"{row_cells(str(red))}[3] === '1'", 15, "the polled division's win")
+            assert await page.evaluate("document.body.dataset.transport") == "mixed"
+
+    asyncio.run(scenario())
 
 
 def _names(selector: str = ".ranking .name") -> str:
