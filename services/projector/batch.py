@@ -302,7 +302,7 @@ def _plan_revision(
         offset=msg.offset,
     )
     if outcome.verdict is Verdict.CONFLICT:
-        plan.conflicts.append(ConflictRecord.against(revision, outcome.applied.payload))
+        plan.conflicts.append(ConflictRecord(revision, outcome.applied.payload))
         detail = f"bout {event.bout_id} revision {event.revision} was already applied with a different payload"
         plan.dead_letters.append(DeadLetter(msg, CONFLICTING_REVISION, detail))
         return False

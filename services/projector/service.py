@@ -118,7 +118,7 @@ class BatchApplier:
             projection.set_effective(session, plan.flips)
             # A conflict changes its division only when recorded now (not when replayed).
             outcome.conflicts = projection.insert_conflicts(session, plan.conflicts)
-            for c in outcome.conflicts:
+            for c, _applied in outcome.conflicts:
                 plan.mark((c.tournament_id, c.division_id), c.occurred_at, c.partition, c.offset)
             # Every division with a new revision, not only those whose effective results changed:
             # a division's first event also creates its rows (entered athletes at zero).

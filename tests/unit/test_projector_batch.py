@@ -126,8 +126,8 @@ def test_in_batch_duplicates_are_absorbed_and_conflicts_recorded_first_wins() ->
     assert [(r.bout_id, r.revision) for r in plan.new_revisions] == [("b1", 1), ("b1", 2)]  # unique keys
     assert plan.duplicates == 2
     (conflict,) = plan.conflicts
-    assert (conflict.revision, conflict.offset) == (1, 2)
-    assert conflict.payload["score"] == {"red": 9, "blue": 1}
+    assert (conflict.offered.revision, conflict.offered.offset) == (1, 2)
+    assert conflict.offered.payload["score"] == {"red": 9, "blue": 1}
     assert conflict.applied_payload["score"] == {"red": 3, "blue": 1}  # the first applied one wins
     assert [(d.reason, d.msg.offset) for d in plan.dead_letters] == [("conflicting_revision", 2)]
     assert plan.applied["result_recorded"] == 2
@@ -145,7 +145,7 @@ def test_duplicates_and_conflicts_against_stored_revisions() -> None:
 def test_void_versus_result_at_the_same_revision_is_a_conflict() -> None:
     plan = plan_batch(decode_batch(messages(void(revision=1))), state(revisions={("b1", 1): stored(result())}))
     assert len(plan.conflicts) == 1
-    assert plan.conflicts[0].payload == {} and plan.conflicts[0].applied_payload["winner"] == "red"
+    assert plan.conflicts[0].offered.payload == {} and plan.conflicts[0].applied_payload["winner"] == "red"
 
 
 def test_effective_revision_changes() -> None:

@@ -177,19 +177,19 @@ def insert_conflicts(session: Session, rows: Sequence[ConflictRecord]) -> list[C
         session,
         _INSERT_CONFLICTS,
         {
-            "t": [r.tournament_id for r in rows],
-            "d": [r.division_id for r in rows],
-            "bouts": [r.bout_id for r in rows],
-            "revisions": [r.revision for r in rows],
-            "kinds": [r.kind for r in rows],
-            "payloads": [_json(r.payload) for r in rows],
+            "t": [r.offered.tournament_id for r in rows],
+            "d": [r.offered.division_id for r in rows],
+            "bouts": [r.offered.bout_id for r in rows],
+            "revisions": [r.offered.revision for r in rows],
+            "kinds": [r.offered.kind for r in rows],
+            "payloads": [_json(r.offered.payload) for r in rows],
             "applied": [_json(r.applied_payload) for r in rows],
-            "partitions": [r.partition for r in rows],
-            "offsets": [r.offset for r in rows],
+            "partitions": [r.offered.partition for r in rows],
+            "offsets": [r.offered.offset for r in rows],
         },
     )
     new = {(p, o) for p, o in recorded}
-    return [r for r in rows if (r.partition, r.offset) in new]
+    return [r for r in rows if (r.offered.partition, r.offered.offset) in new]
 
 
 def set_effective(session: Session, flips: Sequence[tuple[str, int, bool]]) -> None:

@@ -47,25 +47,11 @@ class NewRevision(NamedTuple):
 
 
 class ConflictRecord(NamedTuple):
-    """A second, different payload for an applied (bout, revision), with the payload that won."""
+    """A second, different payload for an applied (bout, revision): the revision offered (never
+    applied, its event id not recorded) and the payload applied first, which counts."""
 
-    tournament_id: str
-    division_id: str
-    bout_id: str
-    revision: int
-    kind: str
-    payload: Payload
+    offered: NewRevision
     applied_payload: Payload
-    partition: int
-    offset: int
-    occurred_at: dt.datetime
-
-    @classmethod
-    def against(cls, offered: NewRevision, applied_payload: Payload) -> ConflictRecord:
-        """The conflict of ``offered`` (all its fields but the event id) with the payload applied first."""
-        fields = offered._asdict()
-        del fields["event_id"]
-        return cls(**fields, applied_payload=applied_payload)
 
 
 @dataclass(slots=True)
