@@ -14,6 +14,8 @@ Prints, in one run:
      with the ranking hook (production path) and without it (the projection alone); then the same
      number of events with 60 bracket divisions of every format fought among the round-robin ones
      (``mixed``), and 180 bracket divisions alone (each checked against its log-order replay);
+     and the same events through two same-work peers (``bench/peers.py``): a plain ``consume(N)``
+     loop and a Quix Streams application, both running this project's unit of work per batch;
   4. the same projector with a DB commit and a synchronous offset commit per message (batch size 1:
      the shape of the article's consumer), over a few thousand events, and the ratio;
   5. post -> visible latency at 200 results/s: intake (``python -m services.intake.main``) answers
@@ -57,6 +59,7 @@ import sqlalchemy as sa  # noqa: E402
 from confluent_kafka import Consumer, Producer  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
+from bench.peers import QUIX_VERSION, plain_loop_rate, quix_rate  # noqa: E402
 from bench.workload import PEPPER, fresh, new_database, workload  # noqa: E402
 from services.core.db import tokens as token_repo  # noqa: E402
 from services.core.db.engine import make_engine  # noqa: E402
@@ -280,6 +283,18 @@ def projector_rate(
         info["matches_from_scratch"] = w.matches_from_scratch()
     engine.dispose()
     return len(messages) / elapsed, info
+
+
+def peer_rate(
+    stack: EmbeddedStack, admin_url: str, n_events: int, batch_size: int, peer: str, check: bool
+) -> tuple[float, dict[str, Any]]:
+    """The standard workload (same seed: the same events) through a same-work peer."""
+    w = workload(stack, admin_url, f"bench-{peer}", "bn", n_events, batch_size=batch_size)
+    rate, info = (plain_loop_rate if peer == "plain" else quix_rate)(w, batch_size)
+    if check:
+        info["matches_from_scratch"] = w.matches_from_scratch()
+    w.engine.dispose()
+    return rate, info
 
 
 def per_message_rate(stack: EmbeddedStack, admin_url: str, n_events: int) -> tuple[float, dict[str, Any]]:
@@ -763,6 +778,11 @@ def main() -> None:
             log(f"   the same without the ranking hook:               {rate_nohook:>9,.0f} events/s  {info2}")
             log(f"   ratio to the raw bound: {rate / bound:.2f} (without the ranking hook {rate_nohook / bound:.2f})")
             check = not args.no_check
+            plain, info_plain = peer_rate(stack, admin_url, n_events, args.batch_size, "plain", check)
+            log(f"   same work, plain consume({args.batch_size}) loop:          {plain:>9,.0f} events/s  {info_plain}")
+            quix, info_quix = peer_rate(stack, admin_url, n_events, args.batch_size, "quix", check)
+            log(f"   same work, Quix Streams {QUIX_VERSION} sink:             {quix:>9,.0f} events/s  {info_quix}")
+            log(f"   ratio to the same-work peers: Quix {rate / quix:.2f}, plain loop {rate / plain:.2f}")
             mixed, info_mixed = projector_rate(
                 stack, admin_url, n_events, batch_size=args.batch_size, ranking_hook=True, check=check,
                 bracket_divisions=BRACKET_DIVISIONS,
@@ -837,6 +857,12 @@ def main() -> None:
             "events": info["events"],
             "batch_size": args.batch_size,
             "matches_from_scratch": info.get("matches_from_scratch"),
+            "quix_same_work_events_per_s": round(quix),
+            "plain_loop_same_work_events_per_s": round(plain),
+            "ratio_to_quix_same_work": round(rate / quix, 3),
+            "ratio_to_plain_loop_same_work": round(rate / plain, 3),
+            "matches_from_scratch_quix": info_quix.get("matches_from_scratch"),
+            "matches_from_scratch_plain_loop": info_plain.get("matches_from_scratch"),
             "projector_events_per_s_mixed_brackets": round(mixed),
             "mixed_bracket_events": info_mixed.get("bracket_events"),
             "mixed_events": info_mixed["events"],
