@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from services.core.domain.codec import result_from_fields
 from services.core.domain.results import (
     BoutResult,
     BoutVoid,
@@ -75,16 +76,7 @@ class ResultRecorded(_Envelope, frozen=True, omit_defaults=True, tag="result_rec
     blue_athlete_id: Id | None = None
 
     def to_domain(self) -> BoutResult:
-        r = self.result
-        return BoutResult(
-            bout_id=self.bout_id,
-            revision=self.revision,
-            winner=r.winner,
-            method=r.method,
-            score=Score(r.score.red, r.score.blue),
-            duration_s=r.duration_s,
-            referee_id=r.referee_id,
-        )
+        return result_from_fields(self.bout_id, self.revision, self.result)
 
     @property
     def athletes(self) -> tuple[str, str] | None:

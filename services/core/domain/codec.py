@@ -68,6 +68,13 @@ class ResultFields(Protocol):
     def referee_id(self) -> str | None: ...
 
 
+def result_from_fields(bout_id: str, revision: int, fields: ResultFields) -> BoutResult:
+    """The domain value of result ``revision`` of ``bout_id`` from its fields (an event's result
+    object or a posted result)."""
+    score = Score(fields.score.red, fields.score.blue)
+    return BoutResult(bout_id, revision, fields.winner, fields.method, score, fields.duration_s, fields.referee_id)
+
+
 def encode_revision(revision: Revision) -> StoredRevision:
     """The stored form of ``revision`` (its bout and revision number are the row's key, not payload)."""
     if isinstance(revision, BoutVoid):
