@@ -27,41 +27,41 @@ RANKED_T = "pages-worlds"
 HOSTILE = "<script>alert(1)</script>"
 TODAY = dt.date(2026, 11, 26)
 
+
+def numbered(prefix: str, people: list[tuple[str, str]]) -> list[tuple[str, str, str]]:
+    """(id, name, country) with ids ``{prefix}-1``, ``{prefix}-2``, …"""
+    return [(f"{prefix}-{i}", name, country) for i, (name, country) in enumerate(people, start=1)]
+
+
 ATHLETES: list[tuple[str, str, str]] = [
     ("rr-1", "Ōno Shōhei", "JPN"),
     ("rr-2", HOSTILE, "FRA"),
     ("rr-3", "ლაშა შავდათუაშვილი", "GEO"),
     ("rr-4", "محمد الشهري", "SAU"),
     ("rr-5", "Zoë Müller-Łukasz", "DEU"),
-    *(
-        (f"el-{i}", name, c)
-        for i, (name, c) in enumerate(
-            [
-                ("Nagase Takanori", "JPN"),
-                ("Matthias Casse", "BEL"),
-                ("이준환", "KOR"),
-                ("Frank de Wit", "NLD"),
-                ("Αλέξιος Ντανάτσιδης", "GRC"),
-                ("סאגי מוקי", "ISR"),
-                ("Arthur Margelidon", "CAN"),
-                ("Bernd Fasching", "AUT"),
-            ],
-            start=1,
-        )
+    *numbered(
+        "el",
+        [
+            ("Nagase Takanori", "JPN"),
+            ("Matthias Casse", "BEL"),
+            ("이준환", "KOR"),
+            ("Frank de Wit", "NLD"),
+            ("Αλέξιος Ντανάτσιδης", "GRC"),
+            ("סאגי מוקי", "ISR"),
+            ("Arthur Margelidon", "CAN"),
+            ("Bernd Fasching", "AUT"),
+        ],
     ),
-    *(
-        (f"pt-{i}", name, c)
-        for i, (name, c) in enumerate(
-            [
-                ("Clarisse Agbégnénou", "FRA"),
-                ("Andreja Leški", "SVN"),
-                ("Horikawa Megumi", "JPN"),
-                ("Katarina Krišto", "HRV"),
-                ("Дарина Білодід", "UKR"),
-                ("김지수", "KOR"),
-            ],
-            start=1,
-        )
+    *numbered(
+        "pt",
+        [
+            ("Clarisse Agbégnénou", "FRA"),
+            ("Andreja Leški", "SVN"),
+            ("Horikawa Megumi", "JPN"),
+            ("Katarina Krišto", "HRV"),
+            ("Дарина Білодід", "UKR"),
+            ("김지수", "KOR"),
+        ],
     ),
 ]
 RANKED: list[tuple[str, str, str, str, int]] = [  # athlete, name, country, category, placing

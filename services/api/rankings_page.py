@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import HTMLResponse
 
 from services.api.page_rankings import Facets, SearchForm, rankings_html, results_html
@@ -78,10 +78,16 @@ async def _results(reader: RankingsReader, form: SearchForm) -> str:
     return results_html(form, page, freshness)
 
 
-def _form(q: str, category: str, country: str, after: str) -> SearchForm:
+def _form(
+    q: QueryText = "", category: CategoryParam = "", country: CountryParam = "", after: AfterParam = ""
+) -> SearchForm:
+    """The form's query parameters (a dependency of both routes)."""
     return SearchForm(
         q=q.strip() or None, category=category or None, country=country.upper() or None, after=after or None
     )
+
+
+FormDep = Annotated[SearchForm, Depends(_form)]
 
 
 _HTML_200: dict[int | str, dict[str, Any]] = {200: {"content": {"text/html": {}}, "description": "HTML"}}
@@ -96,15 +102,8 @@ _HTML_200: dict[int | str, dict[str, Any]] = {200: {"content": {"text/html": {}}
     "Empty values mean no filter. Shows how far the ranking index is behind the results (freshness).",
     responses={**_HTML_200, **problems(400, 422, 503)},
 )
-async def rankings(
-    request: Request,
-    q: QueryText = "",
-    category: CategoryParam = "",
-    country: CountryParam = "",
-    after: AfterParam = "",
-) -> HTMLResponse:
+async def rankings(request: Request, form: FormDep) -> HTMLResponse:
     reader = _reader(request)
-    form = _form(q, category, country, after)
     results = await _results(reader, form)
     return HTMLResponse(rankings_html(form, await _facets(reader), results), headers={"cache-control": "no-cache"})
 
@@ -115,12 +114,6 @@ async def rankings(
     summary="The rankings page's results (HTML fragment, for search-as-you-type)",
     responses={**_HTML_200, **problems(400, 422, 503)},
 )
-async def rankings_results(
-    request: Request,
-    q: QueryText = "",
-    category: CategoryParam = "",
-    country: CountryParam = "",
-    after: AfterParam = "",
-) -> HTMLResponse:
-    html = await _results(_reader(request), _form(q, category, country, after))
+async def rankings_results(request: Request, form: FormDep) -> HTMLResponse:
+    html = await _results(_reader(request), form)
     return HTMLResponse(html, headers={"cache-control": "no-cache"})
