@@ -37,7 +37,7 @@ def _division(division_id: str = "m-73kg", version: int = 42, rows: int = 3) -> 
         ruleset="combat-default",
     )
     table = tuple(
-        RowView(i + 1, f"a{i}", "Ōno Shōhei", "JPN", None if i % 2 else "Tenri", 3, 2, 1, 0, 9, 1, 10, 3, False, 0)
+        RowView(f"a{i}", i + 1, 3, 2, 1, 0, 9, 1, 10, 3, False, "Ōno Shōhei", "JPN", None if i % 2 else "Tenri", 0)
         for i in range(rows)
     )
     return DivisionStandings(meta=meta, rows=table, conflicts=1)

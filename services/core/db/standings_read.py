@@ -65,24 +65,13 @@ class DivisionMeta:
 
 
 @dataclass(frozen=True, slots=True)
-class RowView:
-    """A standings row as shown: the projected figures (in ``FIGURES`` order) plus the athlete's
-    registration data."""
+class RowView(StandingRow):
+    """A standings row as shown: the projected row plus the athlete's registration data and the
+    places moved since the previous table."""
 
-    rank: int
-    athlete_id: str
     name: str
     country: str
     club: str | None
-    bouts: int
-    wins: int
-    losses: int
-    draws: int
-    points: int
-    finishes: int
-    tp_for: int
-    tp_against: int
-    tie_unresolved: bool
     movement: int
 
 
@@ -260,7 +249,7 @@ def _division_standings_stmt(tournament_id: str, division_id: str) -> Select[*tu
 
 def _row_view(r: Any, name: str, country: str, club: str | None, movement: int) -> RowView:
     """A standings row (stored or computed: the same fields) with the athlete's details."""
-    return RowView(r.rank, r.athlete_id, name, country, club, *figures(r), r.tie_unresolved, movement)
+    return RowView(r.athlete_id, r.rank, *figures(r), r.tie_unresolved, name, country, club, movement)
 
 
 def _projected_view(r: Any) -> RowView:
