@@ -521,7 +521,7 @@ def latency(
     indexer_cmd = [sys.executable, "-m", "services.indexer.main"] if rankings_stage else [sys.executable, "-c", "pass"]
     with (
         process(projector_cmd, env, tmp / f"projector-{ranking_hook}.log"),
-        process([sys.executable, "-m", "services.intake.main"], env, tmp / f"intake-{ranking_hook}.log"),
+        process([sys.executable, "-m", "services.intake.main"], env, tmp / f"intake-{ranking_hook}.log") as intake,
         process(indexer_cmd, indexer_env, tmp / f"indexer-{ranking_hook}.log"),
     ):
         base = f"http://127.0.0.1:{port}"
@@ -544,6 +544,7 @@ def latency(
             client.post(f"/v1/tournaments/{t}/bouts/{b}/results", json=body)
         time.sleep(1)
         failures: list[str] = []
+        intake_cpu = cpu_seconds(intake.pid)
 
         def started_at(t: str, d: str, b: str, at: float) -> None:
             with lock:
@@ -570,6 +571,7 @@ def latency(
         else:
             t0 = time.perf_counter() + 0.3
             asyncio.run(open_loop_posts(port, token, bouts[20:], rate, t0, body, started_at, acks, failures))
+        intake_cpu = cpu_seconds(intake.pid) - intake_cpu
         if failures:
             raise RuntimeError(f"intake refused {len(failures)} posts, e.g. {failures[0]}")
         achieved = (len(bouts) - 20) / (time.perf_counter() - t0)
@@ -602,7 +604,14 @@ def latency(
         "p99": lat[min(len(lat) - 1, int(len(lat) * 0.99))],
         "ack_p50": statistics.median(ack),
         "ack_p99": ack[min(len(ack) - 1, int(len(ack) * 0.99))],
+        "intake_cpu_us_per_post": round(intake_cpu / (len(bouts) - 20) * 1e6, 1),
     }
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far, from /proc/<pid>/stat (clock ticks)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _ranking_visible(
@@ -802,7 +811,7 @@ def main() -> None:
             log(
                 f"5. post -> visible at {lat['achieved_rate']}/s over {lat['posts']} posts:"
                 f" p50 {lat['p50']:.1f} ms, p99 {lat['p99']:.1f} ms (HTTP 202 p50 {lat['ack_p50']:.1f},"
-                f" p99 {lat['ack_p99']:.1f} ms)"
+                f" p99 {lat['ack_p99']:.1f} ms); intake CPU {lat['intake_cpu_us_per_post']:.0f} µs per post"
             )
             lat_rank = latency(
                 stack,
@@ -854,6 +863,7 @@ def main() -> None:
             "post_to_visible_p50_ms_without_ranking_hook": round(lat2["p50"], 1),
             "post_to_visible_p99_ms_without_ranking_hook": round(lat2["p99"], 1),
             "intake_ack_p99_ms": round(lat["ack_p99"], 1),
+            "intake_cpu_us_per_post": lat["intake_cpu_us_per_post"],
             "events": info["events"],
             "batch_size": args.batch_size,
             "matches_from_scratch": info.get("matches_from_scratch"),
