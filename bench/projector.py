@@ -15,7 +15,9 @@ Prints, in one run:
      number of events with 60 bracket divisions of every format fought among the round-robin ones
      (``mixed``), and 180 bracket divisions alone (each checked against its log-order replay);
      and the same events through two same-work peers (``bench/peers.py``): a plain ``consume(N)``
-     loop and a Quix Streams application, both running this project's unit of work per batch;
+     loop and a Quix Streams application, both running this project's unit of work per batch; and
+     the same-statements floor (``bench/floor.py``): the SQL those batches send, recorded and
+     replayed alone on a database registered alike, one transaction per batch;
   4. the same projector with a DB commit and a synchronous offset commit per message (batch size 1:
      the shape of the article's consumer), over a few thousand events, and the ratio;
   5. post -> visible latency at 200 results/s: intake (``python -m services.intake.main``) answers
@@ -59,6 +61,7 @@ import sqlalchemy as sa  # noqa: E402
 from confluent_kafka import Consumer, Producer  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
+from bench.floor import same_statements_floor  # noqa: E402
 from bench.peers import QUIX_VERSION, plain_loop_rate, quix_rate  # noqa: E402
 from bench.workload import PEPPER, fresh, new_database, workload  # noqa: E402
 from services.core.db import tokens as token_repo  # noqa: E402
@@ -787,6 +790,15 @@ def main() -> None:
             log(f"   the same without the ranking hook:               {rate_nohook:>9,.0f} events/s  {info2}")
             log(f"   ratio to the raw bound: {rate / bound:.2f} (without the ranking hook {rate_nohook / bound:.2f})")
             check = not args.no_check
+            floor = same_statements_floor(
+                stack, admin_url, workload(stack, admin_url, "bench-src", "bn", n_events, batch_size=args.batch_size),
+                args.batch_size,
+            ).summary()  # fmt: skip
+            log(
+                f"   the same statements replayed, no Python planning: {floor['floor_events_per_s']:>9,.0f} events/s"
+                f" ({floor['statements']} statements in {floor['batches']} transactions; BatchApplier.apply in"
+                f" process {floor['apply_events_per_s']:,} events/s); projector / floor {rate / floor['floor_events_per_s']:.2f}"
+            )
             plain, info_plain = peer_rate(stack, admin_url, n_events, args.batch_size, "plain", check)
             log(f"   same work, plain consume({args.batch_size}) loop:          {plain:>9,.0f} events/s  {info_plain}")
             quix, info_quix = peer_rate(stack, admin_url, n_events, args.batch_size, "quix", check)
@@ -867,6 +879,10 @@ def main() -> None:
             "events": info["events"],
             "batch_size": args.batch_size,
             "matches_from_scratch": info.get("matches_from_scratch"),
+            "same_statements_floor_events_per_s": floor["floor_events_per_s"],
+            "ratio_to_same_statements_floor": round(rate / floor["floor_events_per_s"], 3),
+            "apply_in_process_events_per_s": floor["apply_events_per_s"],
+            "same_statements_per_run": floor["statements"],
             "quix_same_work_events_per_s": round(quix),
             "plain_loop_same_work_events_per_s": round(plain),
             "ratio_to_quix_same_work": round(rate / quix, 3),

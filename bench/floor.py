@@ -1,0 +1,121 @@
+"""The same-statements floor of the projector's unit of work, for ``bench/projector.py``.
+
+The standard workload is applied in batches by ``BatchApplier.apply`` in this process (Kafka left
+out: the messages are handed over as they would be consumed), with every statement it sends to
+PostgreSQL recorded at the psycopg cursor (text, parameters, binary or not), per batch. Then a
+second database with the same registration replays exactly those statements, batch by batch, one
+transaction per batch like the projector, with no Python planning in between. The floor is the
+replay's events/s: what the same SQL costs on this machine when nothing else runs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from sqlalchemy.orm import Session, sessionmaker
+
+from bench.workload import Workload, fresh
+from services.core.kafka.dlq import DeadLetterPublisher
+from services.embedded.stack import EmbeddedStack
+from services.projector.batch import Incoming, decode_batch
+from services.projector.service import BatchApplier
+
+Statement = tuple[str, Any, bool]  # SQL text as sent, its parameters, binary results
+
+
+@dataclass
+class Floor:
+    events: int
+    batches: int
+    statements: int
+    apply_seconds: float  # BatchApplier.apply, in process (no Kafka)
+    replay_seconds: float  # the recorded statements alone
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "events": self.events,
+            "batches": self.batches,
+            "statements": self.statements,
+            "apply_events_per_s": round(self.events / self.apply_seconds),
+            "floor_events_per_s": round(self.events / self.replay_seconds),
+        }
+
+
+@contextmanager
+def recording(into: list[Statement]) -> Iterator[None]:
+    """Record every ``execute`` of psycopg cursors (SQLAlchemy's and the raw driver's) meanwhile."""
+    original, original_many = psycopg.Cursor.execute, psycopg.Cursor.executemany
+
+    def text(cursor: psycopg.Cursor[Any], query: Any) -> str:
+        return query if isinstance(query, str) else query.as_string(cursor)
+
+    def execute(self: psycopg.Cursor[Any], query: Any, params: Any = None, **kwargs: Any) -> Any:
+        into.append((text(self, query), params, self.format == 1))
+        return original(self, query, params, **kwargs)
+
+    def executemany(self: psycopg.Cursor[Any], query: Any, params_seq: Any, **kwargs: Any) -> Any:
+        rows = list(params_seq)
+        into.extend((text(self, query), params, self.format == 1) for params in rows)
+        return original_many(self, query, rows, **kwargs)
+
+    psycopg.Cursor.execute = execute  # type: ignore[method-assign]
+    psycopg.Cursor.executemany = executemany  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        psycopg.Cursor.execute = original  # type: ignore[method-assign]
+        psycopg.Cursor.executemany = original_many  # type: ignore[method-assign]
+
+
+def as_consumed(w: Workload, partitions: int = 6) -> list[Incoming]:
+    """The workload's messages with the partitions and offsets a keyed producer would give them."""
+    offsets: dict[int, int] = {}
+    out = []
+    for m in w.messages:
+        partition = sum(m.key.encode()) % partitions  # any stable key -> partition map will do
+        offset = offsets.get(partition, 0)
+        offsets[partition] = offset + 1
+        out.append(Incoming(w.settings.kafka.topic, partition, offset, m.key.encode(), m.value, list(m.headers)))
+    return out
+
+
+def replay(conninfo: str, batches: list[list[Statement]]) -> float:
+    with psycopg.connect(conninfo) as conn:
+        started = time.perf_counter()
+        for statements in batches:
+            with conn.transaction():
+                for sql, params, binary in statements:
+                    conn.cursor(binary=binary).execute(sql, params)  # type: ignore[arg-type]
+        return time.perf_counter() - started
+
+
+def same_statements_floor(stack: EmbeddedStack, admin_url: str, w: Workload, batch_size: int) -> Floor:
+    """``w``'s events applied and recorded, then replayed on a database registered alike."""
+    group = w.settings.projector.group_id
+    dlq = DeadLetterPublisher(w.settings.kafka, group)
+    dlq.warm_up()
+    applier = BatchApplier(sessionmaker(w.engine), dlq, group)
+    messages = as_consumed(w)
+    recorded: list[list[Statement]] = []
+    apply_seconds = 0.0
+    for i in range(0, len(messages), batch_size):
+        decoded = decode_batch(messages[i : i + batch_size])
+        statements: list[Statement] = []
+        with recording(statements):
+            started = time.perf_counter()
+            applier.apply(decoded)
+            apply_seconds += time.perf_counter() - started
+        recorded.append(statements)
+    dlq.close()
+    settings, engine = fresh(stack, admin_url, "bench-floor", batch_size=batch_size)
+    with Session(engine) as session, session.begin():
+        w.reg.insert(session)
+    engine.dispose()
+    conninfo = settings.database.sqlalchemy_url().replace("postgresql+psycopg://", "postgresql://")
+    replay_seconds = replay(conninfo, recorded)
+    return Floor(len(messages), len(recorded), sum(map(len, recorded)), apply_seconds, replay_seconds)
