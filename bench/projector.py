@@ -74,6 +74,7 @@ from services.core.settings import (  # noqa: E402
 )
 from services.embedded.stack import EmbeddedStack  # noqa: E402
 from services.embedded.waiting import free_port  # noqa: E402
+from services.ops.replay import replay  # noqa: E402
 from services.projector.loop import ProjectorLoop  # noqa: E402
 from services.projector.service import BatchApplier  # noqa: E402
 from tests.projector_support import (  # noqa: E402
@@ -248,6 +249,7 @@ def projector_rate(
     check: bool,
     bracket_divisions: int = 0,
     round_robin: bool = True,
+    measure_replay: bool = False,
 ) -> tuple[float, dict[str, Any]]:
     w = workload(
         stack,
@@ -284,6 +286,9 @@ def projector_rate(
         info.update(bracket_divisions=bracket_divisions, bracket_events=w.bracket_events)
     if check:
         info["matches_from_scratch"] = w.matches_from_scratch()
+    if measure_replay:  # `standings replay --from-beginning --dry-run` over the same log
+        report = replay(settings, engine, dry_run=True, idle_timeout_s=5)
+        info.update(replay_events_per_s=round(report.events_per_s), replay_equal=report.equal)
     engine.dispose()
     return len(messages) / elapsed, info
 
@@ -781,7 +786,13 @@ def main() -> None:
             log(f"   raw bound (the smaller):                         {bound:>9,.0f} /s")
 
             rate, info = projector_rate(
-                stack, admin_url, n_events, batch_size=args.batch_size, ranking_hook=True, check=not args.no_check
+                stack,
+                admin_url,
+                n_events,
+                batch_size=args.batch_size,
+                ranking_hook=True,
+                check=not args.no_check,
+                measure_replay=True,
             )
             log(f"3. projector, {info['events']:,} events, batch {args.batch_size}:  {rate:>9,.0f} events/s  {info}")
             rate_nohook, info2 = projector_rate(
@@ -883,6 +894,9 @@ def main() -> None:
             "ratio_to_same_statements_floor": round(rate / floor["floor_events_per_s"], 3),
             "apply_in_process_events_per_s": floor["apply_events_per_s"],
             "same_statements_per_run": floor["statements"],
+            "replay_events_per_s": info["replay_events_per_s"],
+            "ratio_replay_to_projector": round(info["replay_events_per_s"] / rate, 3),
+            "replay_equal": info["replay_equal"],
             "quix_same_work_events_per_s": round(quix),
             "plain_loop_same_work_events_per_s": round(plain),
             "ratio_to_quix_same_work": round(rate / quix, 3),

@@ -40,7 +40,7 @@ def summary(report: ReplayReport) -> Table:
     table.add_row("passed by the live group, not in results", str(report.missing_in_results))
     table.add_row("divisions compared", str(report.divisions))
     table.add_row("divisions differing", str(len(report.differing)))
-    table.add_row("seconds", f"{report.seconds:.1f}")
+    table.add_row("seconds", f"{report.seconds:.1f} ({report.events_per_s:,.0f} messages/s)")
     return table
 
 

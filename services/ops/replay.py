@@ -120,6 +120,11 @@ class ReplayReport:
     seconds: float = 0.0
 
     @property
+    def events_per_s(self) -> float:
+        """Messages read, planned and compared per second of the whole replay."""
+        return self.messages / self.seconds if self.seconds > 0 else 0.0
+
+    @property
     def equal(self) -> bool:
         """True when every replayed division's stored standings equalled the log's (before any repair)."""
         return not self.differing
