@@ -27,7 +27,7 @@ from services.core.kafka.producer import EventProducer
 from services.core.logging import get_logger
 from services.core.metrics import RESULTS_REJECTED
 from services.core.settings import Settings
-from services.intake import bootstrap
+from services.intake import bootstrap, mat_routes
 from services.intake.bootstrap import IntakeDeps
 from services.intake.context import CtxDep
 from services.intake.context import ServiceDep as Service
@@ -245,6 +245,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.include_router(_router())
+    mat_routes.install(app)  # the mat-table console (SPEC §8)
     app.add_middleware(BodySizeLimit, max_bytes=settings.intake.max_body_bytes)
     # Outermost: 413s from the size limit are measured (and counted as rejections) too.
     app.add_middleware(RequestMetrics, service=SERVICE, on_response=count_rejection)

@@ -185,6 +185,14 @@ class Problem(ProblemMembers):
     waiting_for: str | None = Field(
         default=None, description="A bracket bout's open slot and what it waits for (409 while it is not determined)"
     )
+    reason: str | None = Field(
+        default=None,
+        description=(
+            "Why a bout write is a 409: `conflicting_revision` (a different payload holds that revision), "
+            "`stale_revision` (the bout is at a higher revision), `open_slot` (a bracket slot is not determined) "
+            "or `bye`"
+        ),
+    )
 
 
 _RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying", "schema": {"type": "integer"}}}
@@ -258,6 +266,7 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
         "Conflict",
         "revision 1 of bout 'b-0001' is already applied with a different result; post revision 2 to correct it",
         applied_revision=1,
+        reason="conflicting_revision",
     ),
     413: _problem_example(413, "payload-too-large", "Payload too large", "request body exceeds 16384 bytes"),
     415: _problem_example(

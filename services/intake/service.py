@@ -31,6 +31,7 @@ from services.core.errors import Conflict, NotFound, ServiceUnavailable, Unproce
 from services.core.kafka.producer import Delivery, trace_id_of, traceparent_for
 from services.core.logging import get_logger
 from services.intake import repository
+from services.intake.accepted import CONFLICTING_REVISION, STALE_REVISION, AcceptedRevisions
 from services.intake.repository import AppliedRevision, PostTarget
 from services.intake.schemas import (
     RULESET_VIOLATION_SLUG,
@@ -43,6 +44,9 @@ from services.intake.schemas import (
 )
 
 log = get_logger(__name__)
+# The ``reason`` member of a bout write's 409 (besides the two revision reasons of accepted.py).
+OPEN_SLOT = "open_slot"
+BYE = "bye"
 T = TypeVar("T")
 R = TypeVar("R", BoutResult, BoutVoid)
 
@@ -100,9 +104,11 @@ def bracket_athletes(target: PostTarget, posted: Revision, repost: bool) -> tupl
     if slots is not None and slots.red is not None and slots.blue is not None:
         return slots.red, slots.blue
     if slots is not None and slots.status == "bye":
-        raise Conflict(Participants(posted.bout_id, None, None, True, ()).problem() or "", waiting_for=None)
+        raise Conflict(Participants(posted.bout_id, None, None, True, ()).problem() or "", waiting_for=None, reason=BYE)
     waits = slots.waiting_for if slots is not None else None
-    raise Conflict(f"{posted.bout_id}: {waits or 'its slots are not determined yet'}", waiting_for=waits)
+    raise Conflict(
+        f"{posted.bout_id}: {waits or 'its slots are not determined yet'}", waiting_for=waits, reason=OPEN_SLOT
+    )
 
 
 def check_against_applied(posted: Revision, applied: Sequence[AppliedRevision]) -> bool:
@@ -123,12 +129,14 @@ def check_against_applied(posted: Revision, applied: Sequence[AppliedRevision]) 
             f"revision {posted.revision} of bout {posted.bout_id!r} is already applied with a different "
             f"{at_posted.kind}; post revision {latest + 1} to correct it"
         )
+        reason = CONFLICTING_REVISION
     else:
         detail = (
             f"bout {posted.bout_id!r} is already at revision {latest}; "
             f"revision {posted.revision} is stale, post revision {latest + 1} to correct it"
         )
-    raise Conflict(detail, applied_revision=latest)
+        reason = STALE_REVISION
+    raise Conflict(detail, applied_revision=latest, reason=reason)
 
 
 class IntakeService:
@@ -147,6 +155,7 @@ class IntakeService:
         self._clock = clock
         self._db_concurrency = db_concurrency
         self._db_limiter: anyio.CapacityLimiter | None = None  # created on the event loop, at first use
+        self.accepted = AcceptedRevisions()
 
     async def record_result(
         self, tournament_id: str, bout_id: str, body: ResultIn, *, traceparent: str | None = None
@@ -174,7 +183,19 @@ class IntakeService:
         )
         return FinalizeOut(tournament_id=tournament_id, events=out)
 
+    @property
+    def rulesets(self) -> Mapping[str, Ruleset]:
+        return self._rulesets
+
+    async def read(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(session, *args)`` on one of the intake's sessions, in a worker thread (503 while the database is down)."""
+        return await self._run(self._in_session, fn, *args)
+
     # -- internals -------------------------------------------------------------------------
+
+    def _in_session(self, fn: Callable[..., T], *args: Any) -> T:
+        with self._session_factory() as session:
+            return fn(session, *args)
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         try:
@@ -228,8 +249,16 @@ class IntakeService:
     ) -> AcceptedOut:
         """A result or void: checked against the bout (404/409/ruleset), then produced (202 once delivered)."""
         division_id, athletes = await self._run(self._checked, tournament_id, posted)
+        # No await between this claim and the check above it: a second device's different payload
+        # for this revision is refused here even before the projector has applied the first.
+        claimed = self.accepted.claim(posted)
         event = make_event(tournament_id, division_id, posted, self._clock(), athletes)
-        return await self._produce(event, posted.bout_id, posted.revision, traceparent)
+        try:
+            return await self._produce(event, posted.bout_id, posted.revision, traceparent)
+        except BaseException:
+            if claimed:
+                self.accepted.release(posted)
+            raise
 
     async def _produce(
         self, event: events.ResultRecorded | events.ResultVoided, bout_id: str, revision: int, traceparent: str | None

@@ -11,8 +11,9 @@ from typing import Any
 
 import httpx
 
+from services.intake.app import create_app as create_intake
 from tests.e2e.pipeline import Pipeline
-from tests.read_api_helpers import api_rows
+from tests.read_api_helpers import UvicornThread, api_rows
 
 WIN_METHODS = ["ko", "tko", "submission", "fall", "technical_superiority", "decision", "points", "disqualification"]
 
@@ -94,11 +95,22 @@ def test_conflicting_payloads_first_applied_wins_and_conflict_is_visible(pipelin
     bout = p.bouts(division)[1]["bout_id"]
     a = {"revision": 1, "winner": "red", "method": "points", "score": {"red": 5, "blue": 1}}
     b = {"revision": 1, "winner": "blue", "method": "fall", "score": {"red": 0, "blue": 4}}
-    # With the projector stopped the intake cannot see the first result applied, so both are
-    # accepted and the projector must guard the race.
+    # With the projector stopped no intake sees the first result applied. The intake that accepted
+    # it refuses the second (409); a second intake instance does not know it, accepts it, and the
+    # projector must guard the race.
     assert p.projector.stop() == 0
     assert p.post_result(bout, a).status_code == 202
-    assert p.post_result(bout, b).status_code == 202
+    refused = p.post_result(bout, b)
+    assert refused.status_code == 409 and refused.json()["reason"] == "conflicting_revision"
+    with UvicornThread(create_intake(p.settings)).running() as other:
+        second = httpx.post(
+            f"{other.url}/v1/tournaments/{p.tournament}/bouts/{bout}/results",
+            json=b,
+            headers={"Authorization": f"Bearer {p.tokens['referee']}"},
+            timeout=10,
+        )
+    assert second.status_code == 202, second.text
+    p.accepted.append({**second.json(), "kind": "result", "body": b})
     p.projector.start()
     p.wait_applied()
     _assert_matches_oracle(p, division)
