@@ -120,6 +120,11 @@ class Page:
             "Network.emulateNetworkConditions", offline=offline, latency=0, downloadThroughput=-1, uploadThroughput=-1
         )
 
+    async def block_urls(self, patterns: list[str]) -> None:
+        """Requests matching ``patterns`` (``*`` wildcards) fail as if the server were unreachable; [] unblocks."""
+        await self.call("Network.enable")
+        await self.call("Network.setBlockedURLs", urls=patterns)
+
     async def screenshot(self, path: Path) -> None:
         data = await self.call("Page.captureScreenshot", format="png", captureBeyondViewport=False)
         await asyncio.to_thread(_write_file, path, base64.b64decode(data["data"]))
