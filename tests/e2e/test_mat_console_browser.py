@@ -200,3 +200,37 @@ def test_results_entered_offline_survive_a_reload_and_count_once(chromium: Chrom
             e["against"],
         ), athlete
     assert sum(r["bouts"] for r in rows.values()) == 10  # five bouts, two athletes each: nothing counted twice
+
+
+def test_two_tablets_on_one_mat_one_result_counts_the_other_shows_the_conflict(
+    chromium: Chromium, pipeline: Pipeline
+) -> None:
+    p = pipeline
+    division = p.divisions()[1]
+    (bout,) = mat_bouts(p, division, 1)
+    bout_id, red, blue = bout["bout_id"], bout["red_athlete_id"], bout["blue_athlete_id"]
+
+    async def scenario() -> tuple[list[Any], list[Any]]:
+        async with chromium.page(isolated=True) as first, chromium.page(isolated=True) as second:
+            await open_console(first, p)
+            await open_console(second, p)  # both loaded the bout at revision 1, before either sent
+            await enter(first, bout_id, "red", "ko", 2, 0)
+            await first.wait_for("document.querySelector('#queue li[data-state=sent]') !== null", UI_WAIT_S, "sent")
+            await enter(second, bout_id, "blue", "submission", 0, 1)
+            await second.wait_for(
+                "document.querySelector('#queue li[data-state=failed]') !== null", UI_WAIT_S, "the conflict"
+            )
+            await first.screenshot(SHOTS / "8-first-tablet-sent.png")
+            await second.screenshot(SHOTS / "9-second-tablet-conflict.png")
+            return await first.evaluate(OUTBOX_JS), await queue(second)
+
+    sent, other = asyncio.run(scenario())
+    assert [(o["bout_id"], o["revision"], o["state"]) for o in sent] == [(bout_id, 1, "sent")]
+    assert len(other) == 1 and other[0][:2] == (bout_id, "failed")
+    assert "Conflict: another result was already sent for this bout at this revision" in other[0][2]
+    record_sent(p, sent)
+    p.wait_applied()
+    rows = {r["athlete_id"]: r for r in p.standings(division)["rows"]}
+    assert (rows[red]["wins"], rows[red]["points"], rows[red]["finishes"]) == (1, 5, 1)  # the first tablet's ko
+    assert (rows[blue]["wins"], rows[blue]["losses"], rows[blue]["bouts"]) == (0, 1, 1)
+    assert sum(r["bouts"] for r in rows.values()) == 2
