@@ -199,6 +199,7 @@ def ready_rows(stack: EmbeddedStack, settings: Settings, services: bool) -> list
             ("indexer", _local_url(settings.indexer.http_host, settings.indexer.http_port, "/metrics")),
             ("overlay", _local_url(api_host, settings.api.port, f"/overlay/{DEMO_TOURNAMENT}/{DEMO_DIVISION}")),
             ("tournament", _local_url(api_host, settings.api.port, f"/t/{DEMO_TOURNAMENT}")),
+            ("mat table", _local_url(api_host, settings.intake.port, f"/mat/{DEMO_TOURNAMENT}/1")),
         ]
     return rows
 
@@ -212,4 +213,7 @@ def _print_ready(stack: EmbeddedStack, settings: Settings, tokens: dict[str, str
         console.print(f"  {name:<{width}}  {where}", soft_wrap=True, markup=False, highlight=False)
     console.print(f"ops token: {tokens['ops']}", soft_wrap=True, markup=False, highlight=False)
     console.print(f"referee token: {tokens['referee']}", soft_wrap=True, markup=False, highlight=False)
+    if services:  # the mat table's console asks for it once per tablet: the token alone, to paste
+        console.print("paste into the mat table console:", soft_wrap=True, markup=False, highlight=False)
+        console.print(tokens["referee"], soft_wrap=True, markup=False, highlight=False)
     console.print("[bold green]ready[/bold green] (Ctrl-C or `standings down` to stop)")

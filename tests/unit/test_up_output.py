@@ -36,12 +36,14 @@ def test_every_url_is_printed_whole_at_80_columns(monkeypatch: pytest.MonkeyPatc
     up._print_ready(stack, settings, {"ops": "stk_" + "o" * 43, "referee": "stk_" + "r" * 43}, services)
     lines = out.getvalue().splitlines()
     rows = up.ready_rows(stack, settings, services)
-    assert len(rows) == (9 if services else 3)
+    assert len(rows) == (10 if services else 3)
     for name, url in rows:
         assert any(line.split() == [*name.split(), url] for line in lines), (url, lines)
     assert any(line.endswith("stk_" + "o" * 43) for line in lines)
     assert "ready" in lines[-1] and "Ctrl-C" in lines[-1]
     if services:
         assert "  overlay     http://127.0.0.1:45321/overlay/world-championships-2026/m-73kg" in lines
+        assert "  mat table   http://127.0.0.1:45322/mat/world-championships-2026/1" in lines
+        assert "stk_" + "r" * 43 in lines  # the referee token alone on its line, for the mat console
         # everything but the unix-socket path of PostgreSQL fits in 80 columns
         assert all(len(line) <= 80 for line in lines if "postgresql" not in line)
