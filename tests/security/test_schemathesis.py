@@ -231,7 +231,10 @@ def _tolerated(failure: Failure, case: Case, response: Response) -> bool:
         # with schema ``errors`` is never tolerated.
         return True
     # Documented 400s (OpenAPI lists them): whole-list reads need a category, country or q (a rule
-    # across optional query parameters), and search_after must be a cursor this API returned.
+    # across optional query parameters), and search_after must be a cursor this API returned; the
+    # rankings page's `after` likewise (its 400 says so).
+    if operation in ("GET /rankings", "GET /rankings/results"):
+        return response.status_code == 400 and "not a cursor returned by this API" in problem.get("detail", "")
     return operation == "GET /v1/rankings" and response.status_code == 400
 
 
