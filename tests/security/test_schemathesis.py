@@ -122,7 +122,7 @@ class AuthorizationOracle:
             return True
         if path.startswith("/v1/ops/") or path == "/v1/tournaments/{t}/finalize":
             return identity == "ops"
-        if path in (_RESULTS, _VOID):
+        if path in (_RESULTS, _VOID, _MAT_BOUTS):
             return identity == "referee" and case.path_parameters.get("t") == T
         return False  # the rest of the secured operations are admin's
 
@@ -284,6 +284,7 @@ READ_API_LINKS = [
 
 _RESULTS = "/v1/tournaments/{t}/bouts/{b}/results"
 _VOID = "/v1/tournaments/{t}/bouts/{b}/void"
+_MAT_BOUTS = "/v1/tournaments/{t}/mats/{mat}/bouts"  # the mat-table console reads with the referee token
 _SAME_BOUT = {"t": "$request.path.t", "b": "$request.path.b"}
 INTAKE_LINKS = [
     Link(("post", _RESULTS, "202"), "CorrectResult", ("post", _RESULTS), _SAME_BOUT),
