@@ -38,7 +38,8 @@ Seating = list[tuple[int, int, str]]
 
 def _seat(ranks: list[list[tuple[int, str]]], size: int, avoid_clash: bool) -> Seating | None:
     """Seat the qualifiers seed by seed. Each seed goes to the pool (among those still to place an
-    athlete of that rank) whose athletes already drawn would meet it latest, ties to the lower pool.
+    athlete of that rank) whose athletes already drawn would meet it latest, ties to the lower pool
+    (so the winners, the first rank, take seeds 1..P in pool order).
     ``avoid_clash``: skip a pool already in the seed's quarter, backtracking when that leads nowhere
     (None when no such seating is found within SEARCH_BUDGET steps)."""
     seat = {seed: position for position, seed in enumerate(seeding_order(size))}
@@ -55,7 +56,10 @@ def _seat(ranks: list[list[tuple[int, str]]], size: int, avoid_clash: bool) -> S
             return group + 1 == len(ranks) or visit(group + 1, list(ranks[group + 1]))
         budget[0] -= 1
         at = seat[len(placed) + 1]
-        for pick in sorted(waiting, key=lambda q: latest(at, q[0]), reverse=True):
+        picks = sorted(waiting, key=lambda q: latest(at, q[0]), reverse=True)
+        # The pool winners take seeds 1..P in pool order, always: the winners of pools 1 and 2 must
+        # stand in opposite halves (SPEC §7); only later ranks may move to keep a pool out of a quarter.
+        for pick in picks[:1] if group == 0 else picks:
             if budget[0] < 0 or (avoid_clash and any(s // span == at // span for s in taken.get(pick[0], []))):
                 continue
             placed.append((at, *pick))
