@@ -16,7 +16,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi import Path as PathParam
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
-from starlette.responses import HTMLResponse
+from starlette.responses import FileResponse, HTMLResponse
 
 from services.core.domain.codec import UndecodablePayload, decode_revision
 from services.core.domain.results import BoutResult, Revision
@@ -196,6 +196,13 @@ def _router() -> APIRouter:
         ruleset_name = await _ruleset_or_404(service, t)
         bouts = await service.read(mat_repository.mat_bouts, t, mat)
         return bouts_out(t, mat, bouts, service, rules_for(service, ruleset_name))
+
+    @router.get("/mat/sw.js", include_in_schema=False)
+    async def mat_service_worker() -> FileResponse:
+        # Served from /mat/ so its scope covers every console page.
+        return FileResponse(
+            STATIC_DIR / "mat-sw.js", media_type="text/javascript", headers={"cache-control": "no-cache"}
+        )
 
     @router.get(
         "/mat/{t}/{mat}",

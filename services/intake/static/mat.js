@@ -10,7 +10,7 @@
   const $ = (id) => document.getElementById(id);
   const LABEL = { red: "Red", blue: "Blue", draw: "Draw", none: "No contest" };
   const state = { bouts: [], rules: null, selected: null, winner: null, method: null, items: [], sending: false,
-                  retryTimer: null, retryMs: RETRY_MIN_MS };
+                  retryTimer: null, retryMs: RETRY_MIN_MS, again: false };
 
   // -- IndexedDB outbox -------------------------------------------------------------------
   let dbp = null;
@@ -215,8 +215,10 @@
   }
 
   async function pump() {
-    if (state.sending || !token()) return;
+    if (!token()) return;
+    if (state.sending) { state.again = true; return; }  // entered while a send is in flight: one more pass
     state.sending = true;
+    state.again = false;
     try {
       for (const item of (await allItems()).filter((i) => i.state === "waiting")) {
         if (!navigator.onLine) { setNet(false); retryLater(); return; }
@@ -245,6 +247,7 @@
     } finally {
       state.sending = false;
     }
+    if (state.again) { pump(); return; }
     loadBouts();
   }
 
@@ -275,7 +278,18 @@
     pump();
   }
 
+  // An offline reload needs the page's shell cached (service workers need a secure context:
+  // localhost or HTTPS; elsewhere the console still works, a reload just needs the network).
+  function cacheShell() {
+    if (!("serviceWorker" in navigator) || !window.isSecureContext) return;
+    navigator.serviceWorker.register("/mat/sw.js").then(() => navigator.serviceWorker.ready)
+      .then(() => caches.open("mat-console-v1")).then((c) => c.addAll([location.href, "/static/mat/mat.js", "/static/mat/mat.css"]))
+      .then(() => { document.body.dataset.offlineReady = "true"; })
+      .catch(() => { /* no offline reload on this device */ });
+  }
+
   document.addEventListener("DOMContentLoaded", () => {
+    cacheShell();
     $("mat-no").textContent = MAT; $("tournament").textContent = T;
     setNet(navigator.onLine);
     $("token-form").addEventListener("submit", (ev) => {
