@@ -35,7 +35,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from services.core import events
-from services.core.db import brackets, projection
+from services.core.db import brackets, divisions, projection
 from services.core.db.engine import make_session_factory
 from services.core.db.projection import DivisionInput
 from services.core.domain import bracket_division
@@ -228,7 +228,7 @@ def apply_replay(
         return
     # The live path's writer: the same rows, the same previous_rank rule, then version + NOTIFY.
     projection.write_standings(session, changes)
-    projection.bump_divisions(session, _marks(session, changes, in_window))
+    divisions.bump_divisions(session, _marks(session, changes, in_window))
     rankings.apply_ranking_effects(session, set(changes), set())
     log.warning("replay_repaired_standings", divisions=sorted(f"{t}/{d}" for t, d in changes))
 

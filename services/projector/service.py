@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.core import metrics, tracing
-from services.core.db import brackets, consumers, projection
+from services.core.db import brackets, consumers, divisions, projection
 from services.core.db.projection import ConflictRecord, DivisionKey
 from services.core.domain.ruleset import RULESETS, Ruleset
 from services.core.kafka.dlq import DeadLetterPublisher
@@ -32,6 +32,7 @@ from services.projector.batch import (
     is_replay,
     plan_batch,
 )
+from services.projector.division_memory import DivisionMemory
 
 log = get_logger(__name__)
 
@@ -66,8 +67,10 @@ class BatchApplier:
         dlq_flush_timeout_s: float = 10.0,
         rulesets: Mapping[str, Ruleset] = RULESETS,
         ranking_hook: RankingHook | None = None,
+        memory: DivisionMemory | None = None,
     ) -> None:
         self._sessions = sessions
+        self._memory = memory if memory is not None else DivisionMemory()  # an empty one is falsy
         self._dlq = dlq
         self.group = group
         self._dlq_timeout = dlq_flush_timeout_s
@@ -108,6 +111,16 @@ class BatchApplier:
             return self._apply(decoded)
 
     def _apply(self, decoded: Sequence[Decoded]) -> BatchOutcome:
+        try:
+            outcome = self._transaction(decoded)
+        except BaseException:
+            self._memory.forget()  # whatever it would have remembered did not commit
+            raise
+        self._memory.committed(outcome.versions)
+        self._count(decoded, outcome)
+        return outcome
+
+    def _transaction(self, decoded: Sequence[Decoded]) -> BatchOutcome:
         started = time.perf_counter()
         with self._sessions() as session, session.begin():
             state = self.load_state(session, decoded)
@@ -124,16 +137,19 @@ class BatchApplier:
             # a division's first event also creates its rows (entered athletes at zero).
             recompute = {(r.tournament_id, r.division_id) for r in plan.new_revisions}
             outcome.recomputed = projection.recompute_standings(
-                session, recompute, {key: self._rulesets[state.divisions[key].ruleset] for key in recompute}
+                session,
+                recompute,
+                {key: self._rulesets[state.divisions[key].ruleset] for key in recompute},
+                self._memory.known(plan, state),
+                self._memory.remember,
             )
             notify = tracing.tracer(__name__).start_as_current_span("standings_changed notify")
             with notify:
-                outcome.versions = projection.bump_divisions(session, plan.changed)
-            projection.update_tournament_status(session, plan.started, plan.finalized)
+                outcome.versions = divisions.bump_divisions(session, plan.changed)
+            divisions.update_tournament_status(session, plan.started, plan.finalized)
             self._hook(session, set(outcome.recomputed), set(plan.finalized))
             consumers.save_positions(session, self.group, plan.positions)
         outcome.db_seconds = time.perf_counter() - started
-        self._count(decoded, outcome)
         return outcome
 
     def dead_letter_alone(self, msg: Incoming, error: BaseException) -> bool:

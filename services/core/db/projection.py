@@ -18,7 +18,7 @@ a revision (``domain.codec``) and which standings rows change, with their ``prev
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,7 +30,7 @@ from services.core.db.driver import fetchall, run
 from services.core.db.registration import BoutInfo
 from services.core.domain import bracket_division as bd
 from services.core.domain.codec import StoredRevision, decode_bracket_revision, decode_revision
-from services.core.domain.projection import ConflictRecord, DivisionInfo, DivisionKey, DivisionMark, NewRevision
+from services.core.domain.projection import ConflictRecord, DivisionInfo, DivisionKey, NewRevision
 from services.core.domain.results import Bout, BoutResult
 from services.core.domain.ruleset import Ruleset
 from services.core.domain.standings import (
@@ -40,9 +40,6 @@ from services.core.domain.standings import (
     compute_standings,
     standings_change,
 )
-
-NOTIFY_CHANNEL = "standings_changed"
-
 
 # --- loading -----------------------------------------------------------------------------------
 
@@ -59,7 +56,8 @@ _LOAD_REVISIONS = """
 # FOR UPDATE in key order: one division's batches serialise (whichever partitions carry its
 # events), and every writer takes division locks in the same order (no deadlock).
 _LOAD_DIVISIONS = """
-    SELECT dv.tournament_id, dv.division_id, t.ruleset, t.status, dv.finalized_at IS NOT NULL, NULLIF(dv.bracket, 'null'::jsonb)::text
+    SELECT dv.tournament_id, dv.division_id, t.ruleset, t.status, dv.finalized_at IS NOT NULL, dv.version,
+           NULLIF(dv.bracket, 'null'::jsonb)::text
     FROM unnest(%(t)b::text[], %(d)b::text[]) AS k(t, d)
     JOIN divisions dv ON dv.tournament_id = k.t AND dv.division_id = k.d
     JOIN tournaments t ON t.tournament_id = dv.tournament_id
@@ -97,11 +95,11 @@ def load_divisions(
     ``brackets`` (when given) gets each bracket division's ``divisions.bracket``."""
     if not keys:
         return {}
-    ts, ds = _split(keys)
+    ts, ds = split_keys(keys)
     rows = fetchall(session, _LOAD_DIVISIONS, {"t": ts, "d": ds})
     if brackets is not None:
         brackets.update({(t, d): orjson.loads(b) for t, d, *_, b in rows if b is not None})
-    return {(t, d): DivisionInfo(ruleset, status, done) for t, d, ruleset, status, done, _ in rows}
+    return {(t, d): DivisionInfo(ruleset, status, done, v) for t, d, ruleset, status, done, v, _ in rows}
 
 
 # --- results and conflicts ---------------------------------------------------------------------
@@ -278,7 +276,7 @@ def load_standings_inputs(session: Session, keys: Collection[DivisionKey]) -> di
     """Roster, bouts and effective results of all ``keys`` in two queries (a bracket division's
     description and its positions' revisions come with them). The roster is the entries;
     compute_standings adds every bout's athletes, so it equals ``registration.division_roster``."""
-    ts, ds = _split(keys)
+    ts, ds = split_keys(keys)
     inputs = {key: DivisionInput([], [], {}) for key in keys}
     params = {"t": ts, "d": ds}
     for t, d, bout_id, red, blue, revision, kind, payload in fetchall(session, _DIVISION_BOUTS, params):
@@ -306,7 +304,7 @@ def load_standings(session: Session, keys: Collection[DivisionKey]) -> dict[Divi
     out: dict[DivisionKey, dict[str, StoredStanding]] = {key: {} for key in keys}
     if not keys:
         return out
-    ts, ds = _split(keys)
+    ts, ds = split_keys(keys)
     for t, d, athlete, *columns, previous in fetchall(session, _STANDINGS, {"t": ts, "d": ds}):
         out[(t, d)][athlete] = StoredStanding(StandingRow(athlete, *columns), previous)  # columns in field order
     return out
@@ -346,18 +344,29 @@ def write_standings(session: Session, changes: Mapping[DivisionKey, StandingsCha
         )
 
 
+Known = Mapping[DivisionKey, tuple[DivisionInput, dict[str, StoredStanding]]]
+Remember = Callable[[DivisionKey, DivisionInput, dict[str, StoredStanding], StandingsChange | None], None]
+
+
 def recompute_standings(
-    session: Session, keys: Collection[DivisionKey], rulesets: Mapping[DivisionKey, Ruleset]
+    session: Session,
+    keys: Collection[DivisionKey],
+    rulesets: Mapping[DivisionKey, Ruleset],
+    known: Known | None = None,
+    remember: Remember | None = None,
 ) -> set[DivisionKey]:
     """Recompute the standings of ``keys`` and write the rows that differ; returns the divisions
     whose rows changed. ``previous_rank`` keeps the rank an athlete had before the change that
     moved them. A bracket division's rows are its placings (SPEC §7), and its ``bracket_bouts``
-    rows that changed are written with them."""
+    rows that changed are written with them. ``known``: inputs and published rows the caller holds
+    already (not read again); ``remember`` is told each division's inputs, rows and change."""
     if not keys:
         return set()
     keys = sorted(keys)
-    inputs = load_standings_inputs(session, keys)
-    published = load_standings(session, keys)
+    known = known or {}
+    missing = [key for key in keys if key not in known]
+    inputs = {**load_standings_inputs(session, missing), **{k: v[0] for k, v in known.items()}}
+    published = {**load_standings(session, missing), **{k: v[1] for k, v in known.items()}}
     changes: dict[DivisionKey, StandingsChange] = {}
     projections = {key: inputs[key].projection(key[1], rulesets[key]) for key in keys if inputs[key].bracket}
     brackets.write_projections(session, projections, {key: inputs[key].positions for key in projections})
@@ -368,78 +377,13 @@ def recompute_standings(
         change = standings_change(rows, published[key])
         if change:
             changes[key] = change
+        if remember is not None:
+            remember(key, data, published[key], change)
     write_standings(session, changes)
     return set(changes)
 
 
-# --- divisions, tournaments --------------------------------------------------------------------
-
-# One statement: bump each changed division's version and NOTIFY listeners (delivered at commit).
-_BUMP_DIVISIONS = """
-    WITH k AS (
-        SELECT * FROM unnest(%(t)b::text[], %(d)b::text[], %(at)b::timestamptz[], %(p)b::int[], %(o)b::bigint[])
-             AS k(t, d, at, p, o)
-    ), u AS (
-        UPDATE divisions dv
-        SET version = dv.version + 1, last_event_at = GREATEST(dv.last_event_at, k.at),
-            last_partition = k.p, last_offset = k.o, updated_at = now()
-        FROM k
-        WHERE dv.tournament_id = k.t AND dv.division_id = k.d
-        RETURNING dv.tournament_id, dv.division_id, dv.version
-    )
-    SELECT u.tournament_id, u.division_id, u.version,
-           pg_notify(%(channel)b, json_build_object('t', u.tournament_id, 'd', u.division_id, 'v', u.version)::text)
-    FROM u
-"""
-
-_FINALIZE_DIVISIONS = """
-    UPDATE divisions dv SET finalized_at = now()
-    FROM unnest(%(t)b::text[], %(d)b::text[]) AS k(t, d)
-    WHERE dv.tournament_id = k.t AND dv.division_id = k.d AND dv.finalized_at IS NULL
-"""
-
-_START_TOURNAMENTS = """
-    UPDATE tournaments SET status = 'live' WHERE tournament_id = ANY(%(ids)b::text[]) AND status = 'scheduled'
-"""
-
-_FINALIZE_TOURNAMENTS = """
-    UPDATE tournaments SET status = 'finalized', finalized_at = COALESCE(finalized_at, now())
-    WHERE tournament_id = ANY(%(ids)b::text[]) AND status <> 'finalized'
-"""
-
-
-def bump_divisions(session: Session, marks: Mapping[DivisionKey, DivisionMark]) -> dict[DivisionKey, int]:
-    """version + 1, last_event_at/partition/offset, and ``NOTIFY standings_changed {"t","d","v"}``."""
-    if not marks:
-        return {}
-    ordered = sorted(marks.items())
-    rows = fetchall(
-        session,
-        _BUMP_DIVISIONS,
-        {
-            "t": [k[0] for k, _ in ordered],
-            "d": [k[1] for k, _ in ordered],
-            "at": [m.last_event_at for _, m in ordered],
-            "p": [m.partition for _, m in ordered],
-            "o": [m.offset for _, m in ordered],
-            "channel": NOTIFY_CHANNEL,
-        },
-    )
-    return {(t, d): v for t, d, v, _ in rows}
-
-
-def update_tournament_status(session: Session, started: Collection[str], finalized: Collection[DivisionKey]) -> None:
-    """scheduled -> live on a first result; a finalize event sets the division's ``finalized_at``
-    (so a replayed finalize is a no-op) and finalizes its tournament (status, ``finalized_at``)."""
-    if started:
-        run(session, _START_TOURNAMENTS, {"ids": sorted(started)})
-    if finalized:
-        ts, ds = _split(sorted(finalized))
-        run(session, _FINALIZE_DIVISIONS, {"t": ts, "d": ds})
-        run(session, _FINALIZE_TOURNAMENTS, {"ids": sorted(set(ts))})
-
-
-def _split(keys: Iterable[DivisionKey]) -> tuple[list[str], list[str]]:
+def split_keys(keys: Iterable[DivisionKey]) -> tuple[list[str], list[str]]:
     ts: list[str] = []
     ds: list[str] = []
     for t, d in keys:

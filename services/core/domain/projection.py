@@ -29,6 +29,7 @@ class DivisionInfo(NamedTuple):
     ruleset: str
     tournament_status: str
     finalized: bool = False
+    version: int = 0  # divisions.version when the batch locked it
 
 
 class NewRevision(NamedTuple):
