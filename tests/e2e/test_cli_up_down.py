@@ -36,6 +36,7 @@ ROW_NAMES = {
     "indexer",
     "overlay",
     "tournament",
+    "mat table",
 }
 
 
