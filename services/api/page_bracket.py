@@ -23,7 +23,8 @@ PROVISIONAL = '<span class="prov">so far</span>'
 REPECHAGE_LABELS = {"none": "", "judo": "judo repechage", "wrestling": "wrestling repechage"}
 
 
-def _esc(value: object) -> str:
+def esc(value: object) -> str:
+    """Text or an attribute value, escaped for HTML (the one escape of every public page)."""
     return html.escape(str(value), quote=True)
 
 
@@ -46,13 +47,13 @@ def _slot(bout: dict[str, Any], side: str, division: str) -> str:
         score = f'<span class="score">{int(bout["result"]["score"][side])}</span>'
     if athlete is None:
         text = "bye" if slot["bye"] else (slot["waiting_for"] or "to be decided").replace(f"{division}-", "")
-        return f'<div class="slot slot-empty" data-side="{side}"><span class="name">{_esc(text)}</span></div>'
+        return f'<div class="slot slot-empty" data-side="{side}"><span class="name">{esc(text)}</span></div>'
     won = bout["winner_athlete_id"] == athlete["athlete_id"]
     mark = '<span class="win-mark" aria-hidden="true">✓</span><span class="visually-hidden">winner: </span>'
     return (
         f'<div class="slot{" slot-winner" if won else ""}" data-side="{side}">'
-        f'{mark if won else ""}<span class="name" dir="auto">{_esc(athlete["name"])}</span>'
-        f'<span class="nat">{_esc(athlete["country"])}</span>{score}</div>'
+        f'{mark if won else ""}<span class="name" dir="auto">{esc(athlete["name"])}</span>'
+        f'<span class="nat">{esc(athlete["country"])}</span>{score}</div>'
     )
 
 
@@ -66,27 +67,27 @@ def _bout(bout: dict[str, Any], current: str | None, division: str) -> str:
     if bout["bout_id"] == current:
         flags.append('<span class="flag flag-now">Up next</span>')
     if status == "decided" and bout["result"]:
-        flags.append(f'<span class="method">{_esc(bout["result"]["method"].replace("_", " "))}</span>')
+        flags.append(f'<span class="method">{esc(bout["result"]["method"].replace("_", " "))}</span>')
     elif not bout["invalidated"]:
-        flags.append(f'<span class="bout-status">{_esc(STATUS_LABELS.get(status, status))}</span>')
+        flags.append(f'<span class="bout-status">{esc(STATUS_LABELS.get(status, status))}</span>')
     mat = (
         f"Mat {int(bout['mat'])}" + (f" · #{int(bout['order'])}" if bout.get("order") else "")
         if bout.get("mat")
         else ""
     )
     attrs = (
-        f'data-bout-id="{_esc(bout["bout_id"])}" data-status="{_esc(status)}"'
+        f'data-bout-id="{esc(bout["bout_id"])}" data-status="{esc(status)}"'
         f"{' data-invalidated' if bout['invalidated'] else ''}{' data-current' if bout['bout_id'] == current else ''}"
     )
     return (
         f'<li class="bout" {attrs}>{_slot(bout, "red", division)}{_slot(bout, "blue", division)}'
-        f'<div class="bout-foot">{"".join(flags)}<span class="mat">{_esc(mat)}</span></div></li>'
+        f'<div class="bout-foot">{"".join(flags)}<span class="mat">{esc(mat)}</span></div></li>'
     )
 
 
 def _group(title: str, bouts: list[dict[str, Any]], current: str | None, division: str, cls: str = "round") -> str:
     items = "".join(_bout(b, current, division) for b in bouts)
-    return f'<section class="{cls}"><h3>{_esc(title)}</h3><ol class="bouts">{items}</ol></section>'
+    return f'<section class="{cls}"><h3>{esc(title)}</h3><ol class="bouts">{items}</ol></section>'
 
 
 def _placings(doc: dict[str, Any]) -> str:
@@ -95,8 +96,8 @@ def _placings(doc: dict[str, Any]) -> str:
         return ""  # before the first bracket bout every placing is "1 so far": nothing to show yet
     items = "".join(
         f'<li class="placing place-{int(p["place"])}{"" if p["decided"] else " provisional"}">'
-        f'<span class="place">{int(p["place"])}</span><span class="name" dir="auto">{_esc(p["athlete"]["name"])}</span>'
-        f'<span class="nat">{_esc(p["athlete"]["country"])}</span>'
+        f'<span class="place">{int(p["place"])}</span><span class="name" dir="auto">{esc(p["athlete"]["name"])}</span>'
+        f'<span class="nat">{esc(p["athlete"]["country"])}</span>'
         f"{'' if p['decided'] else PROVISIONAL}</li>"
         for p in placings
     )
@@ -146,6 +147,6 @@ def bracket_html(doc: dict[str, Any]) -> str:
     ]
     return (
         f'<div class="bracket">{_summary(doc)}'
-        f'<div class="rounds" role="region" aria-label="Bracket, {_esc(doc["division"]["name"])}" tabindex="0">'
+        f'<div class="rounds" role="region" aria-label="Bracket, {esc(doc["division"]["name"])}" tabindex="0">'
         f"{columns}{''.join(side)}</div>{_placings(doc)}</div>"
     )

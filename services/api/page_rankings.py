@@ -4,13 +4,13 @@ index's freshness. Everything from the index or the query string is escaped."""
 from __future__ import annotations
 
 import datetime as dt
-import html
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import iso3166
 
+from services.api.page_bracket import esc
 from services.api.page_tournament import template
 
 if TYPE_CHECKING:
@@ -38,10 +38,6 @@ class Facets:
     countries: list[str] = field(default_factory=list)
 
 
-def _esc(value: object) -> str:
-    return html.escape(str(value), quote=True)
-
-
 def country_name(code: str) -> str:
     country = iso3166.countries_by_alpha3.get(code.upper())
     return country.name if country is not None else code
@@ -50,10 +46,10 @@ def country_name(code: str) -> str:
 def _options(values: list[str], selected: str | None, everything: str, label: Any = None) -> str:
     if selected and selected not in values:
         values = [selected, *values]
-    opts = [f'<option value="">{_esc(everything)}</option>']
+    opts = [f'<option value="">{esc(everything)}</option>']
     for v in values:
         text = label(v) if label else v
-        opts.append(f'<option value="{_esc(v)}"{" selected" if v == selected else ""}>{_esc(text)}</option>')
+        opts.append(f'<option value="{esc(v)}"{" selected" if v == selected else ""}>{esc(text)}</option>')
     return "".join(opts)
 
 
@@ -63,7 +59,7 @@ def _points(value: Any) -> str:
 
 def freshness_html(freshness: FreshnessSnapshot) -> str:
     as_of = freshness.as_of.astimezone(dt.UTC)
-    when = f'<time datetime="{_esc(as_of.isoformat())}">{as_of:%d %b %Y, %H:%M:%S} UTC</time>'
+    when = f'<time datetime="{esc(as_of.isoformat())}">{as_of:%d %b %Y, %H:%M:%S} UTC</time>'
     if freshness.freshness_s > 0:
         state, text = (
             "behind",
@@ -80,7 +76,7 @@ def freshness_html(freshness: FreshnessSnapshot) -> str:
 def _item(item: dict[str, Any]) -> str:
     rank = item.get("rank")
     rank_html = (
-        f'<span class="rank" title="Rank in {_esc(item["category"])}">{int(rank)}</span>'
+        f'<span class="rank" title="Rank in {esc(item["category"])}">{int(rank)}</span>'
         if rank
         else ('<span class="rank rank-none" title="Provisional points only">–</span>')
     )
@@ -88,11 +84,11 @@ def _item(item: dict[str, Any]) -> str:
     prov_html = f'<span class="prov">+{_points(provisional)} provisional</span>' if provisional else ""
     awards = int(item.get("awards") or 0)
     return (
-        f'<li class="ranking" data-athlete-id="{_esc(item["athlete_id"])}" data-category="{_esc(item["category"])}" '
-        f'data-country="{_esc(item["country"])}">{rank_html}'
-        f'<span class="who"><span class="name" dir="auto">{_esc(item["name"])}</span>'
-        f'<span class="sub"><abbr title="{_esc(country_name(item["country"]))}">{_esc(item["country"])}</abbr>'
-        f" · {_esc(item['category'])}</span></span>"
+        f'<li class="ranking" data-athlete-id="{esc(item["athlete_id"])}" data-category="{esc(item["category"])}" '
+        f'data-country="{esc(item["country"])}">{rank_html}'
+        f'<span class="who"><span class="name" dir="auto">{esc(item["name"])}</span>'
+        f'<span class="sub"><abbr title="{esc(country_name(item["country"]))}">{esc(item["country"])}</abbr>'
+        f" · {esc(item['category'])}</span></span>"
         f'<span class="pts"><span><strong>{_points(item.get("points"))}</strong> pts</span>'
         f'<span class="sub">{awards} award{"s" if awards != 1 else ""} · best {_points(item.get("best_award"))}</span>'
         f"{prov_html}</span></li>"
@@ -103,11 +99,11 @@ def _count(form: SearchForm, total: int) -> str:
     what = f"{total} athlete{'s' if total != 1 else ''}" if total else "No athletes"
     filters = []
     if form.q:
-        filters.append(f"named “{_esc(form.q)}”")
+        filters.append(f"named “{esc(form.q)}”")
     if form.category:
-        filters.append(f"in {_esc(form.category)}")
+        filters.append(f"in {esc(form.category)}")
     if form.country:
-        filters.append(f"from {_esc(country_name(form.country))}")
+        filters.append(f"from {esc(country_name(form.country))}")
     return f'<p class="count" role="status">{what} {" ".join(filters)}</p>'
 
 
@@ -120,7 +116,7 @@ def results_html(form: SearchForm, page: dict[str, Any] | None, freshness: Fresh
         body = _count(form, int(page["total"])) + (f'<ol class="ranking-list">{items}</ol>' if items else "")
         if page.get("next"):
             body += (
-                f'<p class="pager"><a rel="next" href="/rankings?{_esc(form.query(after=page["next"]))}">'
+                f'<p class="pager"><a rel="next" href="/rankings?{esc(form.query(after=page["next"]))}">'
                 "More results</a></p>"
             )
     return f'<div id="results" class="results">{freshness_html(freshness)}{body}</div>'
@@ -129,9 +125,9 @@ def results_html(form: SearchForm, page: dict[str, Any] | None, freshness: Fresh
 def rankings_html(form: SearchForm, facets: Facets, results: str) -> str:
     json_query = form.query() or "category="
     return template("rankings.html").format(
-        q=_esc(form.q or ""),
+        q=esc(form.q or ""),
         category_options=_options(facets.categories, form.category, "All categories"),
         country_options=_options(facets.countries, form.country, "All countries", lambda c: f"{c} · {country_name(c)}"),
         results=results,
-        json_link=_esc(f"/v1/rankings?{json_query}"),
+        json_link=esc(f"/v1/rankings?{json_query}"),
     )

@@ -6,14 +6,13 @@ in (``GET /t/{t}/divisions/{d}/section``) when the division's stream announces a
 from __future__ import annotations
 
 import datetime as dt
-import html
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from services.api.context import ApiContext
-from services.api.page_bracket import bracket_html
+from services.api.page_bracket import bracket_html, esc
 from services.core.db.standings_read import DivisionMeta
 from services.core.errors import Conflict
 
@@ -32,10 +31,6 @@ class Section:
     html: str
     version: int
     freshness_s: int
-
-
-def esc(value: object) -> str:
-    return html.escape(str(value), quote=True)
 
 
 def name_cell(athlete: dict[str, Any]) -> str:

@@ -42,14 +42,19 @@ class DivisionMemory:
         """Inputs and published rows of the batch's divisions still at the remembered version,
         with the batch's effective results applied."""
         self._pending = {}
-        keys = {(r.tournament_id, r.division_id) for r in plan.new_revisions}
-        after = _effective_after(plan, state)
-        out: dict[DivisionKey, tuple[DivisionInput, dict[str, StoredStanding]]] = {}
-        for key in keys:
+        usable: dict[DivisionKey, _Entry] = {}
+        for key in {(r.tournament_id, r.division_id) for r in plan.new_revisions}:
             entry = self._entries.get(key)
             info = state.divisions.get(key)
-            if entry is None or info is None or info.version != entry.version or key in state.brackets:
-                continue
+            if entry is not None and info is not None and info.version == entry.version and key not in state.brackets:
+                usable[key] = entry
+        if not usable:
+            return {}
+        # Decode only the changed bouts of divisions served from memory (the others are read again).
+        served = frozenset().union(*(e.bout_ids for e in usable.values()))
+        after = _effective_after(plan, state, served)
+        out: dict[DivisionKey, tuple[DivisionInput, dict[str, StoredStanding]]] = {}
+        for key, entry in usable.items():
             results = dict(entry.inputs.results)
             for bout, result in after.items():
                 if bout not in entry.bout_ids:
@@ -99,15 +104,17 @@ class DivisionMemory:
         return len(self._entries)
 
 
-def _effective_after(plan: BatchPlan, state: StoredState) -> dict[str, BoutResult | None]:
-    """Each bout whose effective result the batch changes -> its effective result after it."""
-    new = {(r.bout_id, r.revision): r for r in plan.new_revisions}
-    after: dict[str, BoutResult | None] = dict.fromkeys(plan.changed_bouts)
+def _effective_after(plan: BatchPlan, state: StoredState, bouts: frozenset[str]) -> dict[str, BoutResult | None]:
+    """Each of ``bouts`` whose effective result the batch changes -> its effective result after it."""
+    new = {(r.bout_id, r.revision): r for r in plan.new_revisions if r.bout_id in bouts}
+    after: dict[str, BoutResult | None] = dict.fromkeys(plan.changed_bouts & bouts)
     for bout, revision in plan.effective_new:
+        if bout not in bouts:
+            continue
         r = new[(bout, revision)]
         after[bout] = _result(decode_revision(bout, revision, r.kind, r.payload))
     for bout, revision, effective in plan.flips:
-        if effective:
+        if effective and bout in bouts:
             stored = state.revisions[(bout, revision)]
             after[bout] = _result(decode_revision(bout, revision, stored.kind, stored.payload))
     return after
