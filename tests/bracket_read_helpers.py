@@ -10,7 +10,6 @@ the ``results`` row (carrying the two athletes it was fought between), the placi
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from collections.abc import Sequence
 from dataclasses import asdict
 from itertools import combinations
@@ -20,10 +19,10 @@ from sqlalchemy import Engine, delete, select
 from sqlalchemy.orm import Session
 
 from services.core.db.bracket_read import load_division_bracket
-from services.core.db.schema import BoutRow, Division, DivisionEntry, ResultRow, StandingsRow
+from services.core.db.schema import BoutRow, Division, DivisionEntry, StandingsRow
 from services.core.domain.bracket_division import division_bracket, division_rows, project
 from services.core.domain.ruleset import COMBAT_DEFAULT
-from tests.read_api_helpers import bump_and_notify
+from tests.read_api_helpers import StoredResult, bump_and_notify
 
 
 def division_athletes(engine: Engine, t: str, d: str) -> list[str]:
@@ -99,19 +98,10 @@ def record(
     the division's placing rows recomputed; returns the new version."""
     at = dt.datetime.now(dt.UTC)
     with Session(engine) as session, session.begin():
-        for i, (bout_id, revision, kind, body) in enumerate(results):
-            session.add(
-                ResultRow(
-                    bout_id=bout_id,
-                    revision=revision,
-                    kind=kind,
-                    payload=body,
-                    event_id=uuid.uuid4(),
-                    occurred_at=at,
-                    source_partition=partition,
-                    source_offset=offset + i,
-                )
-            )
+        session.add_all(
+            StoredResult(bout_id, revision, kind, body, offset + i).row(at=at, partition=partition)
+            for i, (bout_id, revision, kind, body) in enumerate(results)
+        )
         session.flush()
         view = load_division_bracket(session, t, d)
         assert view is not None

@@ -101,6 +101,20 @@ class StoredResult:
     payload: dict[str, Any]
     offset: int
 
+    def row(self, *, at: dt.datetime, partition: int, **columns: Any) -> ResultRow:
+        """The ``results`` row the projector stores for this revision (read from ``partition`` at ``offset``)."""
+        return ResultRow(
+            bout_id=self.bout_id,
+            revision=self.revision,
+            kind=self.kind,
+            payload=self.payload,
+            event_id=uuid.uuid4(),
+            occurred_at=at,
+            source_partition=partition,
+            source_offset=self.offset,
+            **columns,
+        )
+
 
 def result_payload(rng: random.Random, *, draw_ok: bool = True) -> dict[str, Any]:
     """A plausible result: method mix weighted like a real day, scores that agree with the method."""
@@ -150,19 +164,7 @@ def apply_results(
     """Do what one projector transaction does for ``new``; returns the division's new version."""
     at = occurred_at or dt.datetime.now(dt.UTC)
     with Session(engine) as session, session.begin():
-        for r in new:
-            session.add(
-                ResultRow(
-                    bout_id=r.bout_id,
-                    revision=r.revision,
-                    kind=r.kind,
-                    payload=r.payload,
-                    event_id=uuid.uuid4(),
-                    occurred_at=at,
-                    source_partition=partition,
-                    source_offset=r.offset,
-                )
-            )
+        session.add_all(r.row(at=at, partition=partition) for r in new)
         session.flush()
         stored = session.execute(
             text(

@@ -31,5 +31,5 @@ def intake(intake_db: IntakeDb, kafka: TansuBroker) -> Iterator[Intake]:
     settings = intake_settings(intake_db.url, kafka.bootstrap, topic, rate_limit_per_s=0.2, rate_limit_burst=20)
     ensure_topics(settings.kafka, timeout=15)
     served = ServedApp(settings).start()
-    yield Intake(served, intake_db, kafka.bootstrap, topic)
+    yield Intake(served.url, settings, intake_db, kafka.bootstrap, topic)
     served.stop()

@@ -22,7 +22,7 @@ from services.embedded.postgres import EmbeddedPostgres
 from services.embedded.waiting import wait_until
 from services.intake.app import create_app
 from tests.databases import create_database, drop_database
-from tests.read_api_helpers import UvicornThread
+from tests.read_api_helpers import StoredResult, UvicornThread
 
 PEPPER = "intake-test-pepper"
 T_ALPHA, T_BETA = "t-alpha", "t-beta"
@@ -144,22 +144,9 @@ class IntakeDb:
 
     def insert_applied(self, bout_id: str, revision: int, kind: str, payload: dict[str, object]) -> None:
         """Simulate the projector having applied a revision (a ``results`` row)."""
-        from services.core.db.schema import ResultRow
-
+        applied = StoredResult(bout_id, revision, kind, payload, offset=revision)
         with self.session_factory() as session, session.begin():
-            session.add(
-                ResultRow(
-                    bout_id=bout_id,
-                    revision=revision,
-                    kind=kind,
-                    payload=payload,
-                    event_id=uuid.uuid4(),
-                    is_effective=True,
-                    occurred_at=dt.datetime.now(dt.UTC),
-                    source_partition=0,
-                    source_offset=revision,
-                )
-            )
+            session.add(applied.row(at=dt.datetime.now(dt.UTC), partition=0, is_effective=True))
 
     def token(self, role: Role, tournaments: list[str] | None = None) -> str:
         with self.session_factory() as session, session.begin():
@@ -262,17 +249,12 @@ class ServedApp(UvicornThread):
             raise TimeoutError(f"intake on {self.url} did not stop within {timeout}s")
 
 
-@dataclass
+@dataclass(frozen=True)
 class Intake:
-    app: ServedApp
+    """The served intake as its tests see it: where it listens, its settings, its database and topic."""
+
+    url: str
+    settings: Settings
     db: IntakeDb
     bootstrap: str
     topic: str
-
-    @property
-    def url(self) -> str:
-        return self.app.url
-
-    @property
-    def settings(self) -> Settings:
-        return self.app.settings

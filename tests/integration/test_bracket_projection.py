@@ -225,6 +225,8 @@ def from_scratch(env: ProjectorEnv, t: str = T) -> tuple[dict[str, tuple[int, ..
     return rows, bouts
 
 
+OUT_IN_ROUND_ONE = (5, 1, 0, 1, 0)  # (rank, bouts, wins, losses, points) of a quarterfinal loser
+
 FIRST_ROUND = [
     won("d-r1-b1", 1, "A", "H"),
     won("d-r1-b2", 1, "D", "E", "blue"),
@@ -248,10 +250,7 @@ def test_a_quarterfinal_correction_after_the_final_invalidates_downstream_and_mo
             "C": (2, 3, 2, 1, 10),
             "G": (3, 3, 2, 1, 10),
             "E": (4, 3, 1, 2, 5),
-            "B": (5, 1, 0, 1, 0),
-            "D": (5, 1, 0, 1, 0),
-            "F": (5, 1, 0, 1, 0),
-            "H": (5, 1, 0, 1, 0),
+            **dict.fromkeys("BDFH", OUT_IN_ROUND_ONE),
         }
         # D, not E, won the quarterfinal: the semifinal A v E, the final and the bronze bout no longer count.
         project_all(env, [won("d-r1-b2", 2, "D", "E")])
@@ -268,13 +267,9 @@ def test_a_quarterfinal_correction_after_the_final_invalidates_downstream_and_mo
         assert metric("standings_bracket_invalidated_bouts", {"tournament": T, "division": D}) == 3
         assert rows_of(env) == {
             "C": (2, 2, 2, 0, 10),
-            "A": (4, 1, 1, 0, 5),
-            "D": (4, 1, 1, 0, 5),
+            **dict.fromkeys("AD", (4, 1, 1, 0, 5)),
             "G": (4, 2, 1, 1, 5),
-            "B": (5, 1, 0, 1, 0),
-            "E": (5, 1, 0, 1, 0),
-            "F": (5, 1, 0, 1, 0),
-            "H": (5, 1, 0, 1, 0),
+            **dict.fromkeys("BEFH", OUT_IN_ROUND_ONE),
         }
         assert (rows_of(env), bracket_bouts(env)) == from_scratch(env)
         # The re-fights.
@@ -330,10 +325,7 @@ def test_finalizing_awards_the_bracket_placings(env: ProjectorEnv) -> None:
         "C": (2, 70.0, False),
         "G": (3, 50.0, False),
         "E": (4, 40.0, False),
-        "B": (5, 30.0, False),
-        "D": (5, 30.0, False),
-        "F": (5, 30.0, False),
-        "H": (5, 30.0, False),
+        **dict.fromkeys("BDFH", (5, 30.0, False)),
     }
 
 
