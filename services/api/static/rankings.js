@@ -1,6 +1,8 @@
 /* The rankings page's search-as-you-type. Without this script the form is a plain GET the server
    answers; with it, typing or choosing a filter fetches the same results as an HTML fragment
    (/rankings/results) and keeps the address bar in step (shareable, back button works). */
+import { fetchFragment } from "./fragment.js";
+
 (function () {
   "use strict";
 
@@ -28,15 +30,9 @@
     inflight = new AbortController();
     var results = document.getElementById("results");
     if (results) results.setAttribute("aria-busy", "true");
-    fetch("/rankings/results" + (qs ? "?" + qs : ""), { signal: inflight.signal, cache: "no-store" })
-      .then(function (r) {
-        if (!r.ok) throw new Error("HTTP " + r.status);
-        return r.text();
-      })
-      .then(function (html) {
-        var tpl = document.createElement("template");
-        tpl.innerHTML = html;
-        var fresh = tpl.content.getElementById("results");
+    fetchFragment("/rankings/results" + (qs ? "?" + qs : ""), { signal: inflight.signal, cache: "no-store" })
+      .then(function (fragment) {
+        var fresh = fragment.getElementById("results");
         var current = document.getElementById("results");
         if (fresh && current) current.replaceWith(fresh);
         var url = "/rankings" + (qs ? "?" + qs : "");

@@ -2,6 +2,8 @@
    division; this script subscribes to each division's SSE stream (the first MAX_STREAMS; browsers
    allow about six connections per host) or polls its JSON with If-None-Match, and when a newer
    version is announced swaps in the division's fresh server-rendered copy. No build step. */
+import { fetchFragment } from "./fragment.js";
+
 (function () {
   "use strict";
 
@@ -110,18 +112,12 @@
     var self = this;
     if (this.loading) { this.again = true; return; }
     this.loading = true;
-    fetch(this.section.dataset.sectionUrl, { cache: "no-store" })
-      .then(function (r) {
-        if (!r.ok) throw new Error("HTTP " + r.status);
-        return r.text();
-      })
-      .then(function (html) {
-        var tpl = document.createElement("template");
-        tpl.innerHTML = html;
-        var content = tpl.content.querySelector(".division-content");
+    fetchFragment(this.section.dataset.sectionUrl, { cache: "no-store" })
+      .then(function (fragment) {
+        var content = fragment.querySelector(".division-content");
         var got = content ? Number(content.dataset.version) : NaN;
         if (content && got >= self.version) {
-          self.bodyEl.replaceChildren(tpl.content);
+          self.bodyEl.replaceChildren(fragment);
           self.version = got;
           self.section.dataset.version = String(got);
           self.section.classList.remove("updated");
