@@ -39,6 +39,11 @@ log = get_logger(__name__)
 RankingHook = Callable[[Session, set[DivisionKey], set[DivisionKey]], None]
 
 
+def _position(msg: Incoming) -> dict[str, Any]:
+    """Where ``msg`` stands in the log, as the fields of a log line."""
+    return {"topic": msg.topic, "partition": msg.partition, "offset": msg.offset}
+
+
 @dataclass(slots=True)
 class BatchOutcome:
     plan: BatchPlan
@@ -166,9 +171,7 @@ class BatchApplier:
         metrics.DLQ_MESSAGES.labels("processing_error").inc()
         log.error(
             "dead_lettered_processing_error",
-            topic=msg.topic,
-            partition=msg.partition,
-            offset=msg.offset,
+            **_position(msg),
             error=f"{type(error).__name__}: {error}",
         )
         return True
@@ -196,9 +199,7 @@ class BatchApplier:
             log.warning(
                 "events_miskeyed",
                 count=len(plan.miskeyed),
-                topic=first.topic,
-                partition=first.partition,
-                offset=first.offset,
+                **_position(first),
                 key=first.key.decode(errors="replace") if first.key is not None else None,
                 hint="a division's events should be keyed tournament_id:division_id to stay in order",
             )
@@ -210,9 +211,7 @@ class BatchApplier:
                 "dead_lettered",
                 reason=letter.reason,
                 detail=letter.detail,
-                topic=letter.msg.topic,
-                partition=letter.msg.partition,
-                offset=letter.msg.offset,
+                **_position(letter.msg),
                 event_id=str(event_id) if event_id else None,
             )
         fields = {

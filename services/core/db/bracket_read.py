@@ -9,7 +9,6 @@ snapshot, so a body never mixes two projector transactions.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -19,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from services.core.db.schema import Athlete, BoutRow, Division
 from services.core.db.standings_read import (
+    AsOfPoint,
     DivisionMeta,
     RowView,
     division_meta,
@@ -66,14 +66,6 @@ class PoolStandings:
 
 
 @dataclass(frozen=True, slots=True)
-class AsOfPoint:
-    requested_offset: int
-    event_time: dt.datetime | None
-    partition: int | None
-    offset: int | None
-
-
-@dataclass(frozen=True, slots=True)
 class BracketView:
     """Everything a bracket body shows: the division's projection (the pure domain's, as the
     projector computes it), its placings, its pools' tables and the registration data around them."""
@@ -113,14 +105,7 @@ def _load(session: Session, t: str, d: str, offset: int | None) -> BracketView |
     data = _compute(session, meta, doc, stored, _schedule(session, t, d))
     if offset is None:
         return data
-    last = stored[-1] if stored else None
-    point = AsOfPoint(
-        requested_offset=offset,
-        event_time=max((r.occurred_at for r in stored), default=None),
-        partition=last.source_partition if last else None,
-        offset=last.source_offset if last else None,
-    )
-    return replace(data, as_of=point)
+    return replace(data, as_of=AsOfPoint.after(offset, stored))
 
 
 def _schedule(session: Session, t: str, d: str) -> dict[str, tuple[str | None, str | None, int, int]]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 from sqlalchemy import Select, and_, func, select
 from sqlalchemy.orm import Session
@@ -83,14 +83,34 @@ class DivisionStandings:
 
 
 @dataclass(frozen=True, slots=True)
-class AsOfStandings:
-    """Standings recomputed from the stored revisions with ``source_offset <= requested_offset``."""
+class AsOfPoint:
+    """Where a table or bracket recomputed from the stored revisions with ``source_offset <=
+    requested_offset`` stands in the log: its last included revision (None: none is included)."""
 
-    meta: DivisionMeta
     requested_offset: int
     event_time: dt.datetime | None
     partition: int | None
     offset: int | None
+
+    @classmethod
+    def after(cls, requested_offset: int, stored: Sequence[Any], **rest: Any) -> Self:
+        """The point after ``stored`` (rows of :func:`stored_revisions`, in log order); ``rest``
+        fills a subclass's own fields."""
+        last = stored[-1] if stored else None
+        return cls(
+            requested_offset=requested_offset,
+            event_time=max((r.occurred_at for r in stored), default=None),
+            partition=last.source_partition if last else None,
+            offset=last.source_offset if last else None,
+            **rest,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AsOfStandings(AsOfPoint):
+    """Standings recomputed from the stored revisions with ``source_offset <= requested_offset``."""
+
+    meta: DivisionMeta
     rows: tuple[RowView, ...]
     conflicts: int
 
@@ -341,14 +361,8 @@ def standings_as_of_offset(session: Session, tournament_id: str, division_id: st
             ResultConflict.source_offset <= offset,
         )
     )
-    return AsOfStandings(
-        meta=meta,
-        requested_offset=offset,
-        event_time=max((r.occurred_at for r in stored), default=None),
-        partition=last.source_partition if last else None,
-        offset=last.source_offset if last else None,
-        rows=row_views(session, table, movements),
-        conflicts=int(conflicts or 0),
+    return AsOfStandings.after(
+        offset, stored, meta=meta, rows=row_views(session, table, movements), conflicts=int(conflicts or 0)
     )
 
 

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from services.core.http.asgi import HttpMiddleware
 from services.core.metrics import HTTP_REQUEST_SECONDS
 
 UNMATCHED_ROUTE = "unmatched"
@@ -25,7 +26,7 @@ def route_template(scope: Scope) -> str:
     return getattr(scope.get("route"), "path", None) or UNMATCHED_ROUTE
 
 
-class RequestMetrics:
+class RequestMetrics(HttpMiddleware):
     """Observes ``standings_http_request_duration_seconds{service, route, status}`` for every HTTP request.
 
     Add it outermost (last ``add_middleware``) so responses of the other middlewares (413 from the
@@ -33,14 +34,11 @@ class RequestMetrics:
     """
 
     def __init__(self, app: ASGIApp, service: str, on_response: ResponseObserver | None = None) -> None:
-        self.app = app
+        super().__init__(app)
         self.service = service
         self.on_response = on_response
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
         status = 500
 

@@ -27,6 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.core.db.errors import DATABASE_DOWN_ERRORS
 from services.core.errors import AppError, BadRequest, NotFound, PayloadTooLarge, UnsupportedMediaType
+from services.core.http.asgi import HttpMiddleware
 from services.core.logging import get_logger
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -326,17 +327,14 @@ class _BodyTooLarge(StarletteHTTPException):
         super().__init__(413, detail)
 
 
-class BodySizeLimit:
+class BodySizeLimit(HttpMiddleware):
     """Refuse request bodies over ``max_bytes`` with 413 before the app reads them."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
+        super().__init__(app)
         self.max_bytes = max_bytes
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 try:
