@@ -175,6 +175,21 @@ def index_docs(client: Elasticsearch, alias: str) -> dict[str, dict[str, Any]]:
     return {h["_id"]: h["_source"] for h in hits}
 
 
+def sole_world_winner(category: str, athlete_id: str, name: str, country: str) -> dict[str, Any]:
+    """The ranking document of an athlete whose only award is a world-tier win: rank 1, 200 points."""
+    return {
+        "category": category,
+        "athlete_id": athlete_id,
+        "name": name,
+        "country": country,
+        "rank": 1,
+        "points": 200.0,
+        "best_award": 200.0,
+        "awards": 1,
+        "provisional_points": 0.0,
+    }
+
+
 # --- fixtures (import them by name into a test module) --------------------------------------------
 
 

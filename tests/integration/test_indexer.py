@@ -33,6 +33,7 @@ from tests.rankings_support import (
     drain_indexer,
     drop_indices,
     index_docs,
+    sole_world_winner,
     world,
 )
 
@@ -87,15 +88,7 @@ def test_changes_reach_the_index_and_the_position_follows(
     _drain(indexer)
     docs = index_docs(client, indexer.alias)
     assert docs[doc_id("m-73kg", "a")] == {
-        "category": "m-73kg",
-        "athlete_id": "a",
-        "name": "Zoë Müller-Łukasz",
-        "country": "GER",
-        "rank": 1,
-        "points": 200.0,
-        "best_award": 200.0,
-        "awards": 1,
-        "provisional_points": 0.0,
+        **sole_world_winner("m-73kg", "a", "Zoë Müller-Łukasz", "GER"),
         "version": world.scalar("SELECT version FROM rankings WHERE athlete_id = 'a'"),
     }
     assert len(docs) == 3

@@ -6,20 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.core.domain.results import (
-    MAX_SCORE,
-    BoutResult,
-    BoutVoid,
-    InvalidResult,
-    Method,
-    Revision,
-    Score,
-    Winner,
-    check_result_fields,
-    effective_results,
-    is_same_payload,
-    results_for_bouts,
-)
+from services.core.domain import results
+from services.core.domain.results import BoutResult, BoutVoid, InvalidResult, Method, Revision, Score, Winner
 
 
 def res(bout: str, rev: int, winner: Winner = Winner.RED, method: Method = Method.KO, red: int = 0, blue: int = 0):
@@ -40,7 +28,7 @@ def res(bout: str, rev: int, winner: Winner = Winner.RED, method: Method = Metho
     ],
 )
 def test_valid_combinations(winner: Winner, method: Method) -> None:
-    check_result_fields(winner, method, Score(0, MAX_SCORE), 1)
+    results.check_result_fields(winner, method, Score(0, results.MAX_SCORE), 1)
     res("b", 3, winner, method, 2, 1).validate()
 
 
@@ -49,25 +37,23 @@ def test_valid_combinations(winner: Winner, method: Method) -> None:
     [
         (Winner.RED, Method.KO, Score(0, 0), 0, "revision must be >= 1"),
         (Winner.RED, Method.KO, Score(-1, 0), 1, "score.red"),
-        (Winner.RED, Method.KO, Score(0, MAX_SCORE + 1), 1, "score.blue"),
+        (Winner.RED, Method.KO, Score(0, results.MAX_SCORE + 1), 1, "score.blue"),
         (Winner.RED, Method.DRAW, Score(0, 0), 1, "method 'draw' needs winner 'draw'"),
         (Winner.DRAW, Method.DECISION, Score(0, 0), 1, "winner 'draw' needs method 'draw'"),
         (Winner.BLUE, Method.NO_CONTEST, Score(0, 0), 1, "method 'no_contest' needs winner 'none'"),
         (Winner.NONE, Method.KO, Score(0, 0), 1, "winner 'none' needs method 'no_contest'"),
     ],
 )
-def test_check_result_fields_errors(
-    winner: Winner, method: Method, score: Score, revision: int, fragment: str
-) -> None:
+def test_check_result_fields_errors(winner: Winner, method: Method, score: Score, revision: int, fragment: str) -> None:
     with pytest.raises(InvalidResult, match=fragment):
-        check_result_fields(winner, method, score, revision)
+        results.check_result_fields(winner, method, score, revision)
     with pytest.raises(ValueError):  # InvalidResult is a ValueError
         BoutResult("b", revision, winner, method, score).validate()
 
 
 def test_all_problems_listed() -> None:
     with pytest.raises(InvalidResult) as exc:
-        check_result_fields(Winner.NONE, Method.DRAW, Score(-1, 1000), 0)
+        results.check_result_fields(Winner.NONE, Method.DRAW, Score(-1, 1000), 0)
     msg = str(exc.value)
     for fragment in ("revision", "score.red", "score.blue", "needs winner 'draw'", "winner 'none' needs"):
         assert fragment in msg
@@ -78,30 +64,30 @@ def test_all_problems_listed() -> None:
 
 def test_highest_revision_wins() -> None:
     r1, r2, r3 = res("b", 1), res("b", 2, Winner.BLUE), res("b", 3, Winner.BLUE, Method.FALL)
-    assert effective_results([r3, r1, r2]) == {"b": r3}
+    assert results.effective_results([r3, r1, r2]) == {"b": r3}
 
 
 def test_void_annuls_and_higher_result_reinstates() -> None:
     r1, v2, r3 = res("b", 1), BoutVoid("b", 2), res("b", 3, Winner.BLUE)
-    assert effective_results([r1, v2]) == {}
-    assert effective_results([v2, r1]) == {}
-    assert effective_results([r3, v2, r1]) == {"b": r3}
+    assert results.effective_results([r1, v2]) == {}
+    assert results.effective_results([v2, r1]) == {}
+    assert results.effective_results([r3, v2, r1]) == {"b": r3}
     # a void lower than the result does not annul it
-    assert effective_results([BoutVoid("b", 1), res("b", 2)]) == {"b": res("b", 2)}
+    assert results.effective_results([BoutVoid("b", 1), res("b", 2)]) == {"b": res("b", 2)}
 
 
 def test_conflict_at_same_revision_is_deterministic() -> None:
     a, b = res("b", 1), res("b", 1, Winner.BLUE)
-    assert effective_results([a, b]) == effective_results([b, a])
+    assert results.effective_results([a, b]) == results.effective_results([b, a])
     # a void and a result at the same revision: the void wins either way
-    assert effective_results([a, BoutVoid("b", 1)]) == effective_results([BoutVoid("b", 1), a]) == {}
+    assert results.effective_results([a, BoutVoid("b", 1)]) == results.effective_results([BoutVoid("b", 1), a]) == {}
 
 
 def test_is_same_payload_and_results_for_bouts() -> None:
-    assert is_same_payload(res("b", 1), res("b", 1))
-    assert not is_same_payload(res("b", 1), res("b", 1, Winner.BLUE))
+    assert results.is_same_payload(res("b", 1), res("b", 1))
+    assert not results.is_same_payload(res("b", 1), res("b", 1, Winner.BLUE))
     both = {"x": res("x", 1), "y": res("y", 1)}
-    assert results_for_bouts(both, ["y", "z"]) == {"y": res("y", 1)}
+    assert results.results_for_bouts(both, ["y", "z"]) == {"y": res("y", 1)}
 
 
 _methods = st.sampled_from(list(Method))
@@ -127,12 +113,12 @@ def revisions(draw: st.DrawFn) -> list[Revision]:
 def test_effective_results_ignores_order_and_duplicates(revs: list[Revision], rnd, data) -> None:
     shuffled = revs + data.draw(st.lists(st.sampled_from(revs), max_size=6) if revs else st.just([]))
     rnd.shuffle(shuffled)
-    assert effective_results(shuffled) == effective_results(revs)
+    assert results.effective_results(shuffled) == results.effective_results(revs)
 
 
 @given(revisions())
 def test_effective_result_is_the_highest_revision_if_not_a_void(revs: list[Revision]) -> None:
-    eff = effective_results(revs)
+    eff = results.effective_results(revs)
     for bout in {r.bout_id for r in revs}:
         top = max((r for r in revs if r.bout_id == bout), key=lambda r: r.revision)
         if isinstance(top, BoutVoid):
