@@ -140,6 +140,17 @@ def load_settings() -> Settings:
     return target.settings
 
 
+@contextmanager
+def exit_on(error: type[Exception], code: int, console: Console, markup: str = "[red]{}[/red]") -> Iterator[None]:
+    """Ends the command with exit code ``code`` when the block raises ``error``: its message, put in
+    ``markup``, printed on ``console`` instead of a traceback."""
+    try:
+        yield
+    except error as exc:
+        console.print(markup.format(exc))
+        raise typer.Exit(code) from None
+
+
 def engine_for(settings: Settings) -> Engine:
     return make_engine(settings.database, pool_size=2)
 
@@ -150,11 +161,8 @@ def migrated_engine(settings: Settings) -> Iterator[Engine]:
     ends the command before it does anything (the message in red, exit code 2)."""
     engine = engine_for(settings)
     try:
-        try:
+        with exit_on(migrations.DatabaseNotMigrated, NOT_MIGRATED_EXIT_CODE, Console(stderr=True)):
             migrations.require_migrated(engine)
-        except migrations.DatabaseNotMigrated as exc:
-            Console(stderr=True).print(f"[red]{exc}[/red]")
-            raise typer.Exit(NOT_MIGRATED_EXIT_CODE) from None
         yield engine
     finally:
         engine.dispose()

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from services.cli import consumers, rankings, replay, simulate, tokens
 from services.cli import up as stack_up
-from services.cli.context import NO_STACK_EXIT_CODE, load_settings, migrated_engine
+from services.cli.context import NO_STACK_EXIT_CODE, exit_on, load_settings, migrated_engine
 from services.core.db import migrate as migrations
 from services.registration.loader import load_registration
 from services.registration.model import RegistrationError
@@ -80,24 +80,21 @@ def topics(timeout: float = typer.Option(30.0, help="Seconds to wait for the bro
     from services.core.kafka.admin import TopicSetupError, ensure_topics
 
     settings = load_settings()
-    try:
+    with exit_on(TopicSetupError, 1, console):
         created = ensure_topics(settings.kafka, timeout=timeout)
-    except TopicSetupError as exc:
-        console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(1) from None
     console.print(f"topics ready (created: {', '.join(created) or 'none'})")
 
 
 @app.command("import")
 def import_registration(file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True)) -> None:
     """Load tournaments, divisions, athletes and bouts from a JSON file; all or nothing."""
-    with migrated_engine(load_settings()) as engine:
-        try:
-            with Session(engine) as session, session.begin():
-                summary = load_registration(session, file.read_bytes())
-        except RegistrationError as exc:
-            console.print(f"[red]{exc}[/red]\nnothing was written")
-            raise typer.Exit(2) from None
+    with (
+        migrated_engine(load_settings()) as engine,
+        exit_on(RegistrationError, 2, console, "[red]{}[/red]\nnothing was written"),
+        Session(engine) as session,
+        session.begin(),
+    ):
+        summary = load_registration(session, file.read_bytes())
     console.print(
         f"imported {summary.tournaments} tournaments, {summary.divisions} divisions, "
         f"{summary.athletes} athletes, {summary.bouts} bouts; {len(summary.refreshed)} divisions refreshed"

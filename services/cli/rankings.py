@@ -22,7 +22,7 @@ from rich.table import Table
 from rich.text import Text
 from sqlalchemy.orm import Session
 
-from services.cli.context import engine_for, load_settings, migrated_engine
+from services.cli.context import engine_for, exit_on, load_settings, migrated_engine
 from services.core.search.client import make_search_client
 from services.rankings import rerank as repo
 from services.rankings.audit import MAX_SAMPLE, run_audit
@@ -72,11 +72,8 @@ def reindex() -> None:
     settings = load_settings()
     with migrated_engine(settings) as engine, closing(make_search_client(settings.search)) as client:
         reindexer = Reindexer(engine, client, settings.search, catch_up_batch=settings.indexer.batch_size)
-        try:
+        with exit_on(ReindexAlreadyRunning, 3, console, "[yellow]{}[/yellow]"):
             result = _run_with_progress(reindexer)
-        except ReindexAlreadyRunning as exc:
-            console.print(f"[yellow]{exc.detail}[/yellow]")
-            raise typer.Exit(3) from None
     console.print(
         f"[green]alias {settings.search.alias} -> {result.index_name}[/green]: {result.total:,} documents "
         f"({result.docs_per_s:,.0f} docs/s), {result.caught_up} changes caught up, "

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from services.cli.context import load_settings, migrated_engine
+from services.cli.context import exit_on, load_settings, migrated_engine
 from services.ops.replay import ReplayError, ReplayReport
 from services.ops.replay import replay as run_replay
 
@@ -57,28 +57,26 @@ def replay(
         raise typer.BadParameter("give exactly one of --from-beginning or --from-time")
     when = parse_time(from_time) if from_time is not None else None
     settings = load_settings()
-    with migrated_engine(settings) as engine:
-        try:
-            with Progress(
-                TextColumn("[bold]replaying {task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeRemainingColumn(),
-                console=err,
-                transient=True,
-            ) as progress:
-                task = progress.add_task(settings.kafka.topic, total=None)
-                report = run_replay(
-                    settings,
-                    engine,
-                    from_time=when,
-                    dry_run=dry_run,
-                    on_progress=lambda done, total: progress.update(task, completed=done, total=total),
-                    idle_timeout_s=idle_timeout,
-                )
-        except ReplayError as exc:
-            err.print(f"[red]{exc}[/red]")
-            raise typer.Exit(2) from None
+    columns = (
+        TextColumn("[bold]replaying {task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+    )
+    with (
+        migrated_engine(settings) as engine,
+        exit_on(ReplayError, 2, err),
+        Progress(*columns, console=err, transient=True) as progress,
+    ):
+        task = progress.add_task(settings.kafka.topic, total=None)
+        report = run_replay(
+            settings,
+            engine,
+            from_time=when,
+            dry_run=dry_run,
+            on_progress=lambda done, total: progress.update(task, completed=done, total=total),
+            idle_timeout_s=idle_timeout,
+        )
     out.print(summary(report))
     if report.incomplete_partitions:
         err.print(f"[yellow]partitions not read to their end: {report.incomplete_partitions}[/yellow]")

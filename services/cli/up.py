@@ -11,7 +11,7 @@ from rich.console import Console
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from services.cli.context import data_dir, state_dir
+from services.cli.context import data_dir, exit_on, state_dir
 from services.cli.ports import PortPlan, PortsInUse, plan_ports, service_ports
 from services.cli.supervisor import Supervisor
 from services.core.db import migrate as migrations
@@ -37,11 +37,8 @@ def up(
 ) -> None:
     """Start PostgreSQL, the broker, the search engine and every service; Ctrl-C stops them all."""
     sdir = state_dir()
-    try:
+    with exit_on(PortsInUse, 1, err_console, "[red]{}[/red]\nnothing was started"):
         ports = plan_ports() if services else PortPlan()
-    except PortsInUse as exc:
-        err_console.print(f"[red]{exc}[/red]\nnothing was started")
-        raise typer.Exit(1) from None
     try:
         stack = EmbeddedStack.start(sdir, data_dir() / "postgres", handle_signals=True)
     except ComponentStartError as exc:
@@ -175,7 +172,9 @@ def _start_simulator(
             console.print(f"[yellow]simulator of {tournament_id} stopped: {exc}[/yellow]")
 
     for tournament_id, ended in tournaments:
-        threading.Thread(target=run, args=(tournament_id, ended), name=f"simulator-{tournament_id}", daemon=True).start()
+        threading.Thread(
+            target=run, args=(tournament_id, ended), name=f"simulator-{tournament_id}", daemon=True
+        ).start()
 
 
 def _local_url(host: str, port: int, path: str = "") -> str:
