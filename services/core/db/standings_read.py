@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Self
 
 from sqlalchemy import Select, and_, func, select
@@ -126,6 +126,10 @@ class ConflictView:
     source_partition: int
     source_offset: int
     detected_at: dt.datetime
+
+
+# A conflict view is the conflict's row: its columns are the view's fields, in order.
+_CONFLICT_COLS = tuple(getattr(ResultConflict, f.name) for f in fields(ConflictView))
 
 
 @dataclass(frozen=True, slots=True)
@@ -368,24 +372,11 @@ def standings_as_of_offset(session: Session, tournament_id: str, division_id: st
 
 def division_conflicts(session: Session, tournament_id: str, division_id: str) -> list[ConflictView]:
     stmt = (
-        select(ResultConflict)
+        select(*_CONFLICT_COLS)
         .where(ResultConflict.tournament_id == tournament_id, ResultConflict.division_id == division_id)
         .order_by(ResultConflict.conflict_id)
     )
-    return [
-        ConflictView(
-            conflict_id=c.conflict_id,
-            bout_id=c.bout_id,
-            revision=c.revision,
-            kind=c.kind,
-            payload=c.payload,
-            applied_payload=c.applied_payload,
-            source_partition=c.source_partition,
-            source_offset=c.source_offset,
-            detected_at=c.detected_at,
-        )
-        for c in session.scalars(stmt)
-    ]
+    return [ConflictView(*row) for row in session.execute(stmt)]
 
 
 def projector_members(session: Session, group: str) -> list[MemberLag]:
