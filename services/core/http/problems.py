@@ -181,11 +181,12 @@ def install_problem_handlers(app: FastAPI) -> None:
         headers = dict(exc.headers) if exc.headers else None
         if exc.status_code == 405:
             headers = {**(headers or {}), "Allow": allowed_methods(request)}
+        title, type_slug = _STARLETTE_PROBLEMS.get(exc.status_code, ("Error", f"http-{exc.status_code}"))
         return problem_response(
             exc.status_code,
-            _TITLES.get(exc.status_code, "Error"),
+            title,
             str(exc.detail),
-            type_slug=_SLUGS.get(exc.status_code, f"http-{exc.status_code}"),
+            type_slug=type_slug,
             instance=request.url.path,
             headers=headers,
         )
@@ -302,21 +303,11 @@ def _leaf_routes(routes: list[Any]) -> Iterable[Any]:
 
 
 # Problem types of the errors Starlette raises itself (unknown path, wrong method…): docs/problems.md.
-_SLUGS = {
-    400: BadRequest.type_slug,
-    404: NotFound.type_slug,
-    405: "method-not-allowed",
-    406: "not-acceptable",
-    413: PayloadTooLarge.type_slug,
-    415: UnsupportedMediaType.type_slug,
-}
-_TITLES = {
-    400: "Bad request",
-    404: "Not found",
-    405: "Method not allowed",
-    406: "Not acceptable",
-    413: "Payload too large",
-    415: "Unsupported media type",
+# status -> (title, type slug); where an AppError has the status, its own.
+_STARLETTE_PROBLEMS: dict[int, tuple[str, str]] = {
+    **{e.status: (e.title, e.type_slug) for e in (BadRequest, NotFound, PayloadTooLarge, UnsupportedMediaType)},
+    405: ("Method not allowed", "method-not-allowed"),
+    406: ("Not acceptable", "not-acceptable"),
 }
 
 
@@ -359,10 +350,10 @@ class BodySizeLimit(HttpMiddleware):
 
     async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = problem_response(
-            413,
-            "Payload too large",
+            PayloadTooLarge.status,
+            PayloadTooLarge.title,
             f"request body exceeds {self.max_bytes} bytes",
-            type_slug="payload-too-large",
+            type_slug=PayloadTooLarge.type_slug,
             instance=scope.get("path"),
         )
         await response(scope, receive, send)
