@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from services.api import registration_admin as admin
 from services.api.context import ApiContext
 from services.api.notifications import Change
-from services.api.schemas import problems
+from services.api.schemas import examples, problems
 from services.core.auth import Principal, Role
 from services.core.errors import Conflict
 from services.core.http.auth import require_role
@@ -54,14 +54,10 @@ def kept_statuses(summary: ImportSummary) -> list[KeptStatusOut]:
 
 
 class WriteOut(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "status": "created",
-                    "divisions": [{"tournament_id": "paris-open-2026", "division_id": "m-73kg", "version": 1}],
-                }
-            ]
+    model_config = examples(
+        {
+            "status": "created",
+            "divisions": [{"tournament_id": "paris-open-2026", "division_id": "m-73kg", "version": 1}],
         }
     )
     status: Literal["created", "updated"]

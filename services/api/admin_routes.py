@@ -7,9 +7,11 @@ cache is told at once (read-your-writes on this process), other processes by the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Path
+from fastapi.types import DecoratedCallable
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -80,16 +82,20 @@ class BoutUpdate(BaseModel):
     order: int = Field(default=0, ge=0, le=MAX_BOUT_ORDER)
 
 
+def _creates(path: str, summary: str) -> Callable[[DecoratedCallable], DecoratedCallable]:
+    """An entity's POST: 201 with the write's WriteOut, 409 when it exists."""
+    return router.post(path, status_code=201, response_model=WriteOut, summary=summary, responses=WRITE_PROBLEMS)
+
+
+def _replaces(path: str, summary: str) -> Callable[[DecoratedCallable], DecoratedCallable]:
+    """An entity's PUT (create or replace): the write's WriteOut."""
+    return router.put(path, response_model=WriteOut, summary=summary, responses=WRITE_PROBLEMS)
+
+
 # --- tournaments ------------------------------------------------------------------------------
 
 
-@router.post(
-    "/v1/tournaments",
-    status_code=201,
-    response_model=WriteOut,
-    summary="Create a tournament (optionally with divisions, entries and bouts)",
-    responses=WRITE_PROBLEMS,
-)
+@_creates("/v1/tournaments", "Create a tournament (optionally with divisions, entries and bouts)")
 async def create_tournament(body: TournamentCreate, ctx: CtxDep, _admin: Admin) -> WriteOut:
     def fn(session: Session) -> ImportSummary:
         keys = {(body.tournament_id, d.division_id) for d in body.divisions}
@@ -98,12 +104,7 @@ async def create_tournament(body: TournamentCreate, ctx: CtxDep, _admin: Admin) 
     return await create(ctx, Tournament, (body.tournament_id,), f"tournament {body.tournament_id!r}", fn)
 
 
-@router.put(
-    "/v1/tournaments/{tournament_id}",
-    response_model=WriteOut,
-    summary="Create or replace a tournament's fields (its divisions are kept)",
-    responses=WRITE_PROBLEMS,
-)
+@_replaces("/v1/tournaments/{tournament_id}", "Create or replace a tournament's fields (its divisions are kept)")
 async def put_tournament(tournament_id: TournamentId, body: TournamentUpdate, ctx: CtxDep, _admin: Admin) -> WriteOut:
     def fn(session: Session, _created: bool) -> ImportSummary:
         doc = {"tournaments": [{"tournament_id": tournament_id, **body.model_dump(mode="json"), "divisions": []}]}
@@ -115,12 +116,8 @@ async def put_tournament(tournament_id: TournamentId, body: TournamentUpdate, ct
 # --- divisions --------------------------------------------------------------------------------
 
 
-@router.post(
-    "/v1/tournaments/{tournament_id}/divisions",
-    status_code=201,
-    response_model=WriteOut,
-    summary="Add a division with its entries (and bouts, default: round robin)",
-    responses=WRITE_PROBLEMS,
+@_creates(
+    "/v1/tournaments/{tournament_id}/divisions", "Add a division with its entries (and bouts, default: round robin)"
 )
 async def create_division(tournament_id: TournamentId, body: DivisionIn, ctx: CtxDep, _admin: Admin) -> WriteOut:
     def fn(session: Session) -> ImportSummary:
@@ -132,11 +129,9 @@ async def create_division(tournament_id: TournamentId, body: DivisionIn, ctx: Ct
     return await create(ctx, Division, key, f"division {body.division_id!r} of {tournament_id!r}", fn)
 
 
-@router.put(
+@_replaces(
     "/v1/tournaments/{tournament_id}/divisions/{division_id}",
-    response_model=WriteOut,
-    summary="Create or replace a division: fields, entries (replaced) and bouts (upserted)",
-    responses=WRITE_PROBLEMS,
+    "Create or replace a division: fields, entries (replaced) and bouts (upserted)",
 )
 async def put_division(
     tournament_id: TournamentId, division_id: DivisionId, body: DivisionUpdate, ctx: CtxDep, _admin: Admin
@@ -157,13 +152,7 @@ async def put_division(
 # --- athletes ---------------------------------------------------------------------------------
 
 
-@router.post(
-    "/v1/athletes",
-    status_code=201,
-    response_model=WriteOut,
-    summary="Register an athlete",
-    responses=WRITE_PROBLEMS,
-)
+@_creates("/v1/athletes", "Register an athlete")
 async def create_athlete(body: AthleteIn, ctx: CtxDep, _admin: Admin) -> WriteOut:
     def fn(session: Session) -> ImportSummary:
         return admin.write_document(session, {"athletes": [body.model_dump(mode="json")]}, set())
@@ -171,11 +160,9 @@ async def create_athlete(body: AthleteIn, ctx: CtxDep, _admin: Admin) -> WriteOu
     return await create(ctx, Athlete, (body.athlete_id,), f"athlete {body.athlete_id!r}", fn)
 
 
-@router.put(
+@_replaces(
     "/v1/athletes/{athlete_id}",
-    response_model=WriteOut,
-    summary="Create or replace an athlete (name, country, club); their divisions' standings refresh",
-    responses=WRITE_PROBLEMS,
+    "Create or replace an athlete (name, country, club); their divisions' standings refresh",
 )
 async def put_athlete(athlete_id: AthletePath, body: AthleteUpdate, ctx: CtxDep, _admin: Admin) -> WriteOut:
     def fn(session: Session, _created: bool) -> ImportSummary:
@@ -194,7 +181,9 @@ def _bout_write(session: Session, t: str, d: str, bout: BoutIn) -> ImportSummary
     if division is None:
         raise NotFound(f"division {d!r} of tournament {t!r} does not exist")
     if division.format != "round_robin":
-        problem = f"division {d!r} is a {division.format} bracket: its bouts come from its draw; PUT the division instead"
+        problem = (
+            f"division {d!r} is a {division.format} bracket: its bouts come from its draw; PUT the division instead"
+        )
         raise Unprocessable(problem, problems=[problem])
     entries = list(
         session.scalars(
@@ -221,12 +210,9 @@ def _bout_write(session: Session, t: str, d: str, bout: BoutIn) -> ImportSummary
     return admin.write_document(session, {"tournaments": [doc]}, {(t, d)})
 
 
-@router.post(
+@_creates(
     "/v1/tournaments/{tournament_id}/divisions/{division_id}/bouts",
-    status_code=201,
-    response_model=WriteOut,
-    summary="Schedule a bout between two athletes entered in the division",
-    responses=WRITE_PROBLEMS,
+    "Schedule a bout between two athletes entered in the division",
 )
 async def create_bout(
     tournament_id: TournamentId, division_id: DivisionId, body: BoutIn, ctx: CtxDep, _admin: Admin
@@ -237,11 +223,9 @@ async def create_bout(
     return await create(ctx, BoutRow, (body.bout_id,), f"bout {body.bout_id!r}", fn)
 
 
-@router.put(
+@_replaces(
     "/v1/tournaments/{tournament_id}/divisions/{division_id}/bouts/{bout_id}",
-    response_model=WriteOut,
-    summary="Create or replace a bout (its athletes cannot change once it has results)",
-    responses=WRITE_PROBLEMS,
+    "Create or replace a bout (its athletes cannot change once it has results)",
 )
 async def put_bout(
     tournament_id: TournamentId,

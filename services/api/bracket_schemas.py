@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
-from services.api.schemas import DivisionDocument, StandingsRowOut
+from services.api.schemas import DivisionDocument, StandingsRowOut, examples
 
 PhaseName = Literal["main", "final", "repechage", "bronze"]
 HalfName = Literal["top", "bottom"]
@@ -67,7 +67,7 @@ class CountedResultOut(BaseModel):
 
 
 class BracketBoutOut(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [_BOUT_EXAMPLE]})
+    model_config = examples(_BOUT_EXAMPLE)
 
     bout_id: str
     phase: PhaseName
@@ -126,7 +126,7 @@ _BRACKET_EXAMPLE: dict[str, Any] = {
 
 
 class BracketOut(DivisionDocument):
-    model_config = ConfigDict(json_schema_extra={"examples": [_BRACKET_EXAMPLE]})
+    model_config = examples(_BRACKET_EXAMPLE)
 
     format: FormatOut
     size: int = Field(description="Draw size: the next power of two at or above the bracket's entrants")

@@ -7,7 +7,7 @@ import datetime as dt
 from typing import Any, Literal
 
 from fastapi import Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from services.api import registration_admin as admin
@@ -24,7 +24,7 @@ from services.api.admin_common import (
 )
 from services.api.context import CtxDep
 from services.api.paths import TournamentId
-from services.api.schemas import problems
+from services.api.schemas import examples, problems
 from services.core.db.schema import Tournament
 from services.core.errors import NotFound
 from services.core.http.problems import parse_json_body, require_json_media_type
@@ -37,25 +37,21 @@ router = admin_router()
 
 
 class ImportOut(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
+    model_config = examples(
+        {
+            "tournaments": 2,
+            "divisions": 3,
+            "athletes": 28,
+            "bouts": 61,
+            "divisions_refreshed": 3,
+            "kept_statuses": [
                 {
-                    "tournaments": 2,
-                    "divisions": 3,
-                    "athletes": 28,
-                    "bouts": 61,
-                    "divisions_refreshed": 3,
-                    "kept_statuses": [
-                        {
-                            "tournament_id": "paris-open-2026",
-                            "status": "finalized",
-                            "requested": "scheduled",
-                            "reason": "a registration file never moves a tournament backwards",
-                        }
-                    ],
+                    "tournament_id": "paris-open-2026",
+                    "status": "finalized",
+                    "requested": "scheduled",
+                    "reason": "a registration file never moves a tournament backwards",
                 }
-            ]
+            ],
         }
     )
     tournaments: int

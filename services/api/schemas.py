@@ -11,9 +11,17 @@ import datetime as dt
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.dataclasses import dataclass as wire_dataclass
 
+from services.core.db.standings_read import TournamentMeta
 from services.core.http.problem_docs import Problem as Problem
 from services.core.http.problem_docs import problems as problems
+
+
+def examples(*documents: dict[str, Any]) -> ConfigDict:
+    """A response model's config: ``documents`` are its OpenAPI examples."""
+    return ConfigDict(json_schema_extra={"examples": list(documents)})
+
 
 _ROW_EXAMPLE: dict[str, Any] = {
     "rank": 1,
@@ -35,7 +43,7 @@ _ROW_EXAMPLE: dict[str, Any] = {
 
 
 class StandingsRowOut(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [_ROW_EXAMPLE]})
+    model_config = examples(_ROW_EXAMPLE)
 
     rank: int = Field(description="Shared by rows tied through every tiebreak step")
     athlete_id: str
@@ -104,7 +112,7 @@ class DivisionDocument(BaseModel):
 
 
 class StandingsOut(DivisionDocument):
-    model_config = ConfigDict(json_schema_extra={"examples": [_STANDINGS_EXAMPLE]})
+    model_config = examples(_STANDINGS_EXAMPLE)
 
     ruleset: RulesetRef
     conflicts: int = Field(description="Recorded conflicting submissions (see /conflicts)")
@@ -119,9 +127,7 @@ class StandingsOut(DivisionDocument):
 
 
 class TournamentStandingsOut(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={"examples": [{"tournament_id": "paris-open-2026", "divisions": [_STANDINGS_EXAMPLE]}]}
-    )
+    model_config = examples({"tournament_id": "paris-open-2026", "divisions": [_STANDINGS_EXAMPLE]})
 
     tournament_id: str
     divisions: list[StandingsOut]  # last: the cached division bodies are spliced in
@@ -139,30 +145,27 @@ class ConflictOut(BaseModel):
     detected_at: dt.datetime
 
 
-class ConflictsOut(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "tournament_id": "paris-open-2026",
-                    "division_id": "m-73kg",
-                    "conflicts": [
-                        {
-                            "conflict_id": 7,
-                            "bout_id": "paris-open-2026-m-73kg-003",
-                            "revision": 1,
-                            "kind": "result",
-                            "payload": {"winner": "blue", "method": "points", "score": {"red": 1, "blue": 3}},
-                            "applied_payload": {"winner": "red", "method": "ko", "score": {"red": 2, "blue": 0}},
-                            "source_partition": 3,
-                            "source_offset": 1190,
-                            "detected_at": "2026-11-26T15:05:00+00:00",
-                        }
-                    ],
-                }
-            ]
+_CONFLICTS_EXAMPLE: dict[str, Any] = {
+    "tournament_id": "paris-open-2026",
+    "division_id": "m-73kg",
+    "conflicts": [
+        {
+            "conflict_id": 7,
+            "bout_id": "paris-open-2026-m-73kg-003",
+            "revision": 1,
+            "kind": "result",
+            "payload": {"winner": "blue", "method": "points", "score": {"red": 1, "blue": 3}},
+            "applied_payload": {"winner": "red", "method": "ko", "score": {"red": 2, "blue": 0}},
+            "source_partition": 3,
+            "source_offset": 1190,
+            "detected_at": "2026-11-26T15:05:00+00:00",
         }
-    )
+    ],
+}
+
+
+class ConflictsOut(BaseModel):
+    model_config = examples(_CONFLICTS_EXAMPLE)
 
     tournament_id: str
     division_id: str
@@ -189,49 +192,41 @@ class DivisionSummary(BaseModel):
     links: DivisionLinks
 
 
-class TournamentSummary(BaseModel):
-    tournament_id: str
-    name: str
-    tier: str
-    start_date: dt.date
-    end_date: dt.date
-    status: str
-    ruleset: str
+# The read side's TournamentMeta as the API shows it: the same fields (a tournament's list entry).
+@wire_dataclass(frozen=True)
+class TournamentSummary(TournamentMeta):
+    pass
 
 
-class TournamentOut(TournamentSummary):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "tournament_id": "paris-open-2026",
-                    "name": "Paris Open 2026",
-                    "tier": "open",
-                    "start_date": "2026-11-26",
-                    "end_date": "2026-11-27",
-                    "status": "live",
-                    "ruleset": "combat-default",
-                    "divisions": [
-                        {
-                            "division_id": "m-73kg",
-                            "name": "Men -73 kg",
-                            "category": "m-73kg",
-                            "formats": ["round_robin"],
-                            "version": 42,
-                            "last_event_at": "2026-11-26T15:04:05+00:00",
-                            "links": {
-                                "standings": "/v1/tournaments/paris-open-2026/divisions/m-73kg/standings",
-                                "stream": "/v1/tournaments/paris-open-2026/divisions/m-73kg/standings/stream",
-                                "conflicts": "/v1/tournaments/paris-open-2026/divisions/m-73kg/conflicts",
-                                "overlay": "/overlay/paris-open-2026/m-73kg",
-                            },
-                        }
-                    ],
-                }
-            ]
+_TOURNAMENT_EXAMPLE: dict[str, Any] = {
+    "tournament_id": "paris-open-2026",
+    "name": "Paris Open 2026",
+    "tier": "open",
+    "start_date": "2026-11-26",
+    "end_date": "2026-11-27",
+    "status": "live",
+    "ruleset": "combat-default",
+    "divisions": [
+        {
+            "division_id": "m-73kg",
+            "name": "Men -73 kg",
+            "category": "m-73kg",
+            "formats": ["round_robin"],
+            "version": 42,
+            "last_event_at": "2026-11-26T15:04:05+00:00",
+            "links": {
+                "standings": "/v1/tournaments/paris-open-2026/divisions/m-73kg/standings",
+                "stream": "/v1/tournaments/paris-open-2026/divisions/m-73kg/standings/stream",
+                "conflicts": "/v1/tournaments/paris-open-2026/divisions/m-73kg/conflicts",
+                "overlay": "/overlay/paris-open-2026/m-73kg",
+            },
         }
-    )
+    ],
+}
 
+
+@wire_dataclass(frozen=True, config=examples(_TOURNAMENT_EXAMPLE))
+class TournamentOut(TournamentSummary):
     divisions: list[DivisionSummary]
 
 
@@ -240,9 +235,7 @@ class TournamentListOut(BaseModel):
 
 
 class HealthOut(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={"examples": [{"status": "ready", "checks": {"postgres": "ok", "listen": "ok"}}]}
-    )
+    model_config = examples({"status": "ready", "checks": {"postgres": "ok", "listen": "ok"}})
 
     status: str
     checks: dict[str, str] = Field(default_factory=dict)

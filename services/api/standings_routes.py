@@ -8,6 +8,7 @@ an ETag comparison and, while the projector is behind, one bytes concatenation.
 from __future__ import annotations
 
 import time
+from dataclasses import asdict
 from functools import partial
 
 from fastapi import APIRouter, Request
@@ -191,17 +192,11 @@ async def division_conflicts(ctx: CtxDep, tournament_id: TournamentId, division_
 async def get_tournament(ctx: CtxDep, tournament_id: TournamentId) -> TournamentOut:
     tournament, divisions = await ctx.tournament(tournament_id)
     return TournamentOut(
-        **TournamentSummary.model_validate(tournament, from_attributes=True).model_dump(),
+        **asdict(tournament),
         divisions=[
-            DivisionSummary(
-                division_id=d.division_id,
-                name=d.name,
-                category=d.category,
-                formats=list(d.formats),
-                format=d.format,
-                version=d.version,
-                last_event_at=d.last_event_at,
-                links=_links(tournament_id, d.division_id, d.format != "round_robin"),
+            # DivisionSummary shows the read side's DivisionMeta fields it names, plus the links.
+            DivisionSummary.model_validate(
+                {**asdict(d), "links": _links(tournament_id, d.division_id, d.format != "round_robin")}
             )
             for d in divisions
         ],
@@ -216,6 +211,4 @@ async def get_tournament(ctx: CtxDep, tournament_id: TournamentId) -> Tournament
 )
 async def list_tournaments(ctx: CtxDep) -> TournamentListOut:
     tournaments = await ctx.read(standings_read.list_tournaments)
-    return TournamentListOut(
-        tournaments=[TournamentSummary.model_validate(t, from_attributes=True) for t in tournaments]
-    )
+    return TournamentListOut(tournaments=[TournamentSummary(**asdict(t)) for t in tournaments])
