@@ -16,10 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from services.embedded.postgres import EmbeddedPostgres
-from services.embedded.search_engine import OsmemEngine
 from services.embedded.waiting import log_tail
-from tests.faults.soak.processes import Run, Service, Spawner
+from tests.faults.soak.processes import Run, Service
+from tests.faults.soak.stack import Stack
 from tests.faults.soak.traffic import Worker
 
 SEARCH_DOWN_AT = 25.0
@@ -86,31 +85,25 @@ class ChaosRecord:
 class ChaosDriver(Worker):
     def __init__(
         self,
+        stack: Stack,
+        *,
+        members: tuple[Service, Service],
+        indexer: Service,
+        reindex_env: dict[str, str],
         steps: list[Step],
         start_at: float,
         rng: random.Random,
-        *,
-        projector_a: Service,
-        projector_b: Service,
-        indexer: Service,
-        pg: EmbeddedPostgres,
-        search: OsmemEngine,
-        spawner: Spawner,
-        reindex_env: dict[str, str],
-        log_dir: Path,
     ) -> None:
+        """``stack``'s servers are stopped and started, ``members`` (a, then b: added and removed) and
+        ``indexer`` killed; a reindex runs with ``reindex_env``."""
         super().__init__("soak-chaos")
+        self.stack = stack
+        self.projector_a, self.projector_b = members
+        self.indexer = indexer
+        self.reindex_env = reindex_env
         self.steps = steps
         self.start_at = start_at
         self.rng = rng
-        self.projector_a = projector_a
-        self.projector_b = projector_b
-        self.indexer = indexer
-        self.pg = pg
-        self.search = search
-        self.spawner = spawner
-        self.reindex_env = reindex_env
-        self.log_dir = log_dir
         self.record = ChaosRecord()
         self._member_b_wanted = False
         self._reindex: Run | None = None
@@ -179,12 +172,12 @@ class ChaosDriver(Worker):
         self.record.kills.append({"at_s": self.now(), "target": service.name, "pid": pid, "uptime_s": round(uptime, 2)})
 
     def _do_search_down(self, step: Step) -> None:
-        self.search.stop()
+        self.stack.search.stop()
         self.record.search_down_at = time.monotonic()
 
     def _do_search_up(self, step: Step) -> None:
         started = time.monotonic()
-        self.search.restart()  # same port, no indices: the indexer must notice and rebuild
+        self.stack.search.restart()  # same port, no indices: the indexer must notice and rebuild
         self.record.search_up_at = time.monotonic()
         self.record.search_up_wall = time.time()
         self.record.search_restart_s = round(self.record.search_up_at - started, 2)
@@ -202,11 +195,11 @@ class ChaosDriver(Worker):
         self.record.member.update(removed_at_s=self.now(), exit_code=code)
 
     def _do_pg_down(self, step: Step) -> None:
-        self.pg.stop()
+        self.stack.pg.stop()
         self.record.pg_down_at = time.monotonic()
 
     def _do_pg_up(self, step: Step) -> None:
-        self.pg.restart()
+        self.stack.pg.restart()
         self.record.pg_up_at = time.monotonic()
 
     def _do_reindex(self, step: Step) -> None:
@@ -223,8 +216,8 @@ class ChaosDriver(Worker):
             else [sys.executable, "-m", "services.cli.main", "reindex"]
         )
         number = len(self.record.reindex)
-        log_path = self.log_dir / f"reindex-{number:02d}.log"
-        proc = self.spawner.popen(args, self.reindex_env, log_path)
+        log_path = self.stack.log_dir / f"reindex-{number:02d}.log"
+        proc = self.stack.spawner.popen(args, self.reindex_env, log_path)
         self._reindex = Run(number, log_path, proc)
         self._reindex_started = time.monotonic()
         self._reindex_retry_at = None

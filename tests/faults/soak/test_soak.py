@@ -28,43 +28,25 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from services.core.db.engine import make_engine
-from services.core.db.migrate import upgrade
 from services.core.db.tokens import create_token
-from services.core.kafka.admin import ensure_topics
 from services.core.search import indices
 from services.core.search.client import make_search_client
-from services.core.settings import (
-    ApiSettings,
-    ConsumerSettings,
-    DatabaseSettings,
-    IndexerSettings,
-    IntakeSettings,
-    KafkaSettings,
-    ProjectorSettings,
-    SearchSettings,
-    Settings,
-    settings_to_env,
-)
-from services.embedded.kafka_broker import TansuBroker
-from services.embedded.postgres import EmbeddedPostgres
-from services.embedded.search_engine import OsmemEngine
+from services.core.settings import Settings, settings_to_env
 from services.embedded.waiting import free_port
 from services.rankings import feed as rankings_feed
 from services.rankings.audit import run_audit
 from services.rankings.model import utc_today
 from tests.faults.soak import chaos, verify
-from tests.faults.soak.processes import Service, Spawner
+from tests.faults.soak.processes import Service
 from tests.faults.soak.scenario import POLLED, SEED, Scenario, build_scenario
+from tests.faults.soak.stack import Stack
 from tests.faults.soak.traffic import BulkProducer, OverlayPoller, Referee, percentile
 from tests.read_api_helpers import UvicornThread, api_rows
 
@@ -77,79 +59,11 @@ SUMMARY_PATH = Path(__file__).resolve().parents[2] / "artifacts" / "soak-summary
 LOGS_PATH = SUMMARY_PATH.with_name("soak-logs")  # every child's log, kept for the post-mortem
 
 
-@dataclass
-class Stack:
-    pg: EmbeddedPostgres
-    broker: TansuBroker
-    search: OsmemEngine
-    settings: Settings
-    engine: sa.Engine
-    spawner: Spawner
-    log_dir: Path
-
-
-def soak_settings(pg: EmbeddedPostgres, broker: TansuBroker, search: OsmemEngine) -> Settings:
-    return Settings(
-        environment="test",
-        log_json=True,
-        log_level="INFO",
-        database=DatabaseSettings(url=pg.url),
-        kafka=KafkaSettings(bootstrap_servers=broker.bootstrap, partitions=6),
-        search=SearchSettings(
-            url=search.url,
-            plain_json_media_type=True,
-            breaker_failure_threshold=2,
-            breaker_half_open_after_s=2.0,
-            request_timeout_s=5.0,
-            bulk_chunk_size=500,
-            bulk_concurrency=1,
-        ),
-        projector=ProjectorSettings(
-            consumer=ConsumerSettings(max_poll_interval_ms=6000, session_timeout_ms=6000, batch_size=1000),
-            http_port=0,
-            member_heartbeat_s=1.0,
-            lag_interval_s=1.0,
-            retry_max_backoff_s=1.0,
-            shutdown_grace_s=10.0,
-        ),
-        indexer=IndexerSettings(poll_interval_s=0.1, http_port=0),
-        intake=IntakeSettings(rate_limit_per_s=10_000, rate_limit_burst=10_000),
-        api=ApiSettings(lag_poll_s=1.0),
-    )
-
-
 def child_env(settings: Settings) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("STANDINGS_")}
     env.update(settings_to_env(settings))
     env["PYTHONUNBUFFERED"] = "1"
     return env
-
-
-@pytest.fixture
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """The soak's own PostgreSQL, tansu and osmem (it stops and restarts them)."""
-    root = tmp_path_factory.mktemp("soak")
-    log_dir = root / "logs"
-    pg = EmbeddedPostgres.start(root / "pg" / "data")
-    broker: TansuBroker | None = None
-    search: OsmemEngine | None = None
-    spawner = Spawner()
-    engine: sa.Engine | None = None
-    try:
-        broker = TansuBroker.start(log_dir=log_dir)
-        search = OsmemEngine.start(log_dir=log_dir)
-        settings = soak_settings(pg, broker, search)
-        upgrade(pg.url)
-        ensure_topics(settings.kafka, timeout=30)
-        engine = make_engine(settings.database, pool_size=3)
-        yield Stack(pg, broker, search, settings, engine, spawner, log_dir)
-    finally:
-        spawner.close()
-        if engine is not None:
-            engine.dispose()
-        for component in (search, broker, pg):
-            if component is not None:
-                component.stop()
 
 
 class Soak:
@@ -246,17 +160,13 @@ class Soak:
         self.producer = BulkProducer(self.settings.kafka, scenario.direct, start_at, WINDOW_S)
         self.referee = Referee(self.intake.url, tokens, scenario.http, start_at, WINDOW_S)
         self.chaos = chaos.ChaosDriver(
-            chaos.schedule(rng, WINDOW_S),
-            start_at,
-            rng,
-            projector_a=self.projector_a,
-            projector_b=self.projector_b,
+            self.stack,
+            members=(self.projector_a, self.projector_b),
             indexer=self.indexer,
-            pg=self.stack.pg,
-            search=self.stack.search,
-            spawner=self.stack.spawner,
             reindex_env=child_env(self.settings),
-            log_dir=self.stack.log_dir,
+            steps=chaos.schedule(rng, WINDOW_S),
+            start_at=start_at,
+            rng=rng,
         )
         for worker in (self.poller, self.producer, self.referee, self.chaos):
             worker.start()
