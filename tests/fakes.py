@@ -12,6 +12,7 @@ from typing import Any
 from services.core import events
 from services.core.kafka.producer import Delivery
 from services.core.search.bulk import Action, BulkStats
+from services.intake.repository import PostTarget
 from services.rankings.model import START, FeedPosition
 
 
@@ -78,6 +79,23 @@ class FakeEventSender:
         delivery = Delivery(partition=partition, offset=offset)
         self.sent.append((event, delivery))
         return delivery
+
+
+@dataclass
+class FakePostTargets:
+    """Post targets by bout id, with every applied revision; a read keeps those at or above the one asked."""
+
+    targets: dict[str, PostTarget] = field(default_factory=dict)
+
+    def add(self, target: PostTarget) -> None:
+        self.targets[target.bout.bout_id] = target
+
+    async def target(self, bout_id: str, revision: int) -> PostTarget | None:
+        found = self.targets.get(bout_id)
+        if found is None:
+            return None
+        applied = sorted((a for a in found.applied if a.revision >= revision), key=lambda a: a.revision)
+        return found._replace(applied=applied)
 
 
 @dataclass

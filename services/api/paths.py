@@ -7,12 +7,11 @@ accepts), so the two cannot disagree about which URLs are the standings of a div
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Path, Query
+
+from services.core.http.path_template import PathTemplate
 
 SLUG_MAX_LENGTH = 64
 # A slug segment: lower-case letters, digits, '_' and '-', not starting with a separator.
@@ -40,31 +39,6 @@ AsOfOffset = Annotated[
     int | None,
     Query(ge=0, le=MAX_OFFSET, description="Recompute from the stored revisions with source offset <= N"),
 ]
-
-_PARAM = re.compile(r"\{([a-z_]+)\}")
-
-
-@dataclass(frozen=True, slots=True)
-class PathTemplate:
-    """A route template (``/v1/tournaments/{tournament_id}``) with a regex segment per parameter."""
-
-    path: str
-    params: Mapping[str, str]
-    regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        names = _PARAM.findall(self.path)
-        if sorted(names) != sorted(self.params):
-            raise ValueError(f"{self.path}: parameters {names} do not match {sorted(self.params)}")
-        parts = _PARAM.split(self.path)  # literal, name, literal, name, ..., literal
-        pattern = "".join(re.escape(part) if i % 2 == 0 else f"({self.params[part]})" for i, part in enumerate(parts))
-        object.__setattr__(self, "regex", re.compile(pattern))
-
-    def match(self, path: str) -> tuple[str, ...] | None:
-        """The parameter values in template order when ``path`` is this route's URL, else None."""
-        m = self.regex.fullmatch(path)  # not match + "$", which also accepts a trailing newline
-        return None if m is None else m.groups()
-
 
 _DIVISION_PARAMS = {"tournament_id": SLUG_SEGMENT, "division_id": SLUG_SEGMENT}
 

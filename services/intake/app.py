@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from typing import Annotated
 
 import anyio.to_thread
-from fastapi import APIRouter, Depends, FastAPI, Header, Path, Request
+from fastapi import APIRouter, Depends, FastAPI, Header, Request
+from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from sqlalchemy import Engine
 from starlette.types import Scope
@@ -16,6 +17,7 @@ from starlette.types import Scope
 from services.core.auth import Principal, Role
 from services.core.http.auth import require_role, require_tournament_writer
 from services.core.http.metrics_middleware import UNMATCHED_ROUTE, RequestMetrics
+from services.core.http.path_template import PathTemplate
 from services.core.http.problems import (
     BodySizeLimit,
     require_json_media_type,
@@ -29,11 +31,12 @@ from services.core.metrics import RESULTS_REJECTED
 from services.core.settings import Settings
 from services.intake import bootstrap, mat_routes
 from services.intake.bootstrap import IntakeDeps
-from services.intake.context import CtxDep
+from services.intake.context import CtxDep, IntakeContext
 from services.intake.context import ServiceDep as Service
+from services.intake.fastpath import BoutWriteFastPath, BoutWriteRoute
+from services.intake.paths import BOUT_RESULTS, BOUT_VOID, BoutId, TournamentId
 from services.intake.schemas import (
     RESULT_UNPROCESSABLE,
-    SLUG_PATTERN,
     AcceptedOut,
     FinalizeOut,
     ResultIn,
@@ -41,21 +44,12 @@ from services.intake.schemas import (
     problem_responses,
 )
 from services.intake.service import IntakeService
-from services.registration.model import TEXT_PATTERN
 
 log = get_logger(__name__)
 
 SERVICE = "intake"
 READY_CHECK_TIMEOUT_S = 2.0
 
-TournamentId = Annotated[
-    str,
-    Path(min_length=1, max_length=64, pattern=SLUG_PATTERN, description="Tournament slug", examples=["euro-open-2026"]),
-]
-# Any text but NUL (PostgreSQL cannot compare with it: a bout id with one was a 500).
-BoutId = Annotated[
-    str, Path(min_length=1, max_length=64, pattern=TEXT_PATTERN, description="Bout id", examples=["b-0001"])
-]
 Traceparent = Annotated[
     str | None,
     Header(description="W3C trace context; propagated to the event headers (one is generated when absent)"),
@@ -121,10 +115,10 @@ def count_rejection(scope: Scope, route: str, status: int) -> None:
         RESULTS_REJECTED.labels(_REJECT_REASONS.get(status, "other")).inc()
 
 
-def _router() -> APIRouter:
-    """Every route of the intake, in the order of its OpenAPI document."""
+def _router(results: APIRouter) -> APIRouter:
+    """Every route of the intake, in the order of its OpenAPI document (``results``: the bout writes)."""
     router = APIRouter()
-    for part in (_results_router(), _tournaments_router(), _health_router()):
+    for part in (results, _tournaments_router(), _health_router()):
         router.include_router(part)
     return router
 
@@ -133,7 +127,7 @@ def _results_router() -> APIRouter:
     router = APIRouter(tags=["results"])
 
     @router.post(
-        "/v1/tournaments/{t}/bouts/{b}/results",
+        BOUT_RESULTS.path,
         status_code=202,
         response_model=AcceptedOut,
         summary="Post a bout result (revision 1, or a correction with the next revision)",
@@ -155,7 +149,7 @@ def _results_router() -> APIRouter:
         )
 
     @router.post(
-        "/v1/tournaments/{t}/bouts/{b}/void",
+        BOUT_VOID.path,
         status_code=202,
         response_model=AcceptedOut,
         summary="Void (annul) a bout at a revision",
@@ -244,9 +238,35 @@ def create_app(
         summary="Referee result intake for the live standings pipeline",
         lifespan=lifespan,
     )
-    app.include_router(_router())
+    results = _results_router()
+    app.include_router(_router(results))
     mat_routes.install(app)  # the mat-table console (SPEC §8)
+    app.add_middleware(BoutWriteFastPath, writes=_fast_writes(results))
     app.add_middleware(BodySizeLimit, max_bytes=settings.intake.max_body_bytes)
     # Outermost: 413s from the size limit are measured (and counted as rejections) too.
     app.add_middleware(RequestMetrics, service=SERVICE, on_response=count_rejection)
     return app
+
+
+async def _record(ctx: IntakeContext, t: str, b: str, body: ResultIn, traceparent: str | None) -> AcceptedOut:
+    return await ctx.service.record_result(t, b, body, traceparent=traceparent)
+
+
+async def _void(ctx: IntakeContext, t: str, b: str, body: VoidIn, traceparent: str | None) -> AcceptedOut:
+    return await ctx.service.void_result(t, b, body, traceparent=traceparent)
+
+
+def _fast_writes(results: APIRouter) -> list[BoutWriteRoute]:
+    """The bout writes the fast path serves, each with its route in ``results``."""
+
+    def route(template: PathTemplate) -> APIRoute:
+        return next(
+            r
+            for r in results.routes
+            if isinstance(r, APIRoute) and r.path == template.path and "POST" in (r.methods or ())
+        )
+
+    return [
+        BoutWriteRoute(BOUT_RESULTS, ResultIn, _record, route(BOUT_RESULTS)),
+        BoutWriteRoute(BOUT_VOID, VoidIn, _void, route(BOUT_VOID)),
+    ]

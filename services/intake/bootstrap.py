@@ -2,10 +2,11 @@
 
 Two steps, because clients must not do network work before the app runs (STYLE 4):
 
-- :func:`bootstrap` builds the engine, the event producer (not started) and the clock from
-  ``Settings``; anything passed in is used instead and stays the caller's to close.
-- :func:`running` (the app's lifespan) checks the schema, starts the producer and yields the
-  :class:`~services.intake.context.IntakeContext`: authenticator, rate limiter and the service.
+- :func:`bootstrap` builds the engine, the event producer (not started), the async connection
+  pool of the posts' reads (not opened) and the clock from ``Settings``; anything passed in is used
+  instead and stays the caller's to close.
+- :func:`running` (the app's lifespan) checks the schema, starts the producer, opens the pool and
+  yields the :class:`~services.intake.context.IntakeContext`: authenticator, rate limiter and the service.
 
 ``main`` calls :func:`bootstrap`, waits for PostgreSQL, builds the app on the result and serves it.
 """
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import anyio.to_thread
+from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import Engine
 from sqlalchemy.pool import QueuePool
 
@@ -27,8 +29,9 @@ from services.core.db.migrate import require_migrated
 from services.core.http.auth import TokenAuthenticator
 from services.core.http.ratelimit import TokenBucketLimiter
 from services.core.kafka.producer import EventProducer
-from services.core.settings import Settings
+from services.core.settings import DatabaseSettings, Settings
 from services.intake.context import IntakeContext
+from services.intake.repository import PooledPostTargets
 from services.intake.service import IntakeService
 
 # Database concurrency when the pool does not say how many connections it has.
@@ -42,6 +45,7 @@ class IntakeDeps:
     settings: Settings
     engine: Engine
     producer: EventProducer
+    pool: AsyncConnectionPool
     clock: Callable[[], datetime] = events.now_utc
     owns_engine: bool = True
     owns_producer: bool = True
@@ -66,9 +70,24 @@ def bootstrap(
         settings=settings,
         engine=engine if engine is not None else make_engine(settings.database),
         producer=producer if producer is not None else EventProducer(settings),
+        pool=post_reads_pool(settings.database),
         clock=clock,
         owns_engine=engine is None,
         owns_producer=producer is None,
+    )
+
+
+def post_reads_pool(settings: DatabaseSettings) -> AsyncConnectionPool:
+    """The posts' reads' connections (opened by :func:`running`): as many as the engine's pool, autocommit
+    (a read needs no transaction); a post waits for one at most the connect timeout, then is a 503."""
+    conninfo = settings.sqlalchemy_url().replace("postgresql+psycopg://", "postgresql://", 1)
+    return AsyncConnectionPool(
+        conninfo,
+        kwargs={"autocommit": True, **settings.connect_args()},
+        min_size=settings.pool_size,
+        open=False,
+        timeout=settings.connect_timeout_s,
+        name="intake-post-reads",
     )
 
 
@@ -89,7 +108,13 @@ def build_context(deps: IntakeDeps) -> IntakeContext:
         producer=deps.producer,
         authenticator=TokenAuthenticator(sessions, settings.token_pepper.get_secret_value()),
         rate_limiter=TokenBucketLimiter(settings.intake.rate_limit_per_s, settings.intake.rate_limit_burst),
-        service=IntakeService(sessions, deps.producer, clock=deps.clock, db_concurrency=db_concurrency(deps.engine)),
+        service=IntakeService(
+            sessions,
+            deps.producer,
+            PooledPostTargets(deps.pool),
+            clock=deps.clock,
+            db_concurrency=db_concurrency(deps.engine),
+        ),
     )
 
 
@@ -99,4 +124,8 @@ async def running(deps: IntakeDeps) -> AsyncIterator[IntakeContext]:
     await anyio.to_thread.run_sync(require_migrated, deps.engine)
     if not deps.producer.started:
         deps.producer.start()
-    yield build_context(deps)
+    await deps.pool.open(wait=False)
+    try:
+        yield build_context(deps)
+    finally:
+        await deps.pool.close()

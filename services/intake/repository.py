@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
+import psycopg
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from sqlalchemy.orm import Session
 
-from services.core.db import driver, registration
+from services.core.db import registration
 from services.core.db.registration import BoutInfo
 
 
@@ -55,15 +58,38 @@ _BOUT_AND_APPLIED = """
 """
 
 
-def bout_and_applied(session: Session, bout_id: str, revision: int) -> PostTarget | None:
-    """The bout (None if unknown), its tournament's ruleset name, its applied revisions at or above
-    ``revision`` and, for a bracket bout, its slots, in one round trip.
+class PooledPostTargets:
+    """What each post is checked against, read on the event loop from a psycopg pool.
 
-    Those revisions are what a new post at ``revision`` can conflict with. This read is on every
-    referee post, so it is one constant statement on the driver connection, not an ORM lookup per table
-    (a round-robin bout has no ``bracket_bouts`` row: the join is one primary-key probe).
+    This read is on every referee post, so it is one constant statement (prepared by psycopg after
+    a few uses) on a pooled async connection: no worker-thread hand-off, no ORM session, no ping
+    per checkout (a round-robin bout has no ``bracket_bouts`` row: that join is one primary-key probe).
     """
-    rows = driver.fetchall(session, _BOUT_AND_APPLIED, {"bout": bout_id, "revision": revision})
+
+    def __init__(self, pool: AsyncConnectionPool) -> None:
+        self._pool = pool
+
+    async def target(self, bout_id: str, revision: int) -> PostTarget | None:
+        """The bout (None if unknown), its tournament's ruleset name, its applied revisions at or
+        above ``revision`` (what a new post at ``revision`` can conflict with) and its bracket slots."""
+        params = {"bout": bout_id, "revision": revision}
+        try:
+            return await self._read(bout_id, params)
+        except PoolTimeout:
+            raise
+        except psycopg.OperationalError:
+            # A connection that died while idle (PostgreSQL restarted) fails on first use and the pool
+            # drops it: one retry on another. A second failure means the database is down (a 503).
+            return await self._read(bout_id, params)
+
+    async def _read(self, bout_id: str, params: dict[str, Any]) -> PostTarget | None:
+        async with self._pool.connection() as conn:
+            cursor = await conn.execute(_BOUT_AND_APPLIED, params)
+            return post_target(bout_id, await cursor.fetchall())
+
+
+def post_target(bout_id: str, rows: Sequence[Sequence[Any]]) -> PostTarget | None:
+    """The :class:`PostTarget` of ``_BOUT_AND_APPLIED``'s rows (None: no such bout)."""
     if not rows:
         return None
     t, d, red, blue, ruleset, status, slot_red, slot_blue, waiting_for = rows[0][:9]

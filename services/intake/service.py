@@ -12,7 +12,8 @@ client retry after a timeout is always safe — even of a result accepted before
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
@@ -55,6 +56,24 @@ class EventSender(Protocol):
     """The port the intake produces through (EventProducer in production)."""
 
     async def send(self, event: events.MatchEvent, *, traceparent: str | None = None) -> Delivery: ...
+
+
+class PostTargets(Protocol):
+    """The port a post's target is read through (repository.PooledPostTargets in production)."""
+
+    async def target(self, bout_id: str, revision: int) -> PostTarget | None:
+        """The bout, its ruleset, its applied revisions at or above ``revision`` and its slots (None: unknown)."""
+        ...
+
+
+@contextmanager
+def database_or_503() -> Iterator[None]:
+    """PostgreSQL unreachable (or no pooled connection in time): a 503 with Retry-After, never a 500."""
+    try:
+        yield
+    except DATABASE_DOWN_ERRORS as exc:
+        log.warning("database_unavailable", error=type(exc).__name__)
+        raise ServiceUnavailable("the database is unavailable; retry shortly", 2) from None
 
 
 def stored_revision(bout_id: str, applied: AppliedRevision) -> Revision | None:
@@ -144,6 +163,7 @@ class IntakeService:
         self,
         session_factory: sessionmaker[Session],
         sender: EventSender,
+        targets: PostTargets,
         *,
         clock: Callable[[], datetime] = events.now_utc,
         db_concurrency: int = 5,
@@ -151,6 +171,7 @@ class IntakeService:
     ) -> None:
         self._session_factory = session_factory
         self._sender = sender
+        self._targets = targets
         self._rulesets = rulesets
         self._clock = clock
         self._db_concurrency = db_concurrency
@@ -198,23 +219,23 @@ class IntakeService:
             return fn(session, *args)
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
-        try:
+        with database_or_503():
             if self._db_limiter is None:
                 self._db_limiter = anyio.CapacityLimiter(self._db_concurrency)
             return await anyio.to_thread.run_sync(fn, *args, limiter=self._db_limiter)
-        except DATABASE_DOWN_ERRORS as exc:
-            log.warning("database_unavailable", error=type(exc).__name__)
-            raise ServiceUnavailable("the database is unavailable; retry shortly", 2) from None
 
-    def _guard(self, tournament_id: str, posted: Revision) -> str:
-        """The bout's division, after the 404, 409 and (for a new result) ruleset checks."""
-        return self._checked(tournament_id, posted)[0]
-
-    def _checked(self, tournament_id: str, posted: Revision) -> tuple[str, tuple[str, str] | None]:
+    async def _checked(self, tournament_id: str, posted: Revision) -> tuple[str, tuple[str, str] | None]:
         """The bout's division and, for a bracket result, its athletes, after the 404, 409 (applied
         revisions, open bracket slots) and (for a new result) ruleset checks."""
-        with self._session_factory() as session:
-            target = repository.bout_and_applied(session, posted.bout_id, posted.revision)
+        with database_or_503():
+            target = await self._targets.target(posted.bout_id, posted.revision)
+        return self._judged(tournament_id, posted, target)
+
+    def _judged(
+        self, tournament_id: str, posted: Revision, target: PostTarget | None
+    ) -> tuple[str, tuple[str, str] | None]:
+        """:meth:`_checked` once the target is read: raise NotFound, Conflict or ResultBreaksRuleset, or
+        return the division and the athletes."""
         if target is None or target.bout.tournament_id != tournament_id:
             raise NotFound(f"bout {posted.bout_id!r} does not exist in tournament {tournament_id!r}")
         repost = check_against_applied(posted, target.applied)
@@ -248,7 +269,7 @@ class IntakeService:
         traceparent: str | None,
     ) -> AcceptedOut:
         """A result or void: checked against the bout (404/409/ruleset), then produced (202 once delivered)."""
-        division_id, athletes = await self._run(self._checked, tournament_id, posted)
+        division_id, athletes = await self._checked(tournament_id, posted)
         # No await between this claim and the check above it: a second device's different payload
         # for this revision is refused here even before the projector has applied the first.
         claimed = self.accepted.claim(posted)

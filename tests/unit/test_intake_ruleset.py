@@ -3,6 +3,7 @@ after the 404 and 409 checks, and never to a repost of what is already applied."
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,9 +15,9 @@ from services.core.db.registration import BoutInfo
 from services.core.domain.results import BoutResult, BoutVoid, Method, Revision, Score, Winner
 from services.core.domain.ruleset import COMBAT_DEFAULT, COMBAT_DEFAULT_DATA, RULESETS, ruleset_from_dict
 from services.core.errors import Conflict, NotFound
-from services.intake import repository
 from services.intake.repository import AppliedRevision, PostTarget
 from services.intake.service import IntakeService, ResultBreaksRuleset, check_against_ruleset
+from tests.fakes import FakePostTargets
 
 T, D = "cup", "m-73kg"
 BEHIND = BoutResult("b-1", 1, Winner.RED, Method.POINTS, Score(0, 9))
@@ -35,7 +36,6 @@ def no_session() -> Iterator[None]:
 
 
 def guard(
-    monkeypatch: pytest.MonkeyPatch,
     posted: Revision,
     *,
     ruleset: str = "combat-default",
@@ -43,15 +43,15 @@ def guard(
     tournament: str = T,
     rulesets: Any = RULESETS,
 ) -> str:
-    target = PostTarget(BoutInfo(posted.bout_id, tournament, D, "a1", "a2"), ruleset, applied or [])
-    monkeypatch.setattr(repository, "bout_and_applied", lambda session, bout, revision: target)
-    service = IntakeService(no_session, Unused(), rulesets=rulesets)  # type: ignore[arg-type]
-    return service._guard(T, posted)
+    targets = FakePostTargets()
+    targets.add(PostTarget(BoutInfo(posted.bout_id, tournament, D, "a1", "a2"), ruleset, applied or []))
+    service = IntakeService(no_session, Unused(), targets, rulesets=rulesets)  # type: ignore[arg-type]
+    return asyncio.run(service._checked(T, posted))[0]
 
 
-def test_the_reported_result_is_refused_naming_the_rule(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_reported_result_is_refused_naming_the_rule() -> None:
     with pytest.raises(ResultBreaksRuleset) as info:
-        guard(monkeypatch, BEHIND)
+        guard(BEHIND)
     error = info.value
     assert (error.status, error.type_slug) == (422, "ruleset-violation")
     assert error.extra == {"ruleset": "combat-default", "rule": "winner_leads"}
@@ -60,40 +60,40 @@ def test_the_reported_result_is_refused_naming_the_rule(monkeypatch: pytest.Monk
     )
 
 
-def test_a_consistent_result_and_a_void_pass(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert guard(monkeypatch, AHEAD) == D
-    assert guard(monkeypatch, BoutVoid("b-1", 2)) == D
+def test_a_consistent_result_and_a_void_pass() -> None:
+    assert guard(AHEAD) == D
+    assert guard(BoutVoid("b-1", 2)) == D
     finish_from_behind = BoutResult("b-1", 1, Winner.RED, Method.SUBMISSION, Score(0, 9))
-    assert guard(monkeypatch, finish_from_behind) == D
+    assert guard(finish_from_behind) == D
 
 
-def test_the_tournaments_own_ruleset_is_applied(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_tournaments_own_ruleset_is_applied() -> None:
     lenient = ruleset_from_dict({**copy.deepcopy(COMBAT_DEFAULT_DATA), "name": "lenient", "score_rules": {}})
     rulesets = {COMBAT_DEFAULT.name: COMBAT_DEFAULT, "lenient": lenient}
-    assert guard(monkeypatch, BEHIND, ruleset="lenient", rulesets=rulesets) == D
+    assert guard(BEHIND, ruleset="lenient", rulesets=rulesets) == D
     with pytest.raises(ResultBreaksRuleset):
-        guard(monkeypatch, BEHIND, ruleset="combat-default", rulesets=rulesets)
+        guard(BEHIND, ruleset="combat-default", rulesets=rulesets)
 
 
-def test_an_unknown_ruleset_is_left_to_the_projector(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_unknown_ruleset_is_left_to_the_projector() -> None:
     """A registration error, not the referee's: produced, and dead-lettered as unknown_ruleset there."""
-    assert guard(monkeypatch, BEHIND, ruleset="no-such-ruleset") == D
+    assert guard(BEHIND, ruleset="no-such-ruleset") == D
 
 
-def test_a_repost_of_an_applied_result_is_not_rejudged(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_repost_of_an_applied_result_is_not_rejudged() -> None:
     """Accepted before the rule existed: a client's retry of it still gets its 202."""
-    assert guard(monkeypatch, BEHIND, applied=[AppliedRevision(1, "result", BEHIND_PAYLOAD)]) == D
+    assert guard(BEHIND, applied=[AppliedRevision(1, "result", BEHIND_PAYLOAD)]) == D
 
 
-def test_a_conflict_is_reported_before_the_rule(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_conflict_is_reported_before_the_rule() -> None:
     other = {**BEHIND_PAYLOAD, "method": "ko"}
     with pytest.raises(Conflict):
-        guard(monkeypatch, BEHIND, applied=[AppliedRevision(1, "result", other)])
+        guard(BEHIND, applied=[AppliedRevision(1, "result", other)])
 
 
-def test_an_unknown_bout_is_404_before_the_rule(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_unknown_bout_is_404_before_the_rule() -> None:
     with pytest.raises(NotFound):
-        guard(monkeypatch, BEHIND, tournament="other-cup")
+        guard(BEHIND, tournament="other-cup")
 
 
 def test_check_against_ruleset_joins_every_violation() -> None:

@@ -9,15 +9,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import pytest
-
 from services.core import events
 from services.core.db.registration import BoutInfo
-from services.intake import repository
 from services.intake.repository import PostTarget
 from services.intake.schemas import ResultIn
 from services.intake.service import IntakeService
-from tests.fakes import FakeEventSender, FixedClock
+from tests.fakes import FakeEventSender, FakePostTargets, FixedClock
 
 
 @contextmanager
@@ -25,11 +22,11 @@ def no_session() -> Iterator[None]:
     yield None
 
 
-def test_a_result_is_sent_keyed_by_division_with_the_given_clock(monkeypatch: pytest.MonkeyPatch) -> None:
-    target = PostTarget(BoutInfo("b-7", "cup", "m-73kg", "a1", "a2"), "combat-default", [])
-    monkeypatch.setattr(repository, "bout_and_applied", lambda session, bout, revision: target)
+def test_a_result_is_sent_keyed_by_division_with_the_given_clock() -> None:
+    targets = FakePostTargets()
+    targets.add(PostTarget(BoutInfo("b-7", "cup", "m-73kg", "a1", "a2"), "combat-default", []))
     sender, clock = FakeEventSender(), FixedClock()
-    service = IntakeService(no_session, sender, clock=clock)  # type: ignore[arg-type]
+    service = IntakeService(no_session, sender, targets, clock=clock)  # type: ignore[arg-type]
     body = ResultIn.model_validate(
         {"revision": 1, "winner": "red", "method": "points", "score": {"red": 3, "blue": 1}, "duration_s": 200}
     )
