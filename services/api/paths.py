@@ -9,29 +9,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Path, Query
+from fastapi import Query
 
-from services.core.http.path_template import PathTemplate
+from services.core.domain.ids import SLUG, SLUG_SEGMENT
+from services.core.http.path_template import PathTemplate, slug_path
 
-SLUG_MAX_LENGTH = 64
-# A slug segment: lower-case letters, digits, '_' and '-', not starting with a separator.
-SLUG_SEGMENT = rf"[a-z0-9][a-z0-9_-]{{0,{SLUG_MAX_LENGTH - 1}}}"
-SLUG = rf"^{SLUG_SEGMENT}$"
+__all__ = ["SLUG", "PathTemplate"]  # what tests and routes import from here besides the declarations
 
-TournamentId = Annotated[
-    str,
-    Path(
-        min_length=1,
-        max_length=SLUG_MAX_LENGTH,
-        pattern=SLUG,
-        description="Tournament slug",
-        examples=["paris-open-2026"],
-    ),
-]
-DivisionId = Annotated[
-    str,
-    Path(min_length=1, max_length=SLUG_MAX_LENGTH, pattern=SLUG, description="Division slug", examples=["m-73kg"]),
-]
+TournamentId = Annotated[str, slug_path("Tournament slug", "paris-open-2026")]
+DivisionId = Annotated[str, slug_path("Division slug", "m-73kg")]
 
 # Kafka offsets are signed 64-bit: a larger N would overflow the bigint comparison (was a 500).
 MAX_OFFSET = 2**63 - 1

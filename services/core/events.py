@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 import msgspec
 
 from services.core.domain.codec import result_from_fields
+from services.core.domain.ids import ID_MAX_LENGTH, SLUG_PATTERN
 from services.core.domain.results import (
     BoutResult,
     BoutVoid,
@@ -28,8 +29,8 @@ SCHEMA_VERSION = 1
 SUPPORTED_SCHEMA_VERSIONS = frozenset({1})
 EVENT_NAMESPACE = uuid.UUID("6c1b3f0e-5d43-4b8e-9a51-3f7d0c2a9b17")
 
-Slug = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_-]*$")]
-Id = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+Slug = Annotated[str, msgspec.Meta(min_length=1, max_length=ID_MAX_LENGTH, pattern=SLUG_PATTERN)]
+Id = Annotated[str, msgspec.Meta(min_length=1, max_length=ID_MAX_LENGTH)]
 Points = Annotated[int, msgspec.Meta(ge=0, le=999)]
 RevisionNo = Annotated[int, msgspec.Meta(ge=1, le=1_000_000)]
 

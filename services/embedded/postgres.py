@@ -175,7 +175,6 @@ class EmbeddedPostgres(Stoppable):
         if self.url != url:
             raise ComponentStartError(COMPONENT, f"restart moved the server: {url} -> {self.url}")
 
-
     @staticmethod
     def stop_datadir(datadir: Path, timeout: float = 30.0) -> bool:
         """Stop a server running on ``datadir`` started by another process; False if none was running."""

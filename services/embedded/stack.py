@@ -210,7 +210,6 @@ class EmbeddedStack(Stoppable):
             raise errors[0]
 
 
-
 def _restore_handlers(previous: dict[int, _SignalHandler]) -> None:
     if threading.current_thread() is not threading.main_thread():
         return

@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from starlette.responses import FileResponse, HTMLResponse
 
 from services.core.domain.codec import UndecodablePayload, decode_revision
+from services.core.domain.ids import SLUG_PATTERN
 from services.core.domain.results import BoutResult, Revision
 from services.core.errors import NotFound
 from services.core.http.auth import require_tournament_writer
@@ -26,7 +27,7 @@ from services.intake import mat_repository
 from services.intake.context import ServiceDep as Service
 from services.intake.mat_repository import MatBout
 from services.intake.mat_rules import ruleset_rules, winner_methods
-from services.intake.schemas import SLUG_PATTERN, problem_responses
+from services.intake.schemas import problem_responses
 from services.intake.service import IntakeService
 
 STATIC_DIR = Path(__file__).with_name("static")

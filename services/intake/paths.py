@@ -11,29 +11,17 @@ from typing import Annotated
 
 from fastapi import Path
 
-from services.core.http.path_template import PathTemplate
-from services.intake.schemas import SLUG_PATTERN
-from services.registration.model import TEXT_PATTERN
+from services.core.domain.ids import ID_MAX_LENGTH, SLUG_SEGMENT, TEXT_PATTERN
+from services.core.http.path_template import PathTemplate, slug_path
 
-ID_MAX_LENGTH = 64
-
-TournamentId = Annotated[
-    str,
-    Path(
-        min_length=1,
-        max_length=ID_MAX_LENGTH,
-        pattern=SLUG_PATTERN,
-        description="Tournament slug",
-        examples=["euro-open-2026"],
-    ),
-]
+TournamentId = Annotated[str, slug_path("Tournament slug", "euro-open-2026")]
 # Any text but NUL (PostgreSQL cannot compare with it: a bout id with one was a 500).
 BoutId = Annotated[
     str,
     Path(min_length=1, max_length=ID_MAX_LENGTH, pattern=TEXT_PATTERN, description="Bout id", examples=["b-0001"]),
 ]
 
-# SLUG_PATTERN and TEXT_PATTERN with the length bound, as path segments (a route parameter never holds '/').
-_BOUT_PARAMS = {"t": rf"[a-z0-9][a-z0-9_-]{{0,{ID_MAX_LENGTH - 1}}}", "b": rf"[^/\x00]{{1,{ID_MAX_LENGTH}}}"}
+# A slug and TEXT_PATTERN with the length bound, as path segments (a route parameter never holds '/').
+_BOUT_PARAMS = {"t": SLUG_SEGMENT, "b": rf"[^/\x00]{{1,{ID_MAX_LENGTH}}}"}
 BOUT_RESULTS = PathTemplate("/v1/tournaments/{t}/bouts/{b}/results", _BOUT_PARAMS)
 BOUT_VOID = PathTemplate("/v1/tournaments/{t}/bouts/{b}/void", _BOUT_PARAMS)

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 
+from services.core.domain.ids import TEXT_PATTERN
 from services.core.domain.results import (
     MAX_SCORE,
     BoutResult,
@@ -25,11 +26,9 @@ from services.core.http.problems import (
     TYPE_BASE,
     problem_example,
 )
-from services.registration.model import TEXT_PATTERN
 
 MAX_REVISION = 1_000_000
 MAX_DURATION_S = 86_400
-SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
 
 RevisionField = Annotated[int, Field(ge=1, le=MAX_REVISION, description="1 for the first result, +1 per correction")]
 Points = Annotated[int, Field(ge=0, le=MAX_SCORE)]

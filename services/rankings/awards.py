@@ -55,11 +55,9 @@ def write_awards(session: Session, touched: Collection[DivisionKey], finalized: 
         }
     changed = {k for k in wanted if wanted[k] != stored.get(k, {})}
     _write_awards(session, {k: wanted[k] for k in changed}, stored)
-    return {
-        award.category
-        for k in changed
-        for award in [*wanted[k].values(), *stored.get(k, {}).values()]
-    } | {info[k][0] for k in changed}
+    return {award.category for k in changed for award in [*wanted[k].values(), *stored.get(k, {}).values()]} | {
+        info[k][0] for k in changed
+    }
 
 
 class _AwardRow(NamedTuple):

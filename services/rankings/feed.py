@@ -109,9 +109,7 @@ def count_after(session: Session | Connection, after: FeedPosition) -> int:
 
 def pending_keys(session: Session | Connection, after: FeedPosition) -> set[DocKey]:
     """Documents with a feed row after ``after`` (in flight: the audit does not call them drift)."""
-    rows = session.execute(
-        select(RankingChange.category, RankingChange.athlete_id).where(_after(after)).distinct()
-    )
+    rows = session.execute(select(RankingChange.category, RankingChange.athlete_id).where(_after(after)).distinct())
     return {(c, a) for c, a in rows}
 
 
@@ -119,9 +117,7 @@ def pending_keys(session: Session | Connection, after: FeedPosition) -> set[DocK
 
 
 def get_position(session: Session | Connection, reader: str = INDEXER) -> FeedPosition:
-    row = session.execute(
-        select(PositionRow.txid, PositionRow.change_id).where(PositionRow.reader == reader)
-    ).first()
+    row = session.execute(select(PositionRow.txid, PositionRow.change_id).where(PositionRow.reader == reader)).first()
     return FeedPosition(int(row[0]), int(row[1])) if row else START
 
 
@@ -132,8 +128,7 @@ def advance_position(session: Session, done: FeedPosition, reader: str = INDEXER
         stmt.on_conflict_do_update(
             index_elements=["reader"],
             set_={"txid": stmt.excluded.txid, "change_id": stmt.excluded.change_id, "updated_at": func.now()},
-            where=tuple_(PositionRow.txid, PositionRow.change_id)
-            < tuple_(stmt.excluded.txid, stmt.excluded.change_id),
+            where=tuple_(PositionRow.txid, PositionRow.change_id) < tuple_(stmt.excluded.txid, stmt.excluded.change_id),
         )
     )
 

@@ -168,6 +168,7 @@ _SET_VERSIONS = """
     WHERE r.category = k.category AND r.athlete_id = k.athlete_id
 """
 
+
 def _write_changes(
     session: Session,
     wanted: Mapping[DocKey, RankingContent],

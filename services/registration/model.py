@@ -12,6 +12,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstr
 from pydantic.json_schema import JsonDict
 
 from services.core.domain.brackets import Repechage, ThirdPlace
+from services.core.domain.ids import ID_MAX_LENGTH, SLUG_PATTERN, TEXT_PATTERN
 from services.registration.brackets import (
     BRACKET_FIELDS,
     BRACKET_FORMATS,
@@ -22,12 +23,10 @@ from services.registration.brackets import (
     stored_formats,
 )
 
-MAX_ID_LENGTH = 64  # the id columns are varchar(64)
-# PostgreSQL text cannot hold NUL: a name with one was a 500 on write (psycopg DataError).
-TEXT_PATTERN = r"^[^\x00]*$"
+MAX_ID_LENGTH = ID_MAX_LENGTH
 Text = Annotated[str, StringConstraints(pattern=TEXT_PATTERN)]
 MAX_BOUT_ORDER = 2**31 - 1  # bouts.bout_order is a 32-bit integer (a larger order was a 500)
-Slug = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID_LENGTH, pattern=r"^[a-z0-9][a-z0-9_-]*$")]
+Slug = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID_LENGTH, pattern=SLUG_PATTERN)]
 AthleteId = Annotated[
     str, StringConstraints(min_length=1, max_length=MAX_ID_LENGTH, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 ]

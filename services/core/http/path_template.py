@@ -10,6 +10,17 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import Path
+
+from services.core.domain.ids import ID_MAX_LENGTH, SLUG
+
+
+def slug_path(description: str, example: str) -> Any:
+    """A slug path parameter's FastAPI declaration (the fast paths match it with ``SLUG_SEGMENT``)."""
+    return Path(min_length=1, max_length=ID_MAX_LENGTH, pattern=SLUG, description=description, examples=[example])
+
 
 _PARAM = re.compile(r"\{([a-z_]+)\}")
 
