@@ -2,7 +2,8 @@
 
 * SearchWriter: ``BulkWriter`` on the real (osmem) engine, ``FakeSearchWriter``;
 * PositionStore: ``PgPositionStore`` on real PostgreSQL, ``FakePositionStore``;
-* EventSender: ``EventProducer`` on real tansu, ``FakeEventSender``.
+* EventSender: ``EventProducer`` on real tansu, ``FakeEventSender``;
+* PostTargets: ``PooledPostTargets`` on real PostgreSQL, ``FakePostTargets``.
 
 A fake that drifted from its adapter would make unit tests pass against behaviour production lacks.
 """
@@ -10,27 +11,35 @@ A fake that drifted from its adapter would make unit tests pass against behaviou
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+import json
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from elasticsearch import Elasticsearch
+from sqlalchemy.orm import Session
 
 from services.core import events
+from services.core.db.registration import BoutInfo
 from services.core.domain.results import BoutResult, Method, Score, Winner
 from services.core.kafka.admin import ensure_topics
 from services.core.kafka.producer import EventProducer
 from services.core.search import indices
 from services.core.search.bulk import BulkWriter
 from services.core.search.client import make_search_client
-from services.core.settings import KafkaSettings, Settings
+from services.core.settings import DatabaseSettings, KafkaSettings, Settings
 from services.embedded.kafka_broker import TansuBroker
 from services.embedded.search_engine import OsmemEngine
-from services.intake.service import EventSender
+from services.intake.bootstrap import post_reads_pool
+from services.intake.repository import AppliedRevision, PooledPostTargets, PostTarget
+from services.intake.service import EventSender, PostTargets
 from services.rankings.model import START, FeedPosition
 from services.rankings.ports import PgPositionStore, PositionStore, SearchWriter
-from tests.fakes import FakeEventSender, FakePositionStore, FakeSearchWriter
+from tests.fakes import FakeEventSender, FakePositionStore, FakePostTargets, FakeSearchWriter
+from tests.integration.intake_support import D_MEN, T_ALPHA, insert_registration
 from tests.rankings_support import db_url, rankings_settings, unique
 
 __all__ = ["db_url"]
@@ -158,3 +167,69 @@ def test_event_sender_keeps_a_division_on_one_partition_in_order(event_sender: E
         assert len({p for p, _ in mine}) == 1 and 0 <= mine[0][0] < 3  # one partition per key
         offsets = [o for _, o in mine]
         assert offsets == sorted(offsets) and len(set(offsets)) == len(offsets)  # in order, no repeats
+
+
+# --- PostTargets --------------------------------------------------------------------------------
+
+WON = {"winner": "red", "method": "points", "score": {"red": 3, "blue": 1}}
+APPLIED = [AppliedRevision(1, "result", WON), AppliedRevision(2, "void", {}), AppliedRevision(3, "result", WON)]
+B_A1 = BoutInfo("b-a1", T_ALPHA, D_MEN, "a1", "a2")
+Opened = Callable[[], AbstractAsyncContextManager[PostTargets]]
+
+
+@pytest.fixture(params=["fake", "postgres"])
+def post_targets(request: pytest.FixtureRequest) -> Iterator[Opened]:
+    if request.param == "fake":
+        fake = FakePostTargets()
+        fake.add(PostTarget(B_A1, "combat-default", APPLIED))
+        fake.add(PostTarget(BoutInfo("b-a2", T_ALPHA, D_MEN, "a2", "a1"), "combat-default", []))
+
+        @asynccontextmanager
+        async def the_fake() -> AsyncIterator[PostTargets]:
+            yield fake
+
+        yield the_fake
+        return
+    url = request.getfixturevalue("db_url")
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        insert_registration(Session(bind=conn))
+        conn.execute(
+            sa.text(
+                "INSERT INTO results (bout_id, revision, kind, payload, event_id, is_effective, occurred_at,"
+                " source_partition, source_offset) VALUES (:b, :r, :k, CAST(:p AS jsonb), :e, :f, now(), 0, :r)"
+            ),
+            [
+                {"b": "b-a1", "r": a.revision, "k": a.kind, "p": json.dumps(a.payload), "e": uuid.uuid4(), "f": i == 2}
+                for i, a in enumerate(APPLIED)
+            ],
+        )
+    engine.dispose()
+
+    @asynccontextmanager
+    async def pooled() -> AsyncIterator[PostTargets]:
+        pool = post_reads_pool(DatabaseSettings(url=url, pool_size=1))
+        await pool.open(wait=True)
+        try:
+            yield PooledPostTargets(pool)
+        finally:
+            await pool.close()
+
+    yield pooled
+
+
+def test_post_targets_read_the_bout_and_its_applied_revisions_from_the_posted_one(post_targets: Opened) -> None:
+    async def read() -> list[PostTarget | None]:
+        async with post_targets() as targets:
+            return [
+                await targets.target("b-nope", 1),
+                await targets.target("b-a1", 2),
+                await targets.target("b-a1", 4),
+                await targets.target("b-a2", 1),
+            ]
+
+    unknown, from_two, above_all, none_applied = asyncio.run(read())
+    assert unknown is None
+    assert from_two == PostTarget(B_A1, "combat-default", APPLIED[1:], None)  # in revision order
+    assert above_all == PostTarget(B_A1, "combat-default", [], None)
+    assert none_applied == PostTarget(BoutInfo("b-a2", T_ALPHA, D_MEN, "a2", "a1"), "combat-default", [], None)
