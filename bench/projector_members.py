@@ -26,10 +26,9 @@ from sqlalchemy.orm import Session
 from bench.workload import workload
 from services.embedded.stack import EmbeddedStack
 from tests.projector_support import (
-    normalized,
-    oracle,
+    oracle_standings,
     produce,
-    read_standings,
+    stored_standings,
 )
 
 SAMPLE_EVERY_S = 0.02
@@ -122,7 +121,7 @@ def members_run(
             caught_up(engine, group, topic, tracker.next_offsets)
             elapsed = time.perf_counter() - started
     with Session(engine) as session:
-        matches = normalized(read_standings(session)) == normalized(oracle(reg, messages))
+        matches = stored_standings(session) == oracle_standings(reg, messages)
     engine.dispose()
     return {
         "members": members,

@@ -36,10 +36,9 @@ from tests.projector_support import (
     Registration,
     build_registration,
     generate_events,
-    normalized,
-    oracle,
+    oracle_standings,
     planned,
-    read_standings,
+    stored_standings,
     unique,
 )
 
@@ -106,9 +105,9 @@ class Workload:
     def matches_from_scratch(self) -> bool:
         """PostgreSQL's standings == the round-robin oracle and every bracket's log-order replay."""
         rr = [m for m in self.messages if not self._in_bracket(m)]
-        want = {**normalized(oracle(self.reg, rr)), **{k: o.rows() for k, o in self.brackets.items()}}
+        want = {**oracle_standings(self.reg, rr), **{k: o.rows() for k, o in self.brackets.items()}}
         with Session(self.engine) as session:
-            return normalized(read_standings(session)) == {k: v for k, v in want.items() if v}
+            return stored_standings(session) == {k: v for k, v in want.items() if v}
 
 
 def workload(

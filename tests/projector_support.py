@@ -325,6 +325,16 @@ def normalized(standings: Mapping[DivisionKey, Sequence[StandingRow]]) -> dict[D
     return {k: sorted(v, key=lambda r: (r.rank, r.athlete_id)) for k, v in standings.items() if v}
 
 
+def stored_standings(session: Session) -> dict[DivisionKey, list[StandingRow]]:
+    """The standings rows in PostgreSQL, comparable with :func:`oracle_standings`."""
+    return normalized(read_standings(session))
+
+
+def oracle_standings(reg: Registration, messages: Sequence[Planned]) -> dict[DivisionKey, list[StandingRow]]:
+    """:func:`oracle`'s standings, comparable with :func:`stored_standings`."""
+    return normalized(oracle(reg, messages))
+
+
 def expected_counts(messages: list[Planned]) -> tuple[int, int]:
     """(duplicates, conflicts) a correct projector sees in produce order."""
     seen: dict[tuple[str, int], object] = {}

@@ -26,10 +26,9 @@ from tests.projector_support import (
     build_registration,
     generate_events,
     kafka_committed,
-    normalized,
-    oracle,
+    oracle_standings,
     produce,
-    read_standings,
+    stored_standings,
     wait_for_positions,
 )
 
@@ -91,7 +90,7 @@ def test_postgres_crash_pauses_retries_and_loses_nothing(own_pg: EmbeddedPostgre
             assert dict(loop.rebalances) == {"assign": 1}  # the outage did not cost the membership
 
         with Session(engine) as session:
-            assert normalized(read_standings(session)) == normalized(oracle(reg, messages))
+            assert stored_standings(session) == oracle_standings(reg, messages)
             count = session.scalar(sa.text("SELECT count(*) FROM results"))
         assert count == len({(m.event.bout_id, m.event.revision) for m in messages if hasattr(m.event, "bout_id")})
     finally:

@@ -25,11 +25,10 @@ from tests.projector_support import (
     expected_counts,
     generate_events,
     kafka_committed,
-    normalized,
-    oracle,
+    oracle_standings,
     positions,
     produce,
-    read_standings,
+    stored_standings,
     wait_for_positions,
 )
 
@@ -104,7 +103,7 @@ def test_kill9_at_random_points_loses_and_duplicates_nothing(setup: tuple[Settin
     elapsed = time.monotonic() - started
 
     with Session(engine) as session:
-        actual = normalized(read_standings(session))
+        actual = stored_standings(session)
         n_results = session.scalar(sa.text("SELECT count(*) FROM results"))
         n_conflicts = session.scalar(sa.text("SELECT count(*) FROM result_conflicts"))
         n_effective_dupes = session.scalar(
@@ -113,7 +112,7 @@ def test_kill9_at_random_points_loses_and_duplicates_nothing(setup: tuple[Settin
             )
         )
         finalized = session.scalar(sa.text("SELECT count(*) FROM divisions WHERE finalized_at IS NOT NULL"))
-    assert actual == normalized(oracle(reg, messages))
+    assert actual == oracle_standings(reg, messages)
     assert n_results == len(applied_revisions(messages))
     assert n_conflicts == conflicts
     assert n_effective_dupes == 0

@@ -17,10 +17,9 @@ from tests.integration.projector_env import metric, projector_environment, runni
 from tests.projector_support import (
     build_registration,
     generate_events,
-    normalized,
-    oracle,
+    oracle_standings,
     produce,
-    read_standings,
+    stored_standings,
     wait_for_positions,
 )
 
@@ -80,4 +79,4 @@ def test_a_batch_slower_than_max_poll_interval_keeps_membership(setup: tuple[Set
         assert metric("standings_consumer_paused", paused_gauge) == 0
 
     with Session(engine) as session:
-        assert normalized(read_standings(session)) == normalized(oracle(reg, messages))
+        assert stored_standings(session) == oracle_standings(reg, messages)

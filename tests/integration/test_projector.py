@@ -31,11 +31,10 @@ from tests.projector_support import (
     build_registration,
     expected_counts,
     generate_events,
-    normalized,
-    oracle,
+    oracle_standings,
     planned,
     produce,
-    read_standings,
+    stored_standings,
     wait_for_positions,
 )
 
@@ -54,8 +53,8 @@ CONFLICTS = "standings_projector_conflicts_total"
 
 def assert_matches_oracle(env: ProjectorEnv, reg: object, messages: list[Planned]) -> None:
     with Session(env.engine) as session:
-        actual = normalized(read_standings(session))
-    assert actual == normalized(oracle(reg, messages))  # type: ignore[arg-type]
+        actual = stored_standings(session)
+    assert actual == oracle_standings(reg, messages)  # type: ignore[arg-type]
 
 
 def test_projects_results_corrections_voids_duplicates_and_conflicts(projector_env: ProjectorEnv) -> None:
@@ -337,7 +336,7 @@ def test_a_message_that_fails_alone_is_dead_lettered_not_crash_looped(projector_
     assert env.scalar("SELECT count(*) FROM results WHERE bout_id = :b", b=bad_bout) == 0
     assert env.scalar("SELECT count(*) FROM results") == len(applied_revisions(good))
     with Session(env.engine) as session:
-        actual = normalized(read_standings(session))
-    expected = normalized(oracle(reg, good))
+        actual = stored_standings(session)
+    expected = oracle_standings(reg, good)
     del expected[bad_key]  # its only event was dead-lettered: no standings written for it
     assert actual == expected

@@ -18,11 +18,10 @@ from tests.projector_support import (
     Planned,
     build_registration,
     generate_events,
-    normalized,
-    oracle,
+    oracle_standings,
     positions,
     produce,
-    read_standings,
+    stored_standings,
     wait_for_positions,
 )
 
@@ -56,9 +55,9 @@ def test_replay_from_the_beginning_equals_live_and_repairs_damage(projector_env:
     live_run(env, messages)
 
     with Session(env.engine) as session:
-        live = normalized(read_standings(session))
+        live = stored_standings(session)
         live_positions = positions(session, env.group, env.topic)
-    assert live == normalized(oracle(reg, messages))
+    assert live == oracle_standings(reg, messages)
     committed_before = committed_offsets(env)
 
     report = replay(env.settings, env.engine, dry_run=True, idle_timeout_s=5)
@@ -96,7 +95,7 @@ def test_replay_from_the_beginning_equals_live_and_repairs_damage(projector_env:
     repaired = replay(env.settings, env.engine, idle_timeout_s=5)
     assert {(d.tournament_id, d.division_id) for d in repaired.differing} == {(t0, d0), (t1, d1)}
     with Session(env.engine) as session:
-        assert normalized(read_standings(session)) == live
+        assert stored_standings(session) == live
         assert positions(session, env.group, env.topic) == live_positions  # the live group's positions
     for key, version in versions.items():
         now = env.scalar(
@@ -120,8 +119,8 @@ def test_replay_from_a_time_takes_earlier_revisions_from_the_database(projector_
     time.sleep(0.5)
     live_run(env, second)
     with Session(env.engine) as session:
-        live = normalized(read_standings(session))
-    assert live == normalized(oracle(reg, messages))
+        live = stored_standings(session)
+    assert live == oracle_standings(reg, messages)
 
     report = replay(env.settings, env.engine, from_time=middle, dry_run=True, idle_timeout_s=5)
     assert report.equal, report.differing
