@@ -207,9 +207,12 @@ class EventProducer:
     async def send(self, event: events.MatchEvent, *, traceparent: str | None = None) -> Delivery:
         """Produce one event and wait for its delivery report (at most ``delivery_timeout_s``)."""
         producer = self._client()
+        trace = traceparent_for(traceparent)
+        if not tracing.enabled():  # no span to start: the event carries the request's trace context as it is
+            return await self._send(producer, event, trace)
         with tracing.tracer(__name__).start_as_current_span(
             f"{self.topic} publish",
-            context=tracing.context_of(traceparent_for(traceparent)),
+            context=tracing.context_of(trace),
             kind=SpanKind.PRODUCER,
             attributes={"messaging.system": "kafka", "messaging.destination.name": self.topic},
         ) as span:
