@@ -11,7 +11,7 @@ committed; a failed batch forgets everything.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import KeysView, Mapping
 from dataclasses import dataclass
 
 from services.core.db.projection import DivisionInput, Known
@@ -51,20 +51,17 @@ class DivisionMemory:
         if not usable:
             return {}
         # Decode only the changed bouts of divisions served from memory (the others are read again).
-        served = frozenset().union(*(e.bout_ids for e in usable.values()))
-        after = _effective_after(plan, state, served)
-        out: dict[DivisionKey, tuple[DivisionInput, dict[str, StoredStanding]]] = {}
-        for key, entry in usable.items():
-            results = dict(entry.inputs.results)
-            for bout, result in after.items():
-                if bout not in entry.bout_ids:
-                    continue
-                if result is None:
-                    results.pop(bout, None)
-                else:
-                    results[bout] = result
-            out[key] = (DivisionInput(entry.inputs.entries, entry.inputs.bouts, results), entry.published)
-        return out
+        owner = {bout: key for key, entry in usable.items() for bout in entry.bout_ids}
+        results = {key: dict(entry.inputs.results) for key, entry in usable.items()}
+        for bout, result in _effective_after(plan, state, owner.keys()).items():
+            if result is None:
+                results[owner[bout]].pop(bout, None)
+            else:
+                results[owner[bout]][bout] = result
+        return {
+            key: (DivisionInput(entry.inputs.entries, entry.inputs.bouts, results[key]), entry.published)
+            for key, entry in usable.items()
+        }
 
     def remember(
         self,
@@ -104,7 +101,7 @@ class DivisionMemory:
         return len(self._entries)
 
 
-def _effective_after(plan: BatchPlan, state: StoredState, bouts: frozenset[str]) -> dict[str, BoutResult | None]:
+def _effective_after(plan: BatchPlan, state: StoredState, bouts: KeysView[str]) -> dict[str, BoutResult | None]:
     """Each of ``bouts`` whose effective result the batch changes -> its effective result after it."""
     new = {(r.bout_id, r.revision): r for r in plan.new_revisions if r.bout_id in bouts}
     after: dict[str, BoutResult | None] = dict.fromkeys(plan.changed_bouts & bouts)
