@@ -10,6 +10,7 @@ replay's events/s: what the same SQL costs on this machine when nothing else run
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -35,15 +36,32 @@ class Floor:
     statements: int
     apply_seconds: float  # BatchApplier.apply, in process (no Kafka)
     replay_seconds: float  # the recorded statements alone
+    by_statement: dict[str, float]  # replay seconds per statement label
 
     def summary(self) -> dict[str, Any]:
+        top = sorted(self.by_statement.items(), key=lambda kv: -kv[1])[:6]
         return {
             "events": self.events,
             "batches": self.batches,
             "statements": self.statements,
             "apply_events_per_s": round(self.events / self.apply_seconds),
             "floor_events_per_s": round(self.events / self.replay_seconds),
+            # Where the floor's time goes: the costliest statements' shares of the replay.
+            "floor_shares": {label: round(t / self.replay_seconds, 3) for label, t in top},
         }
+
+
+_WRITE = re.compile(r"^\s*(?:WITH\b.*?\)\s*)?(INSERT INTO|UPDATE|DELETE FROM)\s+(\w+)", re.S | re.I)
+_READ = re.compile(r"\b(?:FROM|JOIN)\s+(\w+)\b(?!\s*\()", re.I)  # a table, not a function such as unnest(...)
+
+
+def statement_label(sql: str) -> str:
+    """``INSERT results``, ``SELECT standings_rows``…: a statement's verb and first table."""
+    write = _WRITE.match(sql)
+    if write:
+        return f"{write.group(1).split()[0].upper()} {write.group(2)}"
+    read = _READ.search(sql)
+    return f"SELECT {read.group(1)}" if read else " ".join(sql.split())[:40]
 
 
 @contextmanager
@@ -84,14 +102,19 @@ def as_consumed(w: Workload, partitions: int = 6) -> list[Incoming]:
     return out
 
 
-def replay(conninfo: str, batches: list[list[Statement]]) -> float:
+def replay(conninfo: str, batches: list[list[Statement]]) -> tuple[float, dict[str, float]]:
+    """Seconds to replay ``batches`` (one transaction each), and their split by statement label."""
+    by_statement: dict[str, float] = {}
     with psycopg.connect(conninfo) as conn:
         started = time.perf_counter()
         for statements in batches:
             with conn.transaction():
                 for sql, params, binary in statements:
+                    at = time.perf_counter()
                     conn.cursor(binary=binary).execute(sql, params)  # type: ignore[arg-type]
-        return time.perf_counter() - started
+                    label = statement_label(sql)
+                    by_statement[label] = by_statement.get(label, 0.0) + time.perf_counter() - at
+        return time.perf_counter() - started, by_statement
 
 
 def same_statements_floor(stack: EmbeddedStack, admin_url: str, w: Workload, batch_size: int) -> Floor:
@@ -117,5 +140,5 @@ def same_statements_floor(stack: EmbeddedStack, admin_url: str, w: Workload, bat
         w.reg.insert(session)
     engine.dispose()
     conninfo = settings.database.sqlalchemy_url().replace("postgresql+psycopg://", "postgresql://")
-    replay_seconds = replay(conninfo, recorded)
-    return Floor(len(messages), len(recorded), sum(map(len, recorded)), apply_seconds, replay_seconds)
+    replay_seconds, by_statement = replay(conninfo, recorded)
+    return Floor(len(messages), len(recorded), sum(map(len, recorded)), apply_seconds, replay_seconds, by_statement)

@@ -810,6 +810,7 @@ def main() -> None:
                 f" ({floor['statements']} statements in {floor['batches']} transactions; BatchApplier.apply in"
                 f" process {floor['apply_events_per_s']:,} events/s); projector / floor {rate / floor['floor_events_per_s']:.2f}"
             )
+            log(f"   the floor's time by statement: {floor['floor_shares']}")
             plain, info_plain = peer_rate(stack, admin_url, n_events, args.batch_size, "plain", check)
             log(f"   same work, plain consume({args.batch_size}) loop:          {plain:>9,.0f} events/s  {info_plain}")
             quix, info_quix = peer_rate(stack, admin_url, n_events, args.batch_size, "quix", check)
@@ -894,6 +895,7 @@ def main() -> None:
             "ratio_to_same_statements_floor": round(rate / floor["floor_events_per_s"], 3),
             "apply_in_process_events_per_s": floor["apply_events_per_s"],
             "same_statements_per_run": floor["statements"],
+            "same_statements_floor_shares": floor["floor_shares"],
             "replay_events_per_s": info["replay_events_per_s"],
             "ratio_replay_to_projector": round(info["replay_events_per_s"] / rate, 3),
             "replay_equal": info["replay_equal"],
