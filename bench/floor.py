@@ -22,8 +22,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bench.workload import Workload, fresh
 from services.core.kafka.dlq import DeadLetterPublisher
+from services.core.planning.batch import Incoming, decode_batch
 from services.embedded.stack import EmbeddedStack
-from services.projector.batch import Incoming, decode_batch
 from services.projector.service import BatchApplier
 
 Statement = tuple[str, Any, bool]  # SQL text as sent, its parameters, binary results

@@ -31,7 +31,7 @@ from sqlalchemy.orm import sessionmaker  # noqa: E402
 
 from bench.workload import Workload  # noqa: E402
 from services.core.kafka.dlq import DeadLetterPublisher  # noqa: E402
-from services.projector.batch import Incoming, decode_batch  # noqa: E402
+from services.core.planning.batch import Incoming, decode_batch  # noqa: E402
 from services.projector.service import BatchApplier  # noqa: E402
 from tests.projector_support import produce  # noqa: E402
 

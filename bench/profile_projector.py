@@ -105,7 +105,7 @@ def run_pyinstrument(stack: Any, admin_url: str, n_events: int, batch_size: int)
 
     from services.core.kafka.consumer import consumer_conf
     from services.core.kafka.dlq import DeadLetterPublisher
-    from services.projector.batch import Incoming, decode_batch
+    from services.core.planning.batch import Incoming, decode_batch
     from services.projector.service import BatchApplier
 
     settings, engine, messages, _ = setup(stack, admin_url, n_events, batch_size)

@@ -312,7 +312,7 @@ def per_message_rate(stack: EmbeddedStack, admin_url: str, n_events: int) -> tup
 
     from services.core.kafka.consumer import consumer_conf
     from services.core.kafka.dlq import DeadLetterPublisher
-    from services.projector.batch import Incoming, decode_one
+    from services.core.planning.batch import Incoming, decode_one
 
     w = workload(stack, admin_url, "bench-pm", "pm", n_events, batch_size=1)
     settings, engine, messages = w.settings, w.engine, w.messages

@@ -32,8 +32,8 @@ from sqlalchemy.orm import sessionmaker
 
 from services.core.db.engine import make_engine
 from services.core.kafka.dlq import DeadLetterPublisher
+from services.core.planning.batch import Incoming, decode_batch
 from services.core.settings import DatabaseSettings, KafkaSettings
-from services.projector.batch import Incoming, decode_batch
 from services.projector.service import BatchApplier
 
 

@@ -9,7 +9,7 @@ import time
 from collections.abc import Sequence
 
 from services.core.logging import get_logger
-from services.projector.batch import Decoded
+from services.core.planning.batch import Decoded
 from services.projector.loop import batch_fields
 from services.projector.main import run
 

@@ -52,10 +52,7 @@ from services.core.domain.standings import (
     standings_change,
 )
 from services.core.logging import get_logger
-from services.core.settings import Settings
-from services.ops import repository
-from services.ops.log_reader import LogReader, ProgressCallback, ReplayError, plan_windows
-from services.projector.batch import (
+from services.core.planning.batch import (
     CONFLICTING_REVISION,
     BatchPlan,
     Decoded,
@@ -66,6 +63,9 @@ from services.projector.batch import (
     division_keys,
     plan_batch,
 )
+from services.core.settings import Settings
+from services.ops import repository
+from services.ops.log_reader import LogReader, ProgressCallback, ReplayError, plan_windows
 from services.rankings import rerank as rankings
 
 __all__ = ["ProgressCallback", "ReplayError", "ReplayReport", "Window", "replay"]

@@ -33,8 +33,8 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 from services.core import metrics
 from services.core.kafka.dlq import DeadLetterPublisher
 from services.core.logging import get_logger
+from services.core.planning.batch import Decoded, Incoming
 from services.core.settings import Settings
-from services.projector.batch import Decoded, Incoming
 from services.projector.failure_policy import Action, Decision, FailurePolicy, Position, is_transient
 from services.projector.members import MemberReporter
 from services.projector.pausing import Pauser, first_offsets

@@ -19,7 +19,7 @@ from services.core.domain.codec import decode_revision
 from services.core.domain.projection import DivisionKey
 from services.core.domain.results import BoutResult
 from services.core.domain.standings import StandingsChange, StoredStanding
-from services.projector.batch import BatchPlan, StoredState
+from services.core.planning.batch import BatchPlan, StoredState
 
 
 @dataclass(slots=True)

@@ -14,7 +14,7 @@ from typing import Protocol
 from confluent_kafka import KafkaError, KafkaException, Message
 
 from services.core.logging import get_logger
-from services.projector.batch import Decoded, Incoming, decode_one
+from services.core.planning.batch import Decoded, Incoming, decode_one
 
 log = get_logger(__name__)
 

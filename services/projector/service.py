@@ -21,8 +21,7 @@ from services.core.db.projection import ConflictRecord, DivisionKey
 from services.core.domain.ruleset import RULESETS, Ruleset
 from services.core.kafka.dlq import DeadLetterPublisher
 from services.core.logging import get_logger
-from services.projector import rankings_hook
-from services.projector.batch import (
+from services.core.planning.batch import (
     BatchPlan,
     Decoded,
     Incoming,
@@ -32,6 +31,7 @@ from services.projector.batch import (
     is_replay,
     plan_batch,
 )
+from services.projector import rankings_hook
 from services.projector.division_memory import DivisionMemory
 
 log = get_logger(__name__)

@@ -79,7 +79,9 @@ def test_import_is_all_or_nothing_and_lists_every_problem(api: Admin) -> None:
     bad["athletes"][0]["country"] = "XXX"  # type: ignore[index]
     bad["tournaments"][0]["divisions"][0]["athletes"].append("ghost")  # type: ignore[index]
     bad["tournaments"][0]["end_date"] = "2026-11-01"  # type: ignore[index]
-    r = api.client.post("/v1/registration/import", content=orjson.dumps(bad), headers={**api.admin, "Content-Type": "application/json"})
+    r = api.client.post(
+        "/v1/registration/import", content=orjson.dumps(bad), headers={**api.admin, "Content-Type": "application/json"}
+    )
     assert r.status_code == 422
     problems = r.json()["problems"]
     assert len(problems) >= 3
@@ -88,13 +90,26 @@ def test_import_is_all_or_nothing_and_lists_every_problem(api: Admin) -> None:
         assert session.scalar(select(func.count()).select_from(Athlete)) == 0
         assert session.scalar(select(func.count()).select_from(Tournament)) == 0
 
-    r = api.client.post("/v1/registration/import", content=b"{not json", headers={**api.admin, "Content-Type": "application/json"})
+    r = api.client.post(
+        "/v1/registration/import", content=b"{not json", headers={**api.admin, "Content-Type": "application/json"}
+    )
     # A body that cannot be parsed is a 400 (the one body rule, docs/problems.md); nothing is written.
     assert r.status_code == 400 and r.json()["type"].endswith("/malformed-body")
 
-    r = api.client.post("/v1/registration/import", content=orjson.dumps(registration()), headers={**api.admin, "Content-Type": "application/json"})
+    r = api.client.post(
+        "/v1/registration/import",
+        content=orjson.dumps(registration()),
+        headers={**api.admin, "Content-Type": "application/json"},
+    )
     assert r.status_code == 200, r.text
-    assert r.json() == {"tournaments": 1, "divisions": 1, "athletes": 4, "bouts": 6, "divisions_refreshed": 1, "kept_statuses": []}
+    assert r.json() == {
+        "tournaments": 1,
+        "divisions": 1,
+        "athletes": 4,
+        "bouts": 6,
+        "divisions_refreshed": 1,
+        "kept_statuses": [],
+    }
     doc = api.client.get(f"/v1/tournaments/{T}/divisions/m-81kg/standings").json()
     assert doc["version"] == 1 and len(doc["rows"]) == 4
 

@@ -17,9 +17,9 @@ from services.core.db import registration as registration_repo
 from services.core.domain.results import BoutResult, Method, Score, Winner
 from services.core.domain.ruleset import RULESETS
 from services.core.kafka.dlq import DeadLetterPublisher
+from services.core.planning.batch import Incoming, decode_batch
 from services.embedded.kafka_broker import TansuBroker
 from services.embedded.postgres import EmbeddedPostgres
-from services.projector.batch import Incoming, decode_batch
 from services.projector.division_memory import DivisionMemory
 from services.projector.service import BatchApplier
 from services.registration import refresh

@@ -140,7 +140,9 @@ def test_a_correction_then_its_reversal_restores_the_bracket(bracket: Bracket, d
     assert corrected[bout.bout_id].winner != bout.winner
     after = bracket_state(bracket, [*log, correction, restored])
     assert view(after) == view(before)
-    assert bracket_rows(after, placings(after), COMBAT_DEFAULT) == bracket_rows(before, placings(before), COMBAT_DEFAULT)
+    assert bracket_rows(after, placings(after), COMBAT_DEFAULT) == bracket_rows(
+        before, placings(before), COMBAT_DEFAULT
+    )
 
 
 @settings(max_examples=150, deadline=None)
@@ -184,9 +186,7 @@ def test_placings_follow_the_athletes_under_renaming(bracket: Bracket, data) -> 
     log = simulate(data, bracket, data.draw(st.integers(0, 30)), complete=data.draw(st.booleans()))
     names = {a: f"z{i:02d}" for i, a in enumerate(reversed(bracket.entrants))}
     renamed = build_bracket("d", bracket.format, [None if a is None else names[a] for a in bracket.draw])
-    renamed_log = [
-        r if isinstance(r, BoutVoid) else FoughtResult(r.result, names[r.red], names[r.blue]) for r in log
-    ]
+    renamed_log = [r if isinstance(r, BoutVoid) else FoughtResult(r.result, names[r.red], names[r.blue]) for r in log]
     expected = sorted((p.place, names[p.athlete_id], p.decided) for p in placings(bracket_state(bracket, log)))
     got = sorted((p.place, p.athlete_id, p.decided) for p in placings(bracket_state(renamed, renamed_log)))
     assert got == expected

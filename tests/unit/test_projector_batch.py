@@ -13,7 +13,7 @@ from services.core.db.registration import BoutInfo
 from services.core.domain.codec import StoredRevision
 from services.core.domain.projection import DivisionInfo
 from services.core.domain.results import BoutResult, BoutVoid, Method, Score, Winner
-from services.projector.batch import Incoming, StoredState, decode_batch, plan_batch, revision_payload
+from services.core.planning.batch import Incoming, StoredState, decode_batch, plan_batch, revision_payload
 
 T, D, OTHER = "open-2026", "m-73kg", "w-57kg"
 AT = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)

@@ -18,8 +18,8 @@ import sqlalchemy as sa
 import sqlalchemy.exc
 from confluent_kafka import OFFSET_BEGINNING, Message, TopicPartition
 
+from services.core.planning.batch import Decoded, Incoming
 from services.core.settings import ConsumerSettings, KafkaSettings, ProjectorSettings, Settings
-from services.projector.batch import Decoded, Incoming
 from services.projector.batch_loop import POLL_TIMEOUT_S
 from services.projector.failure_policy import SYSTEMIC_AFTER_DEAD_LETTERS
 from services.projector.loop import ProjectorLoop

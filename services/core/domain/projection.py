@@ -1,4 +1,4 @@
-"""Value types of a projection batch: planned by ``services.projector.batch``, written by
+"""Value types of a projection batch: planned by ``services.core.planning.batch``, written by
 ``services.core.db.projection``. Pure data, no I/O."""
 
 from __future__ import annotations

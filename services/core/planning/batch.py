@@ -16,7 +16,7 @@ domain's (``services.core.domain``); nothing here imports the database layer. Th
   duplicate;
 - a new result for a bracket bout whose slots are not both known at its place in the log (the
   stored revisions of its division plus the batch's accepted ones before it) is a dead letter,
-  ``slot_not_determined`` (or ``no_bout`` for a bye), SPEC §7 (:mod:`services.projector.bracket_log`).
+  ``slot_not_determined`` (or ``no_bout`` for a bye), SPEC §7 (:mod:`services.core.planning.bracket_log`).
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from services.core.domain.projection import (
     NewRevision,
 )
 from services.core.domain.ruleset import Ruleset
-from services.projector.bracket_log import BracketLogs, bracket_revision
+from services.core.planning.bracket_log import BracketLogs, bracket_revision
 
 TopicPartitionKey = tuple[str, int]
 
