@@ -267,12 +267,16 @@ class Soak:
             len(results) == len(replayed.applied),
             f"{len(results)} results stored, {len(replayed.applied)} distinct revisions in the topic",
         )
-        mismatched = 0
+        mismatched = []
         for rkey, (revision, where) in replayed.applied.items():
             row = results.get(rkey)
             if row is None or row[2] != where or row[0] != ("void" if verify.is_void(revision) else "result"):
-                mismatched += 1
-        check(mismatched == 0, f"{mismatched} stored revisions are not the first applied one")
+                stored_at = None if row is None else row[2]
+                sources = {at: log[at].headers.get("producer-id") for at in (where, stored_at) if at in log}
+                mismatched.append(f"{rkey}: stored {row}, first applied at {where}; producers {sources}")
+        for line in mismatched[:3]:
+            self.failures.append(f"stored revision differs: {line}")
+        check(not mismatched, f"{len(mismatched)} stored revisions are not the first applied one")
         effective = Counter(b for (b, _), row in results.items() if row[3])
         check(all(n == 1 for n in effective.values()), "a bout has more than one effective revision")
         conflicts = {
