@@ -49,10 +49,7 @@ router = APIRouter(tags=["standings"])
 
 def route_for(template: PathTemplate, method: str = "GET") -> APIRoute:
     """This router's route declared with ``template`` (what the fast path reports to the metrics)."""
-    for route in router.routes:
-        if isinstance(route, APIRoute) and route.path == template.path and method in (route.methods or ()):
-            return route
-    raise LookupError(f"no {method} route {template.path}")
+    return template.route_in(router, method)
 
 
 def _ctx(request: Request) -> ApiContext:

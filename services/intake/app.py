@@ -9,7 +9,6 @@ from typing import Annotated
 
 import anyio.to_thread
 from fastapi import APIRouter, Depends, FastAPI, Header, Request
-from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from sqlalchemy import Engine
 from starlette.types import Scope
@@ -17,7 +16,6 @@ from starlette.types import Scope
 from services.core.auth import Principal, Role
 from services.core.http.auth import require_role, require_tournament_writer
 from services.core.http.metrics_middleware import UNMATCHED_ROUTE, RequestMetrics
-from services.core.http.path_template import PathTemplate
 from services.core.http.problems import (
     BodySizeLimit,
     require_json_media_type,
@@ -258,15 +256,7 @@ async def _void(ctx: IntakeContext, t: str, b: str, body: VoidIn, traceparent: s
 
 def _fast_writes(results: APIRouter) -> list[BoutWriteRoute]:
     """The bout writes the fast path serves, each with its route in ``results``."""
-
-    def route(template: PathTemplate) -> APIRoute:
-        return next(
-            r
-            for r in results.routes
-            if isinstance(r, APIRoute) and r.path == template.path and "POST" in (r.methods or ())
-        )
-
     return [
-        BoutWriteRoute(BOUT_RESULTS, ResultIn, _record, route(BOUT_RESULTS)),
-        BoutWriteRoute(BOUT_VOID, VoidIn, _void, route(BOUT_VOID)),
+        BoutWriteRoute(BOUT_RESULTS, ResultIn, _record, BOUT_RESULTS.route_in(results, "POST")),
+        BoutWriteRoute(BOUT_VOID, VoidIn, _void, BOUT_VOID.route_in(results, "POST")),
     ]

@@ -61,9 +61,10 @@ class BoutWriteFastPath:
             await self.app(scope, receive, send)
             return
         write, (t, b) = matched
+        headers = Headers(scope=scope)
         received: list[Message] = []
         try:
-            admitted = await _admitted(ctx, scope, receive, received, write, t)
+            admitted = await _admitted(ctx, headers, receive, received, write, t)
         except AppError:
             admitted = None  # e.g. the token lookup's 503: the route asks again and answers it
         except Exception as exc:  # e.g. the body-size limit's 413, raised while the body is read
@@ -75,7 +76,7 @@ class BoutWriteFastPath:
         scope["route"] = write.route  # the metrics label: the route template
         request = Request(scope, _replaying(received, receive))
         try:
-            accepted = await write.use_case(ctx, t, b, admitted, Headers(scope=scope).get("traceparent"))
+            accepted = await write.use_case(ctx, t, b, admitted, headers.get("traceparent"))
         except Exception as exc:
             response = await _handled(request, exc)
         else:
@@ -93,11 +94,10 @@ class BoutWriteFastPath:
 
 
 async def _admitted(
-    ctx: IntakeContext, scope: Scope, receive: Receive, received: list[Message], write: BoutWriteRoute, t: str
+    ctx: IntakeContext, headers: Headers, receive: Receive, received: list[Message], write: BoutWriteRoute, t: str
 ) -> BaseModel | None:
     """The validated body when the route's checks before its use case all pass (the rate-limit
     token taken), else None with nothing taken. ``received`` collects the body's messages."""
-    headers = Headers(scope=scope)
     token = parse_bearer(headers.get("authorization"))
     principal = None if token is None else await ctx.authenticator.authenticate(token)
     if principal is None or not principal.can_write_results(t):

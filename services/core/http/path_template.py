@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from fastapi import Path
+from fastapi import APIRouter, Path
+from fastapi.routing import APIRoute
 
 from services.core.domain.ids import ID_MAX_LENGTH, SLUG
 
@@ -45,3 +46,10 @@ class PathTemplate:
         """The parameter values in template order when ``path`` is this route's URL, else None."""
         m = self.regex.fullmatch(path)  # not match + "$", which also accepts a trailing newline
         return None if m is None else m.groups()
+
+    def route_in(self, router: APIRouter, method: str = "GET") -> APIRoute:
+        """``router``'s route declared with this template (what a fast path reports to the metrics)."""
+        for route in router.routes:
+            if isinstance(route, APIRoute) and route.path == self.path and method in (route.methods or ()):
+                return route
+        raise LookupError(f"no {method} route {self.path}")
