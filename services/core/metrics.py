@@ -42,6 +42,11 @@ BATCH_SECONDS = Histogram(
     "Projector batch duration, consume to offset commit",
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
+OFFSET_GAPS = Counter(
+    "standings_projector_offset_gaps_total",
+    "Batches that would have skipped messages above the stored offset, by verdict (reread, retention, repeated)",
+    ["group", "verdict"],
+)
 REBALANCES = Counter("standings_consumer_rebalances_total", "Partition assignment changes", ["group", "kind"])
 CONSUMER_LAG = Gauge("standings_consumer_lag_messages", "Messages behind the high watermark", ["group", "partition"])
 CONSUMER_PAUSED = Gauge(

@@ -10,6 +10,8 @@ Guarantees (SPEC §6, docs/projector.md):
   still running after ``pause_after_s`` pauses all owned partitions (:mod:`.pausing`), so a slow
   batch never exceeds ``max.poll.interval.ms`` and never starts a rebalance loop.
 - a revocation while a batch is in flight waits (bounded) for it and commits what PG committed.
+- a batch that would move a position past offsets it lacks (an offset gap, :mod:`.gaps`) writes
+  nothing and is read again from the stored offset at once.
 - a failed batch commits nothing to Kafka: the partitions are paused and rewound to the batch start,
   readiness fails, and what happens next is :mod:`.failure_policy`'s decision (retry after backoff,
   after a database probe, isolation, dead letter, systemic).
@@ -21,86 +23,39 @@ Guarantees (SPEC §6, docs/projector.md):
 from __future__ import annotations
 
 import time
-from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent import futures
-from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import sqlalchemy.exc
-from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka import KafkaException, TopicPartition
 
 from services.core import metrics
-from services.core.kafka.dlq import DeadLetterPublisher
 from services.core.logging import get_logger
-from services.core.planning.batch import Decoded, Incoming
-from services.core.settings import Settings
+from services.core.planning.batch import Decoded, OffsetGap
 from services.projector.failure_policy import Action, Decision, FailurePolicy, Position, is_transient
+from services.projector.gaps import GapGuard, GapVerdict
 from services.projector.members import MemberReporter
 from services.projector.pausing import Pauser, first_offsets
 from services.projector.readahead import ReadAhead
 from services.projector.rebalance import Rebalancer
-from services.projector.service import BatchOutcome
-from services.projector.stop_event import StopEvent
-from services.projector.store import GroupStore
+from services.projector.service import BatchOutcome, OffsetGapError
+from services.projector.wiring import Wiring
 from services.projector.worker import Worker
 
 log = get_logger(__name__)
 
 T = TypeVar("T")
-ConsumerFactory = Callable[..., Consumer]
-# Called on the loop's thread between a batch's DB commit and its Kafka commit (keep it short).
-AfterDbCommit = Callable[[Sequence[Decoded]], None]
 
 # Longest wait on a future or the stop event before the consumer is turned again.
 POLL_TIMEOUT_S = 0.1
-
-
-class Applier(Protocol):
-    """What the loop needs of ``BatchApplier`` (both run on the DB worker thread)."""
-
-    def apply(self, decoded: Sequence[Decoded]) -> BatchOutcome: ...
-    def dead_letter_alone(self, msg: Incoming, error: BaseException) -> bool: ...
+# Longest wait for a partition's low watermark when an offset gap is checked.
+WATERMARK_TIMEOUT_S = 2.0
 
 
 class _Abandoned(Exception):
     """Shutdown grace expired while a call was in flight on the worker: it is left to roll back."""
-
-
-@dataclass(slots=True)
-class LoopHealth:
-    """Read by the health server (another thread); plain attribute writes are atomic enough."""
-
-    started_at: float = field(default_factory=time.monotonic)
-    last_tick: float = field(default_factory=time.monotonic)
-    running: bool = False
-    db_ok: bool = True
-    reason: str = "starting"
-
-    def live(self, max_silence_s: float) -> bool:
-        return time.monotonic() - self.last_tick < max_silence_s
-
-    def ready(self) -> bool:
-        return self.running and self.db_ok
-
-
-@dataclass(frozen=True, slots=True)
-class Wiring:
-    """What one run of the loop is built from; the last four are shared with the ``ProjectorLoop`` handle."""
-
-    settings: Settings
-    applier: Applier
-    dlq: DeadLetterPublisher
-    store: GroupStore
-    consumer_factory: ConsumerFactory
-    after_db_commit: AfterDbCommit | None
-    fingerprint: str
-    config: dict[str, Any]
-    cooperative: bool
-    health: LoopHealth
-    rebalances: Counter[str]
-    stop: StopEvent
-    assigned: set[int]
 
 
 @dataclass(slots=True)
@@ -123,6 +78,7 @@ class BatchLoop:
         self._health = w.health
         self._assigned = w.assigned
         self._policy = FailurePolicy(max_backoff_s=ps.retry_max_backoff_s)
+        self._gaps = GapGuard()
         self._inflight: _Inflight | None = None
         self._revoke_wait_s = cs.max_poll_interval_ms / 2000
         rebalance = Rebalancer(
@@ -198,6 +154,10 @@ class BatchLoop:
         except _Abandoned:
             self._inflight = None
             log.warning("batch_abandoned_on_shutdown", messages=len(batch), **batch_fields(batch))
+            return
+        except OffsetGapError as gap:
+            self._inflight = None
+            self._reread(batch, gap.gaps)
             return
         except Exception as exc:
             self._inflight = None
@@ -298,11 +258,40 @@ class BatchLoop:
             log.warning("isolation_started", partitions=dict(decision.isolation))
         self._recover(decision)
 
-    def _rewind(self, batch: Sequence[Decoded]) -> None:
+    def _rewind(self, batch: Sequence[Decoded], stored: Sequence[Position] = ()) -> None:
         """Seek the batch's partitions (and those of messages read ahead after it) back to the first
-        offset PG has not committed, so resuming re-reads them: no loss, no skip."""
+        offset PG has not committed (a ``stored`` offset, where that lies below the batch), so
+        resuming re-reads them: no loss, no skip."""
         read_ahead = self._reader.take_all()
-        self._pauser.rewind(first_offsets(_positions([*batch, *read_ahead])))
+        self._pauser.rewind(first_offsets([*_positions([*batch, *read_ahead]), *stored]))
+
+    def _reread(self, batch: Sequence[Decoded], gaps: Sequence[OffsetGap]) -> None:
+        """The batch would have skipped messages (nothing of it was written): read again from the
+        stored offsets, or apply across a gap that is Kafka's own (:mod:`.gaps`). No backoff."""
+        stored: list[Position] = []
+        for gap in gaps:
+            partition = gap.tp[1]
+            verdict = self._gaps.decide(gap, self._low_watermark(partition))
+            metrics.OFFSET_GAPS.labels(self._group, verdict.value).inc()
+            fields = {"topic": gap.tp[0], "partition": partition, "expected": gap.expected, "first": gap.first}
+            if verdict is GapVerdict.REREAD:
+                stored.append((partition, gap.expected))
+                log.warning("offset_gap_rereading", sightings=self._gaps.sightings(gap), **fields)
+            else:
+                self._w.applier.accept_gap(gap)
+                log.error("offset_gap_accepted", reason=verdict.value, **fields)
+        self._rewind(batch, stored)
+        self._pauser.resume_all()
+
+    def _low_watermark(self, partition: int) -> int | None:
+        try:
+            low, _high = self._consumer.get_watermark_offsets(
+                TopicPartition(self._topic, partition), timeout=WATERMARK_TIMEOUT_S, cached=False
+            )
+        except (KafkaException, RuntimeError) as exc:
+            log.warning("low_watermark_unavailable", partition=partition, error=str(exc))
+            return None
+        return int(low)
 
     def _recover(self, decision: Decision) -> None:
         """Back off with the partitions paused: ``backoff_s``, or until PostgreSQL answers again."""

@@ -18,20 +18,13 @@ from services.core.db.engine import make_session_factory
 from services.core.kafka.consumer import consumer_conf, is_cooperative, make_consumer
 from services.core.kafka.dlq import DeadLetterPublisher
 from services.core.settings import Settings
-from services.projector.batch_loop import (
-    AfterDbCommit,
-    Applier,
-    BatchLoop,
-    ConsumerFactory,
-    LoopHealth,
-    Wiring,
-    batch_fields,
-)
+from services.projector.batch_loop import BatchLoop, batch_fields
 from services.projector.failure_policy import is_transient
 from services.projector.members import config_fingerprint
 from services.projector.service import BatchApplier
 from services.projector.stop_event import StopEvent
 from services.projector.store import GroupStore, SqlGroupStore
+from services.projector.wiring import AfterDbCommit, Applier, ConsumerFactory, LoopHealth, Wiring
 
 __all__ = ["AfterDbCommit", "LoopHealth", "ProjectorLoop", "batch_fields", "is_transient"]
 

@@ -25,10 +25,12 @@ from services.core.planning.batch import (
     BatchPlan,
     Decoded,
     Incoming,
+    OffsetGap,
     StoredState,
     bout_ids,
     division_keys,
     is_replay,
+    offset_gaps,
     plan_batch,
 )
 from services.projector import rankings_hook
@@ -42,6 +44,17 @@ RankingHook = Callable[[Session, set[DivisionKey], set[DivisionKey]], None]
 def _position(msg: Incoming) -> dict[str, Any]:
     """Where ``msg`` stands in the log, as the fields of a log line."""
     return {"topic": msg.topic, "partition": msg.partition, "offset": msg.offset}
+
+
+class OffsetGapError(Exception):
+    """The batch would move a position past messages nobody applied; nothing of it was written."""
+
+    def __init__(self, gaps: Sequence[OffsetGap]) -> None:
+        named = ", ".join(
+            f"{t}[{p}] stored next offset {g.expected}, first message {g.first}" for g in gaps for t, p in [g.tp]
+        )
+        super().__init__(f"offset gap: {named}")
+        self.gaps = list(gaps)
 
 
 @dataclass(slots=True)
@@ -81,6 +94,12 @@ class BatchApplier:
         self._dlq_timeout = dlq_flush_timeout_s
         self._rulesets = rulesets
         self._hook = ranking_hook or rankings_hook.apply_ranking_effects
+        # Gaps the loop found to be Kafka's own (set between batches, while this worker is idle).
+        self._accepted_gaps: set[OffsetGap] = set()
+
+    def accept_gap(self, gap: OffsetGap) -> None:
+        """Apply batches across ``gap`` from now on: the broker holds no message in it."""
+        self._accepted_gaps.add(gap)
 
     def load_state(self, session: Session, decoded: Sequence[Decoded]) -> StoredState:
         """Lock the batch's positions first (serializes members on a partition), then its divisions
@@ -122,6 +141,7 @@ class BatchApplier:
             self._memory.forget()  # whatever it would have remembered did not commit
             raise
         self._memory.committed(outcome.versions)
+        self._accepted_gaps.clear()  # the positions are past them
         self._count(decoded, outcome)
         return outcome
 
@@ -129,6 +149,9 @@ class BatchApplier:
         started = time.perf_counter()
         with self._sessions() as session, session.begin():
             state = self.load_state(session, decoded)
+            gaps = offset_gaps(decoded, state.positions, self._accepted_gaps)
+            if gaps:
+                raise OffsetGapError(gaps)  # rolls back: the loop re-reads from the stored offsets
             plan = plan_batch(decoded, state)
             self._dead_letter(plan)
             outcome = BatchOutcome(plan)

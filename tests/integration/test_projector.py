@@ -9,7 +9,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, Message, TopicPartition
 from sqlalchemy.orm import Session
 
 from services.core import events
@@ -340,3 +340,56 @@ def test_a_message_that_fails_alone_is_dead_lettered_not_crash_looped(projector_
     expected = oracle_standings(reg, good)
     del expected[bad_key]  # its only event was dead-lettered: no standings written for it
     assert actual == expected
+
+
+class _SkippingConsumer:
+    """A real consumer whose ``consume`` hands out nothing for ``skip`` ((partition, offset) pairs),
+    once: a fetch position that moved past messages, as the batch check must catch."""
+
+    def __init__(self, consumer: Consumer, skip: set[tuple[int, int]]) -> None:
+        self._consumer = consumer
+        self.skip = skip
+        self.skipped: list[tuple[int, int]] = []
+
+    def consume(self, num_messages: int = 1, timeout: float = -1) -> list[Message]:
+        out = []
+        for msg in self._consumer.consume(num_messages=num_messages, timeout=timeout):
+            at = (msg.partition(), msg.offset())
+            if msg.error() is None and at in self.skip:
+                self.skip.discard(at)
+                self.skipped.append(at)
+                continue
+            out.append(msg)
+        return out
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._consumer, name)
+
+
+def test_messages_the_consumer_skipped_are_read_again_and_applied_once(projector_env: ProjectorEnv) -> None:
+    """Offsets never handed out by the consumer would be passed by the batch's position: the
+    batch is refused under the positions lock, re-read from the stored offset, and applied whole."""
+    from services.core.kafka.consumer import make_consumer
+
+    env = projector_env
+    reg = build_registration("gap", tournaments=1, divisions=2, athletes=6)
+    env.register(reg)
+    messages = generate_events(reg, 120, seed=23, duplicate_rate=0.05, conflict_rate=0.02, finalize=False)
+    tracker = produce(env.settings.kafka, messages)
+    partition = max(tracker.next_offsets, key=tracker.next_offsets.__getitem__)
+    assert tracker.next_offsets[partition] >= 40
+    skip = {(partition, o) for o in (0, 1, 2, 17, 18, 30)}  # leading and inside the batch
+    wrappers: list[_SkippingConsumer] = []
+
+    def factory(*args: object, **kwargs: object) -> _SkippingConsumer:
+        wrappers.append(_SkippingConsumer(make_consumer(*args, **kwargs), set(skip)))  # type: ignore[arg-type]
+        return wrappers[-1]
+
+    rereads = metric("standings_projector_offset_gaps_total", {"group": env.group, "verdict": "reread"})
+    with running(env.settings, env.engine, consumer_factory=factory):
+        wait_for_positions(env.engine, env.group, env.topic, tracker.next_offsets, timeout=60)
+
+    assert sorted(wrappers[0].skipped) == sorted(skip)
+    assert env.scalar("SELECT count(*) FROM results") == len(applied_revisions(messages))
+    assert_matches_oracle(env, reg, messages)
+    assert metric("standings_projector_offset_gaps_total", {"group": env.group, "verdict": "reread"}) > rereads

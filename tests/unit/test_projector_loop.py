@@ -18,11 +18,13 @@ import sqlalchemy as sa
 import sqlalchemy.exc
 from confluent_kafka import OFFSET_BEGINNING, Message, TopicPartition
 
-from services.core.planning.batch import Decoded, Incoming
+from services.core.planning.batch import Decoded, Incoming, OffsetGap, offset_gaps
 from services.core.settings import ConsumerSettings, KafkaSettings, ProjectorSettings, Settings
 from services.projector.batch_loop import POLL_TIMEOUT_S
 from services.projector.failure_policy import SYSTEMIC_AFTER_DEAD_LETTERS
+from services.projector.gaps import REREADS_BEFORE_ACCEPTING
 from services.projector.loop import ProjectorLoop
+from services.projector.service import OffsetGapError
 from services.projector.stop_event import StopEvent
 from services.projector.store import MemberReport
 from tests.loop_thread import LoopThread
@@ -54,6 +56,11 @@ class FakeConsumer(PausableConsumer):
         self.closed = False
         self._pending: list[Callable[[], None]] = []
         self._callbacks: dict[str, Callback] = {}
+        # Offsets handed out to nobody: once (a fetch position moved past them), or always
+        # (Kafka's own gaps: transaction markers, compaction). ``low``: below it, retention deleted.
+        self.skip_once: set[Position] = set()
+        self.holes: set[Position] = set()
+        self.low = 0
 
     def bind(self, on_assign: Callback, on_revoke: Callback, on_lost: Callback) -> FakeConsumer:
         self._callbacks = {"assign": on_assign, "revoke": on_revoke, "lost": on_lost}
@@ -89,8 +96,13 @@ class FakeConsumer(PausableConsumer):
         out: list[Message] = []
         with self._cond:
             for p in sorted(self.assigned - self.paused):
+                self.next[p] = max(self.next[p], self.low)
                 while len(out) < n and self.next[p] < len(self.logs[p]):
-                    out.append(self.logs[p][self.next[p]])
+                    at = (p, self.next[p])
+                    if at in self.skip_once:
+                        self.skip_once.discard(at)
+                    elif at not in self.holes:
+                        out.append(self.logs[p][self.next[p]])
                     self.next[p] += 1
         return out
 
@@ -139,7 +151,7 @@ class FakeConsumer(PausableConsumer):
     def get_watermark_offsets(
         self, partition: TopicPartition, timeout: float = -1, cached: bool = False
     ) -> tuple[int, int]:
-        return 0, len(self.logs[partition.partition])
+        return self.low, len(self.logs[partition.partition])
 
     def close(self) -> None:
         if self.assigned:
@@ -185,6 +197,7 @@ class FakeApplier:
         self.attempts: list[list[Position]] = []
         self.applied: list[Position] = []
         self.dead_letters: list[Position] = []
+        self.accepted: set[OffsetGap] = set()
 
     def apply(self, decoded: Sequence[Decoded]) -> None:
         batch = [(d.msg.partition, d.msg.offset) for d in decoded]
@@ -197,11 +210,18 @@ class FakeApplier:
             raise error
         if self.store.down:
             raise db_down()
+        # As BatchApplier does under the positions lock (a missing row is created at 0).
+        stored = {(TOPIC, p): self.store.positions.get(p, 0) for p, _ in batch}
+        if gaps := offset_gaps(decoded, stored, self.accepted):
+            raise OffsetGapError(gaps)
         for p, o in batch:
             if o >= self.store.positions.get(p, 0):
                 self.applied.append((p, o))
                 self.store.positions[p] = o + 1
         self.journal.append(("db_commit", batch))
+
+    def accept_gap(self, gap: OffsetGap) -> None:
+        self.accepted.add(gap)
 
     def dead_letter_alone(self, msg: Incoming, error: BaseException) -> bool:
         self.dead_letters.append((msg.partition, msg.offset))
@@ -391,6 +411,40 @@ def test_a_database_outage_rewinds_pauses_probes_and_then_retries_the_batch() ->
         assert h.consumer.paused == set()
         assert dict(h.loop.rebalances) == {"assign": 1}
     assert h.applier.applied == offsets(0, *range(6))
+
+
+def test_messages_the_consumer_skipped_are_read_again_from_the_stored_offset() -> None:
+    with running(batch_size=4) as h:
+        h.consumer.produce(0, 4)
+        wait_until(lambda: h.consumer.committed.get(0) == 4, "first batch committed")
+        # The next batch would start at 7 (4-6 never handed out), a later one lacks 10.
+        h.consumer.skip_once |= {(0, 4), (0, 5), (0, 6), (0, 10)}
+        h.consumer.produce(0, 10)
+        wait_until(lambda: h.consumer.committed.get(0) == 14, "all committed")
+        assert h.loop.health.ready()
+    assert h.applier.applied == offsets(0, *range(14))  # each once, in order
+    assert h.consumer.seeks[0] == (0, 4)  # back to the stored offset
+    assert h.applier.accepted == set()
+
+
+def test_a_gap_below_the_low_watermark_is_applied_across_at_once() -> None:
+    with running(batch_size=4) as h:
+        h.consumer.low = 5  # retention deleted offsets 0-4 before this group read them
+        h.consumer.produce(0, 8)
+        wait_until(lambda: h.consumer.committed.get(0) == 8, "all committed")
+    assert h.applier.applied == offsets(0, 5, 6, 7)
+    assert h.applier.accepted == {OffsetGap((TOPIC, 0), 0, 5)}
+    assert h.applier.attempts[:2] == [offsets(0, 5, 6, 7)] * 2  # refused once, then applied
+
+
+def test_a_gap_that_every_reread_delivers_again_is_applied_across() -> None:
+    with running(batch_size=10) as h:
+        h.consumer.holes = {(0, 2)}  # e.g. a transaction marker: never a message
+        h.consumer.produce(0, 5)
+        wait_until(lambda: h.consumer.committed.get(0) == 5, "all committed")
+    assert h.applier.applied == offsets(0, 0, 1, 3, 4)
+    assert h.applier.attempts == [offsets(0, 0, 1, 3, 4)] * (REREADS_BEFORE_ACCEPTING + 2)
+    assert h.applier.accepted == {OffsetGap((TOPIC, 0), 2, 3)}
 
 
 def test_a_message_that_fails_alone_is_dead_lettered_and_the_rest_applied() -> None:

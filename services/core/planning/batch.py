@@ -6,6 +6,9 @@ Its value types, the stored form of a revision and the first-applied-wins rule a
 domain's (``services.core.domain``); nothing here imports the database layer. The rules (SPEC §5-§6):
 
 - a message below its partition's stored next offset was applied before: a replay, absorbed;
+- a batch that lacks offsets between a partition's stored next offset and its last message would
+  move the position past messages nobody applied: :func:`offset_gaps` names them, and the batch is
+  not applied;
 - a message that cannot be decoded, names an unknown bout (or a bout of another division), an
   unknown division or a tournament with an unknown ruleset is a dead letter with that reason;
 - a (bout, revision) already stored, or seen earlier in the batch, with the same payload is a
@@ -186,6 +189,38 @@ def division_keys(decoded: Iterable[Decoded]) -> set[DivisionKey]:
 def is_replay(msg: Incoming, positions: Mapping[TopicPartitionKey, int]) -> bool:
     stored = positions.get(msg.tp)
     return stored is not None and msg.offset < stored
+
+
+class OffsetGap(NamedTuple):
+    """Offsets ``expected`` up to ``first`` (excluded) of a partition are missing from a batch that
+    would move the stored next offset past them."""
+
+    tp: TopicPartitionKey
+    expected: int  # the first missing offset (the stored next offset when the batch starts above it)
+    first: int  # the batch's next offset after the missing ones
+
+
+def offset_gaps(
+    decoded: Iterable[Decoded], positions: Mapping[TopicPartitionKey, int], accepted: Container[OffsetGap] = ()
+) -> list[OffsetGap]:
+    """Where applying the batch would skip messages: offsets from the stored next offset up to the
+    batch's last one that no message of the batch carries, so no batch would ever apply them.
+    Kafka's own gaps (retention, compaction, transaction markers) look the same; the loop tells
+    them apart and ``accepted`` holds those."""
+    live: dict[TopicPartitionKey, set[int]] = {}
+    for item in decoded:
+        msg = item.msg
+        stored = positions.get(msg.tp)
+        if stored is not None and msg.offset >= stored:
+            live.setdefault(msg.tp, set()).add(msg.offset)
+    gaps: list[OffsetGap] = []
+    for tp, offsets in sorted(live.items()):
+        expected = positions[tp]
+        for offset in sorted(offsets):
+            if offset > expected and (gap := OffsetGap(tp, expected, offset)) not in accepted:
+                gaps.append(gap)
+            expected = offset + 1
+    return gaps
 
 
 def plan_batch(decoded: Sequence[Decoded], state: StoredState) -> BatchPlan:

@@ -409,10 +409,19 @@ class Soak:
             conflicts <= len(replayed.conflicts),
             f"{conflicts} conflicts logged, {len(replayed.conflicts)} in the topic",
         )
+        # A batch refused for an offset gap is read again; applying across one is a loss here (no retention).
+        gaps = Counter(
+            name
+            for service in (self.projector_a, self.projector_b)
+            for name in ("offset_gap_rereading", "offset_gap_accepted")
+            for _ in service.lines(name)
+        )
+        self.check(not gaps["offset_gap_accepted"], f"{gaps['offset_gap_accepted']} offset gaps applied across")
         self.facts["counters"] = {
             "duplicates_logged": duplicates,
             "replayed_logged": replays,
             "conflicts_logged": conflicts,
+            "offset_gaps_reread": gaps["offset_gap_rereading"],
         }
 
     def _verify_rankings(self, oracle: dict[verify.DivisionKey, list[Any]]) -> None:
