@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 import psycopg
+from psycopg.types.json import set_json_dumps
 from sqlalchemy.orm import Session, sessionmaker
 
 from bench.workload import Workload, fresh
@@ -26,7 +28,30 @@ from services.core.planning.batch import Incoming, decode_batch
 from services.embedded.stack import EmbeddedStack
 from services.projector.service import BatchApplier
 
-Statement = tuple[str, Any, bool]  # SQL text as sent, its parameters, binary results
+Statement = tuple[str, Any, bool]  # SQL text as sent, its parameters (or a CopyIn), binary results
+
+
+@dataclass
+class CopyIn:
+    """What a ``COPY … FROM STDIN`` sent: its column types and rows."""
+
+    types: list[str] = field(default_factory=list)
+    rows: list[Sequence[Any]] = field(default_factory=list)
+
+
+class _RecordingCopy:
+    """Forwards to psycopg's ``Copy`` and keeps what it was given."""
+
+    def __init__(self, copy: Any, into: CopyIn) -> None:
+        self._copy, self._into = copy, into
+
+    def set_types(self, types: Sequence[str]) -> None:
+        self._into.types = list(types)
+        self._copy.set_types(types)
+
+    def write_row(self, row: Sequence[Any]) -> None:
+        self._into.rows.append(row)
+        self._copy.write_row(row)
 
 
 @dataclass
@@ -51,7 +76,7 @@ class Floor:
         }
 
 
-_WRITE = re.compile(r"^\s*(?:WITH\b.*?\)\s*)?(INSERT INTO|UPDATE|DELETE FROM)\s+(\w+)", re.S | re.I)
+_WRITE = re.compile(r"^\s*(?:WITH\b.*?\)\s*)?(INSERT INTO|UPDATE|DELETE FROM|COPY)\s+(\w+)", re.S | re.I)
 _READ = re.compile(r"\b(?:FROM|JOIN)\s+(\w+)\b(?!\s*\()", re.I)  # a table, not a function such as unnest(...)
 
 
@@ -66,8 +91,8 @@ def statement_label(sql: str) -> str:
 
 @contextmanager
 def recording(into: list[Statement]) -> Iterator[None]:
-    """Record every ``execute`` of psycopg cursors (SQLAlchemy's and the raw driver's) meanwhile."""
-    original, original_many = psycopg.Cursor.execute, psycopg.Cursor.executemany
+    """Record every ``execute`` and ``copy`` of psycopg cursors (SQLAlchemy's and the raw driver's) meanwhile."""
+    original, original_many, original_copy = psycopg.Cursor.execute, psycopg.Cursor.executemany, psycopg.Cursor.copy
 
     def text(cursor: psycopg.Cursor[Any], query: Any) -> str:
         return query if isinstance(query, str) else query.as_string(cursor)
@@ -81,13 +106,22 @@ def recording(into: list[Statement]) -> Iterator[None]:
         into.extend((text(self, query), params, self.format == 1) for params in rows)
         return original_many(self, query, rows, **kwargs)
 
+    @contextmanager
+    def copy(self: psycopg.Cursor[Any], statement: Any, params: Any = None, **kwargs: Any) -> Iterator[Any]:
+        data = CopyIn()
+        into.append((text(self, statement), data, self.format == 1))
+        with original_copy(self, statement, params, **kwargs) as cp:
+            yield _RecordingCopy(cp, data)
+
     psycopg.Cursor.execute = execute  # type: ignore[method-assign]
     psycopg.Cursor.executemany = executemany  # type: ignore[method-assign]
+    psycopg.Cursor.copy = copy  # type: ignore[method-assign]
     try:
         yield
     finally:
         psycopg.Cursor.execute = original  # type: ignore[method-assign]
         psycopg.Cursor.executemany = original_many  # type: ignore[method-assign]
+        psycopg.Cursor.copy = original_copy  # type: ignore[method-assign]
 
 
 def as_consumed(w: Workload, partitions: int = 6) -> list[Incoming]:
@@ -111,10 +145,22 @@ def replay(conninfo: str, batches: list[list[Statement]]) -> tuple[float, dict[s
             with conn.transaction():
                 for sql, params, binary in statements:
                     at = time.perf_counter()
-                    conn.cursor(binary=binary).execute(sql, params)  # type: ignore[arg-type]
+                    if isinstance(params, CopyIn):
+                        _copy_in(conn, sql, params)
+                    else:
+                        conn.cursor(binary=binary).execute(sql, params)  # type: ignore[arg-type]
                     label = statement_label(sql)
                     by_statement[label] = by_statement.get(label, 0.0) + time.perf_counter() - at
         return time.perf_counter() - started, by_statement
+
+
+def _copy_in(conn: psycopg.Connection[Any], sql: str, data: CopyIn) -> None:
+    with conn.cursor() as cursor:
+        set_json_dumps(orjson.dumps, context=cursor)
+        with cursor.copy(sql) as cp:
+            cp.set_types(data.types)
+            for row in data.rows:
+                cp.write_row(row)
 
 
 def same_statements_floor(stack: EmbeddedStack, admin_url: str, w: Workload, batch_size: int) -> Floor:

@@ -9,20 +9,38 @@ pending) and fetch all rows at once.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+import orjson
+import psycopg
+from psycopg.types.json import set_json_dumps
 from sqlalchemy.orm import Session
+
+
+def _connection(session: Session) -> psycopg.Connection[Any]:
+    connection = session.connection().connection.driver_connection
+    if connection is None:
+        raise RuntimeError("the session's connection is closed")
+    return connection
 
 
 def execute(session: Session, sql: str, params: Mapping[str, Any]) -> Any:
     """Run ``sql`` on the session's connection (inside its transaction); returns the psycopg cursor."""
-    connection = session.connection().connection.driver_connection
-    if connection is None:
-        raise RuntimeError("the session's connection is closed")
-    cursor = connection.cursor(binary=True)
+    cursor = _connection(session).cursor(binary=True)
     cursor.execute(sql, params)
     return cursor
+
+
+def copy_rows(session: Session, sql: str, types: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """``COPY … FROM STDIN (FORMAT BINARY)`` of ``rows`` (values in ``types``' order; jsonb columns
+    take Python objects, encoded with orjson), inside the session's transaction."""
+    with _connection(session).cursor() as cursor:
+        set_json_dumps(orjson.dumps, context=cursor)
+        with cursor.copy(sql) as copy:
+            copy.set_types(list(types))
+            for row in rows:
+                copy.write_row(row)
 
 
 def fetchall(session: Session, sql: str, params: Mapping[str, Any]) -> list[Any]:

@@ -1,8 +1,10 @@
 """The projector's repository: every query of a batch, set-based (one statement per step, never per row).
 
-Bulk writes pass column arrays to ``unnest`` (one round trip, ~39k rows/s here; COPY is only ~8 %
-faster and needs a temp table per batch). The caller owns the transaction: all of this runs in the
-batch's single transaction together with the consumer positions.
+Bulk writes pass column arrays to ``unnest`` or one JSON parameter (one round trip each). The new
+``results`` rows, one per event and the largest write, go in with one binary ``COPY`` instead: it
+needs no ``ON CONFLICT`` (see ``_COPY_REVISIONS``) and took 0.55 of the ``json_to_recordset``
+insert's time per batch (BENCHMARKS.md, Series H). The caller owns the transaction: all of this
+runs in the batch's single transaction together with the consumer positions.
 
 The hot statements go through the session's psycopg connection, binary results and ``fetchall``
 (SQLAlchemy fetches row by row). Large row sets travel as one JSON parameter read with
@@ -26,7 +28,7 @@ import orjson
 from sqlalchemy.orm import Session
 
 from services.core.db import brackets
-from services.core.db.driver import fetchall, run
+from services.core.db.driver import copy_rows, fetchall, run
 from services.core.db.registration import BoutInfo
 from services.core.domain import bracket_division as bd
 from services.core.domain.codec import StoredRevision, decode_bracket_revision, decode_revision
@@ -104,14 +106,16 @@ def load_divisions(
 
 # --- results and conflicts ---------------------------------------------------------------------
 
-_INSERT_REVISIONS = """
-    INSERT INTO results (bout_id, revision, kind, payload, event_id, is_effective, occurred_at,
-                         source_partition, source_offset)
-    SELECT k.b, k.r, k.k, k.j, k.e, k.f, k.t, k.p, k.o
-    FROM json_to_recordset(%(rows)s::json)
-         AS k(b text, r int, k text, j jsonb, e uuid, f boolean, t timestamptz, p int, o bigint)
-    ON CONFLICT (bout_id, revision) DO NOTHING
+# COPY, not INSERT … ON CONFLICT: about half the time per row (bench/floor.py's largest share). No
+# row can exist already: the planner read these bouts' revisions under their divisions' row locks,
+# which every writer of a division's results holds. Were one there, the batch would fail and its
+# retry plan the message as a duplicate.
+_COPY_REVISIONS = """
+    COPY results (bout_id, revision, kind, payload, event_id, is_effective, occurred_at,
+                  source_partition, source_offset)
+    FROM STDIN (FORMAT BINARY)
 """
+_REVISION_TYPES = ("text", "int4", "text", "jsonb", "uuid", "bool", "timestamptz", "int4", "int8")
 
 _INSERT_CONFLICTS = """
     INSERT INTO result_conflicts (tournament_id, division_id, bout_id, revision, kind, payload, applied_payload,
@@ -142,27 +146,24 @@ def insert_revisions(
     The caller deduplicated them within the batch."""
     if not rows:
         return
-    run(
+    copy_rows(
         session,
-        _INSERT_REVISIONS,
-        {
-            "rows": _json(
-                [
-                    {
-                        "b": r.bout_id,
-                        "r": r.revision,
-                        "k": r.kind,
-                        "j": r.payload,
-                        "e": r.event_id,
-                        "f": (r.bout_id, r.revision) in effective,
-                        "t": r.occurred_at,
-                        "p": r.partition,
-                        "o": r.offset,
-                    }
-                    for r in rows
-                ]
+        _COPY_REVISIONS,
+        _REVISION_TYPES,
+        (
+            (
+                r.bout_id,
+                r.revision,
+                r.kind,
+                r.payload,
+                r.event_id,
+                (r.bout_id, r.revision) in effective,
+                r.occurred_at,
+                r.partition,
+                r.offset,
             )
-        },
+            for r in rows
+        ),
     )
 
 
