@@ -37,9 +37,13 @@ def placing_points(rank: int, tier: Tier) -> float:
 
     Base points are integers and factors multiples of 0.5, so results are exact in float.
     """
+    return _base_points(rank) * TIER_FACTOR[Tier(tier)]
+
+
+def _base_points(rank: int) -> int:
     if rank < 1:
         raise ValueError(f"rank must be >= 1, got {rank}")
-    return PLACING_POINTS[min(rank, _LAST_PLACING)] * TIER_FACTOR[Tier(tier)]
+    return PLACING_POINTS[min(rank, _LAST_PLACING)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +66,7 @@ def awards_for_division(
     standings: Sequence[StandingRow],
 ) -> list[Award]:
     """One award per standings row; athletes sharing a rank get that rank's points."""
+    factor = TIER_FACTOR[Tier(tier)]  # once per division: ``Tier(...)`` per row was 5 % of a batch
     return [
         Award(
             tournament_id=tournament_id,
@@ -69,7 +74,7 @@ def awards_for_division(
             category=category,
             athlete_id=row.athlete_id,
             rank=row.rank,
-            points=placing_points(row.rank, tier),
+            points=_base_points(row.rank) * factor,
             end_date=end_date,
         )
         for row in standings
