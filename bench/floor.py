@@ -17,12 +17,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
 import psycopg
-from psycopg.types.json import set_json_dumps
 from sqlalchemy.orm import Session, sessionmaker
 
 from bench.workload import Workload, fresh
+from services.core.db.driver import copy_into
 from services.core.kafka.dlq import DeadLetterPublisher
 from services.core.planning.batch import Incoming, decode_batch
 from services.embedded.stack import EmbeddedStack
@@ -146,21 +145,12 @@ def replay(conninfo: str, batches: list[list[Statement]]) -> tuple[float, dict[s
                 for sql, params, binary in statements:
                     at = time.perf_counter()
                     if isinstance(params, CopyIn):
-                        _copy_in(conn, sql, params)
+                        copy_into(conn, sql, params.types, params.rows)
                     else:
                         conn.cursor(binary=binary).execute(sql, params)  # type: ignore[arg-type]
                     label = statement_label(sql)
                     by_statement[label] = by_statement.get(label, 0.0) + time.perf_counter() - at
         return time.perf_counter() - started, by_statement
-
-
-def _copy_in(conn: psycopg.Connection[Any], sql: str, data: CopyIn) -> None:
-    with conn.cursor() as cursor:
-        set_json_dumps(orjson.dumps, context=cursor)
-        with cursor.copy(sql) as cp:
-            cp.set_types(data.types)
-            for row in data.rows:
-                cp.write_row(row)
 
 
 def same_statements_floor(stack: EmbeddedStack, admin_url: str, w: Workload, batch_size: int) -> Floor:

@@ -35,7 +35,14 @@ def execute(session: Session, sql: str, params: Mapping[str, Any]) -> Any:
 def copy_rows(session: Session, sql: str, types: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
     """``COPY … FROM STDIN (FORMAT BINARY)`` of ``rows`` (values in ``types``' order; jsonb columns
     take Python objects, encoded with orjson), inside the session's transaction."""
-    with _connection(session).cursor() as cursor:
+    copy_into(_connection(session), sql, types, rows)
+
+
+def copy_into(
+    connection: psycopg.Connection[Any], sql: str, types: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> None:
+    """:func:`copy_rows` on a psycopg connection (the same-statements floor replays COPY with it)."""
+    with connection.cursor() as cursor:
         set_json_dumps(orjson.dumps, context=cursor)
         with cursor.copy(sql) as copy:
             copy.set_types(list(types))
