@@ -6,11 +6,8 @@ Uses its own PostgreSQL server (the session one stays up) and the session tansu 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
-import pytest
 
 from services.core.auth import Role
 from services.core.db.engine import make_engine, make_session_factory
@@ -21,13 +18,6 @@ from services.embedded.postgres import EmbeddedPostgres
 from services.embedded.waiting import wait_until
 from tests.databases import create_database
 from tests.integration.intake_support import T_ALPHA, IntakeDb, ServedApp, insert_registration, intake_settings, unique
-
-
-@pytest.fixture
-def own_pg(tmp_path: Path) -> Iterator[EmbeddedPostgres]:
-    server = EmbeddedPostgres.start(tmp_path / "pg")
-    yield server
-    server.stop()
 
 
 def test_database_down_is_503_not_500(own_pg: EmbeddedPostgres, kafka: TansuBroker):

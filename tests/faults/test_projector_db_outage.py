@@ -6,7 +6,6 @@ once (the backoff waits on the stop event)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -33,16 +32,6 @@ from tests.projector_support import (
 )
 
 pytestmark = pytest.mark.timeout(180)
-
-
-@pytest.fixture
-def own_pg(tmp_path: Path) -> Iterator[EmbeddedPostgres]:
-    """A PostgreSQL of this test's own: it gets killed."""
-    server = EmbeddedPostgres.start(tmp_path / "pgdata")
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def registered(

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -33,15 +31,6 @@ from tests.projector_support import (
 pytestmark = pytest.mark.timeout(240)
 
 PARTITIONS = 6
-
-
-@pytest.fixture
-def own_pg(tmp_path: Path) -> Iterator[EmbeddedPostgres]:
-    server = EmbeddedPostgres.start(tmp_path / "pgdata")
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def wait_for(condition: object, what: str, timeout: float) -> None:
