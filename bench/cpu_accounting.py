@@ -20,8 +20,14 @@ _TICK = os.sysconf("SC_CLK_TCK")
 
 
 def _ticks(stat: str) -> float:
+    """User + system CPU seconds from a ``/proc/…/stat`` line (fields 14 and 15, in clock ticks)."""
     fields = stat.rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process so far."""
+    return _ticks(Path(f"/proc/{pid}/stat").read_text())
 
 
 def _threads() -> dict[str, float]:

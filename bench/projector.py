@@ -63,7 +63,7 @@ import sqlalchemy as sa  # noqa: E402
 from confluent_kafka import Consumer, Producer  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
-from bench.cpu_accounting import CpuAccount  # noqa: E402
+from bench.cpu_accounting import CpuAccount, cpu_seconds  # noqa: E402
 from bench.floor import same_statements_floor  # noqa: E402
 from bench.peers import QUIX_VERSION, plain_loop_rate, quix_rate  # noqa: E402
 from bench.workload import PEPPER, fresh, new_database, workload  # noqa: E402
@@ -636,12 +636,6 @@ def latency(
         "ack_p99": ack[min(len(ack) - 1, int(len(ack) * 0.99))],
         "intake_cpu_us_per_post": round(intake_cpu / (len(bouts) - 20) * 1e6, 1),
     }
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far, from /proc/<pid>/stat (clock ticks)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _ranking_visible(

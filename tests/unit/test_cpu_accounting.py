@@ -8,7 +8,7 @@ import sys
 import threading
 import time
 
-from bench.cpu_accounting import CpuAccount
+from bench.cpu_accounting import CpuAccount, cpu_seconds
 
 CHILD = """
 import sys, time
@@ -50,6 +50,7 @@ def test_a_busy_thread_and_a_busy_child_are_charged_to_themselves() -> None:
         assert usage["child"] >= 125_000
         assert usage["this_process"] >= usage["thread burner"]
         assert usage["gone"] == 0.0
+        assert cpu_seconds(child.pid) >= 0.25  # the intake's CPU per post is read this way
     finally:
         done.set()
         burner.join(10)
