@@ -65,11 +65,6 @@ def _tree(pid: int | None) -> float:
     return total
 
 
-def _tree_self() -> float:
-    t = psutil.Process().cpu_times()
-    return t.user + t.system
-
-
 def _kernel_workers() -> float:
     total = 0.0
     for p in psutil.process_iter(["name", "cpu_times"]):
@@ -96,7 +91,7 @@ class CpuAccount:
     def _snapshot(self) -> CpuSnapshot:
         procs = {name: _tree(pid) for name, pid in self._pids.items()}
         procs["kernel_workers"] = _kernel_workers()
-        procs["this_process"] = _tree_self()
+        procs["this_process"] = cpu_seconds(os.getpid())
         return CpuSnapshot(_threads(), procs)
 
     def start(self) -> None:

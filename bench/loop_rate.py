@@ -2,9 +2,9 @@
 
     python bench/loop_rate.py [--events 40000] [--repeats 2] [--batch-size 5000]
 
-Each repeat registers the standard workload afresh (``bench/workload.py``), produces it, and runs
-a real ``ProjectorLoop`` in this process from assignment until every stored position reaches the
-produced offsets, then checks the standings against the from-scratch oracle. Prints one JSON line:
+Each repeat is ``bench/projector.py``'s projector step (``projector_rate``): the standard workload
+in a fresh database, a real ``ProjectorLoop`` in this process from assignment until every stored
+position reaches the produced offsets, then the standings checked against the from-scratch oracle. Prints one JSON line:
 events/s per repeat and where the CPU went per event (``bench/cpu_accounting.py``). About 25 s
 for two repeats; ``bench/projector.py --quick`` takes minutes because it measures everything
 else too. For an A/B, alternate a checkout of each side (``git worktree add``), several times:
@@ -18,48 +18,27 @@ import json
 import os
 import sys
 import tempfile
-import threading
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.cpu_accounting import CpuAccount  # noqa: E402
-from bench.projector import seconds_until_caught_up, wait_assigned  # noqa: E402
-from bench.workload import workload  # noqa: E402
+from bench.projector import projector_rate  # noqa: E402
 from services.core.logging import configure_logging  # noqa: E402
 from services.embedded.stack import EmbeddedStack  # noqa: E402
-from services.projector.loop import ProjectorLoop  # noqa: E402
-from tests.projector_support import produce  # noqa: E402
 
 
-def one_run(stack: EmbeddedStack, n_events: int, batch_size: int, tag: str) -> dict[str, Any]:
-    w = workload(stack, stack.postgres.admin_url, f"loop{tag}", f"l{tag}", n_events, batch_size=batch_size)
-    tracker = produce(w.settings.kafka, w.messages)
-    loop = ProjectorLoop(w.settings, w.engine)
-    thread = threading.Thread(target=loop.run, daemon=True, name="projector-loop")
-    thread.start()
-    cpu = CpuAccount(
-        {"postgres": stack.postgres.pid, "broker": stack.kafka.pid}, threads=("projector-db", "projector-loop")
+def one_run(stack: EmbeddedStack, n_events: int, batch_size: int) -> dict[str, Any]:
+    """``bench/projector.py``'s step 3 (the production path, with the ranking hook), once."""
+    rate, info = projector_rate(
+        stack, stack.postgres.admin_url, n_events, batch_size=batch_size, ranking_hook=True, check=True
     )
-    try:
-        wait_assigned(loop)
-        cpu.start()
-        seconds = seconds_until_caught_up(
-            w.engine, w.settings.projector.group_id, w.settings.kafka.topic, tracker.next_offsets
-        )
-        usage = cpu.per_event(len(w.messages))
-    finally:
-        loop.stop()
-        thread.join(60)
-    result = {
-        "events_per_s": round(len(w.messages) / seconds),
-        "cpu_us_per_event": usage,
-        "matches_from_scratch": w.matches_from_scratch(),
+    return {
+        "events_per_s": round(rate),
+        "cpu_us_per_event": info["cpu_us_per_event"],
+        "matches_from_scratch": info["matches_from_scratch"],
     }
-    w.engine.dispose()
-    return result
 
 
 def main() -> None:
@@ -73,7 +52,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-loop-") as tmp:
         stack = EmbeddedStack.start(Path(tmp) / "stack", timeout=60)
         try:
-            runs = [one_run(stack, args.events, args.batch_size, str(i)) for i in range(args.repeats)]
+            runs = [one_run(stack, args.events, args.batch_size) for _ in range(args.repeats)]
         finally:
             stack.stop()
     print(
