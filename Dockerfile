@@ -30,7 +30,7 @@ RUN pip install --upgrade pip setuptools wheel \
 # Then the code. The package is installed in place (editable) at /app: the migrations directory
 # and alembic.ini are resolved relative to the source tree (services/core/db/migrate.py), so the
 # tree keeps its shape in the image. Runtime has the same /app path.
-COPY pyproject.toml README.md* alembic.ini ./
+COPY pyproject.toml README.md* LICENSE alembic.ini ./
 COPY migrations ./migrations
 COPY services ./services
 RUN pip install --no-deps --no-build-isolation -e . \
