@@ -3,7 +3,7 @@ embedded PostgreSQL (postmaster and backends), the broker, the kernel's worker t
 
 The machine has 2 cores: a projector that is slower than its SQL alone is either waiting (on
 PostgreSQL, on the GIL) or short of CPU because something else on the box is using it. This tells
-the two apart. From ``/proc`` (user + system ticks), read before and after the interval.
+the two apart. User + system CPU time (psutil), read before and after the interval.
 """
 
 from __future__ import annotations
@@ -12,36 +12,24 @@ import os
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 
 import psutil
-
-_TICK = os.sysconf("SC_CLK_TCK")
-
-
-def _ticks(stat: str) -> float:
-    """User + system CPU seconds from a ``/proc/…/stat`` line (fields 14 and 15, in clock ticks)."""
-    fields = stat.rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / _TICK
 
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of one process so far."""
-    return _ticks(Path(f"/proc/{pid}/stat").read_text())
+    t = psutil.Process(pid).cpu_times()
+    return t.user + t.system
 
 
 def _threads() -> dict[str, float]:
-    """CPU seconds of each thread of this process, by Python thread name (native threads: their comm)."""
+    """CPU seconds of this process's Python threads, by thread name (same-named threads summed)."""
     names = {t.native_id: t.name for t in threading.enumerate()}
     out: dict[str, float] = {}
-    for tid in os.listdir("/proc/self/task"):
-        try:
-            stat = Path(f"/proc/self/task/{tid}/stat").read_text()
-            comm = Path(f"/proc/self/task/{tid}/comm").read_text().strip()
-        except OSError:
-            continue  # the thread ended
-        name = names.get(int(tid)) or comm
-        out[name] = out.get(name, 0.0) + _ticks(stat)
+    for t in psutil.Process().threads():
+        name = names.get(t.id)
+        if name is not None:
+            out[name] = out.get(name, 0.0) + t.user_time + t.system_time
     return out
 
 
@@ -58,10 +46,9 @@ def _tree(pid: int | None) -> float:
     total = 0.0
     for p in procs:
         try:
-            t = p.cpu_times()
+            total += cpu_seconds(p.pid)
         except psutil.NoSuchProcess:
-            continue
-        total += t.user + t.system
+            continue  # ended since it was listed
     return total
 
 
